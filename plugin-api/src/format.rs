@@ -1,0 +1,147 @@
+//! The traits a Rust plugin implements: [`Format`], [`Reader`], [`Writer`].
+
+use crate::error::{Error, Result};
+use crate::request::Request;
+use crate::sink::{Dtype, Element, ImageSink};
+use crate::value::Value;
+
+/// One imageio `Format`. The associated constants fill the format's static
+/// table; the functions are called through the SDK's panic-guarded shims.
+pub trait Format: Sized + 'static {
+    /// Short upper-case name (`PNG`).
+    const NAME: &'static str;
+    /// One line for people.
+    const DESCRIPTION: &'static str;
+    /// Space-separated extensions with dots (`.png`).
+    const EXTENSIONS: &'static str;
+    /// Supported image modes, a subset of `iIvV`.
+    const MODES: &'static str;
+    /// Whether different instances may run on different threads at once.
+    /// Leave it `true` unless the format has unsynchronised global state.
+    const THREAD_SAFE: bool = true;
+    /// Whether the reader seeks its stream.
+    const NEEDS_SEEK: bool = false;
+    /// The reader type, or [`Unsupported`].
+    type Reader: Reader;
+    /// The writer type, or [`Unsupported`].
+    type Writer: Writer;
+
+    /// Confidence 0..100 that this format can read `req` (look at
+    /// `first_bytes`, `extension` and the modes; never at the stream).
+    fn can_read(req: &Request<'_>) -> i32 {
+        let _ = req;
+        0
+    }
+
+    /// Confidence 0..100 that this format can write `req`.
+    fn can_write(req: &Request<'_>) -> i32 {
+        let _ = req;
+        0
+    }
+
+    /// Opens a reader on `req.stream()`.
+    fn open_reader(req: &Request<'_>) -> Result<Self::Reader> {
+        let _ = req;
+        Err(Error::unsupported(format!("format {} cannot read", Self::NAME)))
+    }
+
+    /// Opens a writer on `req.stream()`.
+    fn open_writer(req: &Request<'_>) -> Result<Self::Writer> {
+        let _ = req;
+        Err(Error::unsupported(format!("format {} cannot write", Self::NAME)))
+    }
+}
+
+/// An open reader (imageio's `Format.Reader`).
+pub trait Reader: Send + Sized + 'static {
+    /// Whether this is a real reader (only [`Unsupported`] says no).
+    const SUPPORTED: bool = true;
+    /// Number of images, or `IIO_LENGTH_UNKNOWN` (`u64::MAX`).
+    fn get_length(&mut self) -> Result<u64>;
+    /// Decodes image `index` into `sink` (use [`Error::index_out_of_range`]
+    /// for an index that does not exist).
+    fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()>;
+    /// Reports the metadata of image `index`, or the global metadata for
+    /// `None`, through [`ImageSink::set_meta`].
+    fn get_meta_data(&mut self, index: Option<u64>, sink: &mut ImageSink<'_>) -> Result<()>;
+    /// Releases the reader.
+    fn close(self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An open writer (imageio's `Format.Writer`).
+pub trait Writer: Send + Sized + 'static {
+    /// Whether this is a real writer (only [`Unsupported`] says no).
+    const SUPPORTED: bool = true;
+    /// Appends one image with its metadata.
+    fn append_data(&mut self, image: &ImageView<'_>, meta: &[(String, Value)]) -> Result<()>;
+    /// Sets the file's global metadata.
+    fn set_meta_data(&mut self, meta: &[(String, Value)]) -> Result<()> {
+        let _ = meta;
+        Ok(())
+    }
+    /// Finishes the file (flush, trailers). Errors here fail the write.
+    fn close(self) -> Result<()>;
+}
+
+/// The reader or writer of a format that cannot read or cannot write.
+#[derive(Debug)]
+pub enum Unsupported {}
+
+impl Reader for Unsupported {
+    const SUPPORTED: bool = false;
+    fn get_length(&mut self) -> Result<u64> {
+        match *self {}
+    }
+    fn get_data(&mut self, _: u64, _: &mut ImageSink<'_>) -> Result<()> {
+        match *self {}
+    }
+    fn get_meta_data(&mut self, _: Option<u64>, _: &mut ImageSink<'_>) -> Result<()> {
+        match *self {}
+    }
+}
+
+impl Writer for Unsupported {
+    const SUPPORTED: bool = false;
+    fn append_data(&mut self, _: &ImageView<'_>, _: &[(String, Value)]) -> Result<()> {
+        match *self {}
+    }
+    fn close(self) -> Result<()> {
+        match self {}
+    }
+}
+
+/// An image handed to a writer: C-contiguous data of one dtype.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageView<'a> {
+    /// The element type.
+    pub dtype: Dtype,
+    /// The extents, outermost first.
+    pub shape: &'a [u64],
+    /// The elements' bytes in C order, native byte order.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> ImageView<'a> {
+    /// The elements as `T`, or `None` if the dtype differs.
+    pub fn as_slice<T: Element>(&self) -> Option<&'a [T]> {
+        if self.dtype != T::DTYPE || !self.bytes.as_ptr().cast::<T>().is_aligned() {
+            return None;
+        }
+        let len = self.bytes.len() / size_of::<T>();
+        // SAFETY: the bytes are aligned for `T` (checked), hold `len` elements
+        // of `T` (dtype checked) and every bit pattern is a valid `T`.
+        Some(unsafe { core::slice::from_raw_parts(self.bytes.as_ptr().cast::<T>(), len) })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.dtype.size()
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}

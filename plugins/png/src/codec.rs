@@ -1,0 +1,373 @@
+//! PNG reading and writing (safe code only).
+#![forbid(unsafe_code)]
+
+use imageio_plugin_api::{
+    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer,
+};
+use png::{BitDepth, ColorType, Transformations};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
+
+const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// The `PNG` format.
+pub struct Png;
+
+impl Format for Png {
+    const NAME: &'static str = "PNG";
+    const DESCRIPTION: &'static str = "Portable Network Graphics (png crate)";
+    const EXTENSIONS: &'static str = ".png";
+    const MODES: &'static str = "i";
+    const NEEDS_SEEK: bool = true;
+    type Reader = PngReader;
+    type Writer = PngWriter;
+
+    fn can_read(req: &Request<'_>) -> i32 {
+        if !matches!(req.image_mode(), 'i' | '?') {
+            return 0;
+        }
+        if req.first_bytes().starts_with(SIGNATURE) { 100 } else { 0 }
+    }
+
+    fn can_write(req: &Request<'_>) -> i32 {
+        if matches!(req.image_mode(), 'i' | '?') && req.extension() == ".png" {
+            100
+        } else {
+            0
+        }
+    }
+
+    fn open_reader(req: &Request<'_>) -> Result<PngReader> {
+        req.options()?.check_known("PNG", &[])?;
+        let mut stream = req.stream()?;
+        let start = stream.stream_position()?;
+        let header = {
+            let decoder = png::Decoder::new(BufReader::new(&mut stream));
+            let reader = decoder.read_info().map_err(decoding_error)?;
+            Header::of(reader.info())
+        };
+        Ok(PngReader { stream, start, header })
+    }
+
+    fn open_writer(req: &Request<'_>) -> Result<PngWriter> {
+        let options = req.options()?;
+        options.check_known("PNG", &["compression"])?;
+        let compression = match options.get_int("compression")? {
+            None => png::Compression::Balanced,
+            Some(0) => png::Compression::NoCompression,
+            Some(1) => png::Compression::Fastest,
+            Some(2..=3) => png::Compression::Fast,
+            Some(4..=7) => png::Compression::Balanced,
+            Some(8..=9) => png::Compression::High,
+            Some(other) => {
+                return Err(Error::invalid_argument(format!(
+                    "option \"compression\" must be 0..9, not {other}"
+                )));
+            }
+        };
+        Ok(PngWriter {
+            stream: req.stream()?,
+            compression,
+            global_meta: Vec::new(),
+            written: false,
+        })
+    }
+}
+
+/// What the header says, kept from `open` for metadata and dtype decisions.
+struct Header {
+    width: u32,
+    height: u32,
+    color: ColorType,
+    depth: BitDepth,
+    has_trns: bool,
+    meta: Vec<(String, Value)>,
+}
+
+impl Header {
+    fn of(info: &png::Info<'_>) -> Header {
+        let mut meta = Vec::new();
+        if let Some(g) = info.gama_chunk.or(info.source_gamma) {
+            meta.push(("gamma".to_owned(), Value::Float(f64::from(g.into_value()))));
+        }
+        if let Some(dims) = info.pixel_dims {
+            match dims.unit {
+                png::Unit::Meter => {
+                    let dpi = |ppm: u32| (f64::from(ppm) * 0.0254 * 1000.0).round() / 1000.0;
+                    meta.push(("dpi".to_owned(), Value::FloatArray(vec![dpi(dims.xppu), dpi(dims.yppu)])));
+                }
+                png::Unit::Unspecified => meta.push((
+                    "pixels_per_unit".to_owned(),
+                    Value::IntArray(vec![i64::from(dims.xppu), i64::from(dims.yppu)]),
+                )),
+            }
+        }
+        meta.push(("interlace".to_owned(), Value::Bool(info.interlaced)));
+        if let Some(icc) = &info.icc_profile {
+            meta.push(("icc_profile".to_owned(), Value::Bytes(icc.to_vec())));
+        }
+        if let Some(exif) = &info.exif_metadata {
+            meta.push(("exif".to_owned(), Value::Bytes(exif.to_vec())));
+        }
+        for t in &info.uncompressed_latin1_text {
+            meta.push((t.keyword.clone(), Value::Str(t.text.clone())));
+        }
+        for t in &info.compressed_latin1_text {
+            if let Ok(text) = t.get_text() {
+                meta.push((t.keyword.clone(), Value::Str(text)));
+            }
+        }
+        for t in &info.utf8_text {
+            if let Ok(text) = t.get_text() {
+                meta.push((t.keyword.clone(), Value::Str(text)));
+            }
+        }
+        Header {
+            width: info.width,
+            height: info.height,
+            color: info.color_type,
+            depth: info.bit_depth,
+            has_trns: info.trns.is_some(),
+            meta,
+        }
+    }
+
+    /// A 1-bit gray image without transparency reads as booleans.
+    fn is_bool(&self) -> bool {
+        self.color == ColorType::Grayscale && self.depth == BitDepth::One && !self.has_trns
+    }
+}
+
+fn decoding_error(e: png::DecodingError) -> Error {
+    match e {
+        png::DecodingError::IoError(io) => Error::from(io),
+        png::DecodingError::LimitsExceeded => Error::no_memory("the PNG decoder's memory limit was exceeded"),
+        other => Error::corrupt(format!("invalid PNG data: {other}")),
+    }
+}
+
+fn encoding_error(e: png::EncodingError) -> Error {
+    match e {
+        png::EncodingError::IoError(io) => Error::from(io),
+        other => Error::invalid_argument(format!("cannot encode PNG: {other}")),
+    }
+}
+
+/// An open PNG reader.
+pub struct PngReader {
+    stream: Stream,
+    start: u64,
+    header: Header,
+}
+
+impl Reader for PngReader {
+    fn get_length(&mut self) -> Result<u64> {
+        Ok(1)
+    }
+
+    fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {
+        if index != 0 {
+            return Err(Error::index_out_of_range(index, 1));
+        }
+        self.stream.seek(SeekFrom::Start(self.start))?;
+        let mut decoder = png::Decoder::new(BufReader::new(&mut self.stream));
+        decoder.set_transformations(Transformations::EXPAND);
+        let mut reader = decoder.read_info().map_err(decoding_error)?;
+        let (color, depth) = reader.output_color_type();
+        let channels = color.samples() as u64;
+        let (h, w) = (u64::from(self.header.height), u64::from(self.header.width));
+        let shape: Vec<u64> = if channels == 1 { vec![h, w] } else { vec![h, w, channels] };
+        let size = reader
+            .output_buffer_size()
+            .ok_or_else(|| Error::no_memory("the PNG image is too large"))?;
+        match depth {
+            BitDepth::Sixteen => {
+                let mut raw = vec![0u8; size];
+                reader.next_frame(&mut raw).map_err(decoding_error)?;
+                let out = sink.alloc::<u16>(&shape)?;
+                for (o, b) in out.iter_mut().zip(raw.chunks_exact(2)) {
+                    *o = u16::from_be_bytes([b[0], b[1]]);
+                }
+            }
+            _ if self.header.is_bool() => {
+                let out = sink.alloc_bool(&shape)?;
+                if out.len() != size {
+                    return Err(Error::internal("unexpected PNG output size"));
+                }
+                reader.next_frame(out).map_err(decoding_error)?;
+                for v in out.iter_mut() {
+                    *v = u8::from(*v != 0);
+                }
+            }
+            _ => {
+                let out = sink.alloc::<u8>(&shape)?;
+                if out.len() != size {
+                    return Err(Error::internal("unexpected PNG output size"));
+                }
+                reader.next_frame(out).map_err(decoding_error)?;
+            }
+        }
+        for (k, v) in &self.header.meta {
+            sink.set_meta(k, v)?;
+        }
+        Ok(())
+    }
+
+    fn get_meta_data(&mut self, index: Option<u64>, sink: &mut ImageSink<'_>) -> Result<()> {
+        if let Some(i) = index.filter(|&i| i != 0) {
+            return Err(Error::index_out_of_range(i, 1));
+        }
+        for (k, v) in &self.header.meta {
+            sink.set_meta(k, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// An open PNG writer (one image).
+pub struct PngWriter {
+    stream: Stream,
+    compression: png::Compression,
+    global_meta: Vec<(String, Value)>,
+    written: bool,
+}
+
+fn color_of(shape: &[u64]) -> Result<(u32, u32, ColorType)> {
+    let (h, w, c) = match *shape {
+        [h, w] => (h, w, 1),
+        [h, w, c] => (h, w, c),
+        _ => {
+            return Err(Error::invalid_argument(format!(
+                "PNG needs a 2D image or a 3D image with 1-4 channels, not shape {shape:?}"
+            )));
+        }
+    };
+    let color = match c {
+        1 => ColorType::Grayscale,
+        2 => ColorType::GrayscaleAlpha,
+        3 => ColorType::Rgb,
+        4 => ColorType::Rgba,
+        _ => {
+            return Err(Error::invalid_argument(format!(
+                "PNG images have 1 to 4 channels, not {c} (shape {shape:?})"
+            )));
+        }
+    };
+    let dim = |d: u64| u32::try_from(d).ok().filter(|&d| d > 0);
+    match (dim(h), dim(w)) {
+        (Some(h), Some(w)) => Ok((h, w, color)),
+        _ => Err(Error::invalid_argument(format!("PNG cannot store an image of shape {shape:?}"))),
+    }
+}
+
+impl PngWriter {
+    fn apply_meta(encoder: &mut png::Encoder<'_, impl Write>, meta: &[(String, Value)]) -> Result<()> {
+        for (key, value) in meta {
+            match (key.as_str(), value) {
+                ("gamma", Value::Float(g)) => encoder.set_source_gamma(png::ScaledFloat::new(*g as f32)),
+                ("dpi", Value::FloatArray(d)) if d.len() == 2 => {
+                    let ppm = |dpi: f64| (dpi / 0.0254).round() as u32;
+                    encoder.set_pixel_dims(Some(png::PixelDimensions {
+                        xppu: ppm(d[0]),
+                        yppu: ppm(d[1]),
+                        unit: png::Unit::Meter,
+                    }));
+                }
+                (k, Value::Str(text)) if (1..=79).contains(&k.len()) => {
+                    let latin1 = k.chars().all(|c| (' '..='~').contains(&c));
+                    if !latin1 {
+                        continue;
+                    }
+                    let result = if text.chars().all(|c| (c as u32) < 256 && c != '\0') {
+                        encoder.add_text_chunk(k.to_owned(), text.clone())
+                    } else {
+                        encoder.add_itxt_chunk(k.to_owned(), text.clone())
+                    };
+                    result.map_err(encoding_error)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Writer for PngWriter {
+    fn append_data(&mut self, image: &ImageView<'_>, meta: &[(String, Value)]) -> Result<()> {
+        if self.written {
+            return Err(Error::unsupported("a PNG file holds one image; this one already has it"));
+        }
+        let (height, width, color) = color_of(image.shape)?;
+        let mut out = BufWriter::new(&mut self.stream);
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(color);
+        encoder.set_compression(self.compression);
+        let bytes: Vec<u8>;
+        let data: &[u8] = match image.dtype {
+            Dtype::U8 => {
+                encoder.set_depth(BitDepth::Eight);
+                image.bytes
+            }
+            Dtype::Bool => {
+                encoder.set_depth(BitDepth::Eight);
+                bytes = image.bytes.iter().map(|&b| if b != 0 { 255 } else { 0 }).collect();
+                &bytes
+            }
+            Dtype::U16 => {
+                encoder.set_depth(BitDepth::Sixteen);
+                let samples = image.as_slice::<u16>().ok_or_else(|| Error::internal("misaligned u16 data"))?;
+                bytes = samples.iter().flat_map(|s| s.to_be_bytes()).collect();
+                &bytes
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "PNG stores uint8, uint16 or bool images, not {} (convert the image first)",
+                    other.name()
+                )));
+            }
+        };
+        Self::apply_meta(&mut encoder, &self.global_meta)?;
+        Self::apply_meta(&mut encoder, meta)?;
+        let mut writer = encoder.write_header().map_err(encoding_error)?;
+        writer.write_image_data(data).map_err(encoding_error)?;
+        writer.finish().map_err(encoding_error)?;
+        out.flush()?;
+        self.written = true;
+        Ok(())
+    }
+
+    fn set_meta_data(&mut self, meta: &[(String, Value)]) -> Result<()> {
+        self.global_meta = meta.to_vec();
+        Ok(())
+    }
+
+    fn close(self) -> Result<()> {
+        if !self.written {
+            log::debug!("PNG writer closed without an image");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imageio_plugin_api::Options;
+
+    #[test]
+    fn color_of_maps_shapes_to_color_types() {
+        assert_eq!(color_of(&[2, 3]).unwrap(), (2, 3, ColorType::Grayscale));
+        assert_eq!(color_of(&[2, 3, 4]).unwrap(), (2, 3, ColorType::Rgba));
+        assert!(color_of(&[2, 3, 5]).is_err());
+        assert!(color_of(&[0, 3]).is_err());
+        assert!(color_of(&[4]).is_err());
+    }
+
+    #[test]
+    fn options_check_names_the_unknown_option() {
+        let opts = Options {
+            entries: vec![("qualty".into(), Value::Int(3))],
+        };
+        let err = opts.check_known("PNG", &["compression"]).unwrap_err();
+        assert!(err.message.contains("\"qualty\""), "{}", err.message);
+    }
+}

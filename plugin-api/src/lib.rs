@@ -65,6 +65,7 @@ mod stream;
 mod value;
 
 pub use error::{Error, Result};
+pub use export::format_table;
 pub use format::{Format, ImageView, Reader, Unsupported, Writer};
 pub use request::{Options, Request};
 pub use sink::{Dtype, Element, ImageSink};

@@ -1,0 +1,211 @@
+//! [`Dict`] and [`Value`]: ordered metadata.
+
+use std::fmt;
+
+/// A metadata value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value (imageio's `None`).
+    None,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Text.
+    Str(String),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// Integers.
+    IntArray(Vec<i64>),
+    /// Floats.
+    FloatArray(Vec<f64>),
+    /// A nested mapping (crosses the plugin ABI as dotted keys).
+    Dict(Dict),
+}
+
+macro_rules! value_from {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {
+        $(impl From<$t> for Value { fn from($v: $t) -> Value { $e } })*
+    };
+}
+value_from!(
+    bool => |v| Value::Bool(v),
+    i32 => |v| Value::Int(i64::from(v)),
+    i64 => |v| Value::Int(v),
+    u32 => |v| Value::Int(i64::from(v)),
+    f32 => |v| Value::Float(f64::from(v)),
+    f64 => |v| Value::Float(v),
+    &str => |v| Value::Str(v.to_owned()),
+    String => |v| Value::Str(v),
+    Vec<u8> => |v| Value::Bytes(v),
+    Vec<i64> => |v| Value::IntArray(v),
+    Vec<f64> => |v| Value::FloatArray(v),
+    Dict => |v| Value::Dict(v),
+);
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::None => f.write_str("None"),
+            Value::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Bytes(b) => write!(f, "<{} bytes>", b.len()),
+            Value::IntArray(v) => write!(f, "{v:?}"),
+            Value::FloatArray(v) => write!(f, "{v:?}"),
+            Value::Dict(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// An insertion-ordered map from string keys to [`Value`]s (imageio's `Dict`,
+/// an `OrderedDict`). Setting an existing key keeps its position.
+///
+/// ```
+/// use imageio::{Dict, Value};
+/// let mut d = Dict::new();
+/// d.insert("b", 1);
+/// d.insert("a", "text");
+/// d.insert("b", 2.5);
+/// assert_eq!(d.keys().collect::<Vec<_>>(), ["b", "a"]);
+/// assert_eq!(d.get("b"), Some(&Value::Float(2.5)));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dict {
+    entries: Vec<(String, Value)>,
+}
+
+impl Dict {
+    /// An empty dict.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key`, keeping its position when it exists; returns the old value.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
+        let key = key.into();
+        let value = value.into();
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.entries.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Removes `key`, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    /// Whether `key` is set.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Sets every entry of `other` (imageio's `dict.update`).
+    pub fn update(&mut self, other: &Dict) {
+        for (k, v) in other.iter() {
+            self.insert(k, v.clone());
+        }
+    }
+
+    /// The entries with nested dicts flattened to dotted keys.
+    pub(crate) fn flatten(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        fn walk(prefix: &str, d: &Dict, out: &mut Vec<(String, Value)>) {
+            for (k, v) in d.iter() {
+                let key = if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+                match v {
+                    Value::Dict(inner) => walk(&key, inner, out),
+                    other => out.push((key, other.clone())),
+                }
+            }
+        }
+        walk("", self, &mut out);
+        out
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Dict {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut d = Dict::new();
+        for (k, v) in iter {
+            d.insert(k, v);
+        }
+        d
+    }
+}
+
+impl fmt::Display for Dict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{k:?}: {v}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_uses_dotted_keys() {
+        let mut inner = Dict::new();
+        inner.insert("Orientation", 6);
+        let mut d = Dict::new();
+        d.insert("exif", inner);
+        d.insert("x", true);
+        assert_eq!(
+            d.flatten(),
+            vec![("exif.Orientation".to_owned(), Value::Int(6)), ("x".to_owned(), Value::Bool(true))]
+        );
+    }
+
+    #[test]
+    fn remove_keeps_order() {
+        let mut d: Dict = [("a", 1), ("b", 2), ("c", 3)].into_iter().collect();
+        d.remove("b");
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["a", "c"]);
+    }
+}

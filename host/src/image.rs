@@ -1,0 +1,215 @@
+//! [`Image`] (an n-dimensional array plus metadata) and [`NdArray`].
+
+use crate::dict::Dict;
+use ndarray::{ArrayD, IxDyn};
+pub use imageio_plugin_api::Dtype;
+
+/// An n-dimensional array of one of the numeric dtypes.
+#[derive(Debug, Clone, PartialEq)]
+#[expect(missing_docs, reason = "one variant per dtype, named after it")]
+pub enum NdArray {
+    U8(ArrayD<u8>),
+    U16(ArrayD<u16>),
+    U32(ArrayD<u32>),
+    U64(ArrayD<u64>),
+    I8(ArrayD<i8>),
+    I16(ArrayD<i16>),
+    I32(ArrayD<i32>),
+    I64(ArrayD<i64>),
+    F32(ArrayD<f32>),
+    F64(ArrayD<f64>),
+    Bool(ArrayD<bool>),
+}
+
+/// Runs `$body` with `$a` bound to the inner `ArrayD<T>` of any variant.
+macro_rules! with_array {
+    ($value:expr, $a:ident => $body:expr) => {
+        match $value {
+            NdArray::U8($a) => $body,
+            NdArray::U16($a) => $body,
+            NdArray::U32($a) => $body,
+            NdArray::U64($a) => $body,
+            NdArray::I8($a) => $body,
+            NdArray::I16($a) => $body,
+            NdArray::I32($a) => $body,
+            NdArray::I64($a) => $body,
+            NdArray::F32($a) => $body,
+            NdArray::F64($a) => $body,
+            NdArray::Bool($a) => $body,
+        }
+    };
+}
+pub(crate) use with_array;
+
+impl NdArray {
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            NdArray::U8(_) => Dtype::U8,
+            NdArray::U16(_) => Dtype::U16,
+            NdArray::U32(_) => Dtype::U32,
+            NdArray::U64(_) => Dtype::U64,
+            NdArray::I8(_) => Dtype::I8,
+            NdArray::I16(_) => Dtype::I16,
+            NdArray::I32(_) => Dtype::I32,
+            NdArray::I64(_) => Dtype::I64,
+            NdArray::F32(_) => Dtype::F32,
+            NdArray::F64(_) => Dtype::F64,
+            NdArray::Bool(_) => Dtype::Bool,
+        }
+    }
+
+    /// The extents, outermost first.
+    pub fn shape(&self) -> &[usize] {
+        with_array!(self, a => a.shape())
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        with_array!(self, a => a.len())
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size of the data in bytes.
+    pub fn nbytes(&self) -> usize {
+        self.len() * self.dtype().size()
+    }
+
+    /// A zero-filled array.
+    pub fn zeros(dtype: Dtype, shape: &[usize]) -> NdArray {
+        let s = IxDyn(shape);
+        match dtype {
+            Dtype::U8 => NdArray::U8(ArrayD::zeros(s)),
+            Dtype::U16 => NdArray::U16(ArrayD::zeros(s)),
+            Dtype::U32 => NdArray::U32(ArrayD::zeros(s)),
+            Dtype::U64 => NdArray::U64(ArrayD::zeros(s)),
+            Dtype::I8 => NdArray::I8(ArrayD::zeros(s)),
+            Dtype::I16 => NdArray::I16(ArrayD::zeros(s)),
+            Dtype::I32 => NdArray::I32(ArrayD::zeros(s)),
+            Dtype::I64 => NdArray::I64(ArrayD::zeros(s)),
+            Dtype::F32 => NdArray::F32(ArrayD::zeros(s)),
+            Dtype::F64 => NdArray::F64(ArrayD::zeros(s)),
+            Dtype::Bool => NdArray::Bool(ArrayD::from_elem(s, false)),
+        }
+    }
+
+    /// The `u8` array, if that is the dtype.
+    pub fn as_u8(&self) -> Option<&ArrayD<u8>> {
+        match self {
+            NdArray::U8(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The `u16` array, if that is the dtype.
+    pub fn as_u16(&self) -> Option<&ArrayD<u16>> {
+        match self {
+            NdArray::U16(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The `bool` array, if that is the dtype.
+    pub fn as_bool(&self) -> Option<&ArrayD<bool>> {
+        match self {
+            NdArray::Bool(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The elements' bytes in C order and native byte order (`bool` as 0/1).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        fn bytes_of<T: Copy>(a: &ArrayD<T>, to: impl Fn(T, &mut Vec<u8>)) -> Vec<u8> {
+            let mut out = Vec::with_capacity(a.len() * size_of::<T>());
+            for &v in a.iter() {
+                to(v, &mut out);
+            }
+            out
+        }
+        match self {
+            NdArray::U8(a) => bytes_of(a, |v, o| o.push(v)),
+            NdArray::U16(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::U32(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::U64(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::I8(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::I16(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::I32(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::I64(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::F32(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::F64(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::Bool(a) => bytes_of(a, |v, o| o.push(u8::from(v))),
+        }
+    }
+}
+
+macro_rules! ndarray_from {
+    ($($t:ty => $v:ident),*) => {
+        $(impl From<ArrayD<$t>> for NdArray { fn from(a: ArrayD<$t>) -> NdArray { NdArray::$v(a) } })*
+    };
+}
+ndarray_from!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, i8 => I8, i16 => I16, i32 => I32,
+    i64 => I64, f32 => F32, f64 => F64, bool => Bool);
+
+/// An image: an array plus its metadata (imageio's `Image`/`Array`).
+///
+/// ```
+/// use imageio::{Dict, Image};
+/// use ndarray::ArrayD;
+/// let im = Image::new(ArrayD::<u8>::zeros(ndarray::IxDyn(&[2, 3])), Dict::new());
+/// assert_eq!(im.shape(), &[2, 3]);
+/// assert_eq!(im.dtype().name(), "uint8");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// The pixels.
+    pub data: NdArray,
+    /// The metadata.
+    pub meta: Dict,
+}
+
+impl Image {
+    /// An image from an array and its metadata.
+    pub fn new(data: impl Into<NdArray>, meta: Dict) -> Image {
+        Image { data: data.into(), meta }
+    }
+
+    /// The extents.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        self.data.dtype()
+    }
+}
+
+impl<T> From<T> for Image
+where
+    T: Into<NdArray>,
+{
+    fn from(data: T) -> Image {
+        Image::new(data, Dict::new())
+    }
+}
+
+/// The plain array of an image, without its metadata and without a copy
+/// (imageio's `asarray`).
+///
+/// ```
+/// use imageio::{asarray, Image};
+/// let im = Image::from(ndarray::ArrayD::<u16>::zeros(ndarray::IxDyn(&[4, 4])));
+/// assert_eq!(asarray(&im).shape(), &[4, 4]);
+/// ```
+pub fn asarray(image: &Image) -> &NdArray {
+    &image.data
+}

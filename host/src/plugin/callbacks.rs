@@ -1,0 +1,391 @@
+//! The host's callbacks that plugins call: the host table (logging), the
+//! stream over a request, the image sink and `get_local_filename`. Each runs
+//! under `catch_unwind`: a host bug becomes an error status, never an unwind
+//! through C frames.
+
+use crate::dict::{Dict, Value};
+use crate::image::NdArray;
+use crate::request::Request;
+use imageio_plugin_api::ffi::{self, iio_host_v1, iio_image_sink, iio_status, iio_str, iio_stream, iio_value};
+use imageio_plugin_api::{Dtype, Value as AbiValue};
+use std::ffi::{c_char, c_void};
+use std::io::{self, SeekFrom};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+/// Copies a plugin string lossily (for logs and metadata keys).
+///
+/// # Safety
+///
+/// `s.ptr` points to `s.len` readable bytes, or `s.len` is 0.
+pub(crate) unsafe fn str_lossy(s: &iio_str) -> String {
+    if s.len == 0 || s.ptr.is_null() {
+        return String::new();
+    }
+    // SAFETY: forwarded from this function's contract.
+    let bytes = unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len) };
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+unsafe extern "C" fn host_log(level: u32, target: iio_str, message: iio_str) {
+    let _ = catch_unwind(|| {
+        // SAFETY: the plugin passes valid strings for the call (ABI rule).
+        let (target, message) = unsafe { (str_lossy(&target), str_lossy(&message)) };
+        let level = match level {
+            ffi::IIO_LOG_ERROR => log::Level::Error,
+            ffi::IIO_LOG_WARN => log::Level::Warn,
+            ffi::IIO_LOG_INFO => log::Level::Info,
+            ffi::IIO_LOG_DEBUG => log::Level::Debug,
+            _ => log::Level::Trace,
+        };
+        log::log!(target: "imageio::plugin", level, "[{target}] {message}");
+    });
+}
+
+struct HostTable(iio_host_v1);
+// SAFETY: the table is immutable after creation and holds only a function pointer.
+unsafe impl Sync for HostTable {}
+// SAFETY: as above.
+unsafe impl Send for HostTable {}
+
+/// The host table handed to every plugin (static for the process).
+pub(crate) fn host_table() -> *const iio_host_v1 {
+    static HOST: OnceLock<HostTable> = OnceLock::new();
+    &HOST
+        .get_or_init(|| {
+            HostTable(iio_host_v1 {
+                struct_size: size_of::<iio_host_v1>() as u32,
+                abi_version: ffi::IIO_ABI_VERSION,
+                log: Some(host_log),
+                log_max_level: match log::max_level() {
+                    log::LevelFilter::Off => 0,
+                    log::LevelFilter::Error => 1,
+                    log::LevelFilter::Warn => 2,
+                    log::LevelFilter::Info => 3,
+                    log::LevelFilter::Debug => 4,
+                    log::LevelFilter::Trace => 5,
+                },
+                _reserved: 0,
+            })
+        })
+        .0
+}
+
+// ------------------------------------------------------------------ streams
+
+/// The context behind a request's `iio_stream` and `get_local_filename`.
+/// Boxed by the reader or writer so its address is stable from `open` to
+/// `close`.
+pub(crate) struct IoCtx {
+    pub stream: iio_stream,
+    /// The request; refreshed before every call into the plugin.
+    pub request: *mut Request,
+    /// The last I/O error a callback met, kept for the error report.
+    pub last_error: Option<io::Error>,
+}
+
+impl IoCtx {
+    pub(crate) fn new(size_hint: Option<u64>, read: bool) -> Box<IoCtx> {
+        let mut ctx = Box::new(IoCtx {
+            stream: iio_stream {
+                struct_size: size_of::<iio_stream>() as u32,
+                _reserved: 0,
+                ctx: std::ptr::null_mut(),
+                read: if read { Some(stream_read) } else { None },
+                write: if read { None } else { Some(stream_write) },
+                seek: Some(stream_seek),
+                size_hint: size_hint.unwrap_or(ffi::IIO_SIZE_UNKNOWN),
+            },
+            request: std::ptr::null_mut(),
+            last_error: None,
+        });
+        let self_ptr: *mut IoCtx = &mut *ctx;
+        ctx.stream.ctx = self_ptr.cast::<c_void>();
+        ctx
+    }
+}
+
+/// Runs `f` on the context's request, mapping errors and panics to statuses.
+///
+/// # Safety
+///
+/// `ctx` is the `IoCtx` the host put in the stream, with a valid `request`
+/// that nothing else uses during the call.
+unsafe fn with_request(ctx: *mut c_void, f: impl FnOnce(&mut Request) -> io::Result<()>) -> iio_status {
+    if ctx.is_null() {
+        return ffi::IIO_ERR_INTERNAL;
+    }
+    // SAFETY: forwarded from this function's contract.
+    let io_ctx = unsafe { &mut *ctx.cast::<IoCtx>() };
+    if io_ctx.request.is_null() {
+        return ffi::IIO_ERR_INTERNAL;
+    }
+    // SAFETY: forwarded from this function's contract.
+    let request = unsafe { &mut *io_ctx.request };
+    match catch_unwind(AssertUnwindSafe(|| f(request))) {
+        Ok(Ok(())) => ffi::IIO_OK,
+        Ok(Err(e)) => {
+            io_ctx.last_error = Some(e);
+            ffi::IIO_ERR_IO
+        }
+        Err(_) => ffi::IIO_ERR_INTERNAL,
+    }
+}
+
+fn to_io(e: crate::Error) -> io::Error {
+    match e {
+        crate::Error::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+unsafe extern "C" fn stream_read(ctx: *mut c_void, buf: *mut u8, len: usize, out_read: *mut usize) -> iio_status {
+    if (buf.is_null() && len > 0) || out_read.is_null() {
+        return ffi::IIO_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
+    unsafe {
+        with_request(ctx, |req| {
+            let dst = if len == 0 {
+                &mut [][..]
+            } else {
+                // SAFETY: the plugin promises `len` writable bytes at `buf`.
+                std::slice::from_raw_parts_mut(buf, len)
+            };
+            let reader = req.get_file().map_err(to_io)?.reader()?;
+            let n = loop {
+                match reader.read(dst) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            // SAFETY: `out_read` is a valid out-pointer (checked non-null).
+            *out_read = n;
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn stream_write(
+    ctx: *mut c_void,
+    buf: *const u8,
+    len: usize,
+    out_written: *mut usize,
+) -> iio_status {
+    if (buf.is_null() && len > 0) || out_written.is_null() {
+        return ffi::IIO_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
+    unsafe {
+        with_request(ctx, |req| {
+            let src = if len == 0 {
+                &[][..]
+            } else {
+                // SAFETY: the plugin promises `len` readable bytes at `buf`.
+                std::slice::from_raw_parts(buf, len)
+            };
+            req.get_file().map_err(to_io)?.writer()?.write_all(src)?;
+            // SAFETY: `out_written` is a valid out-pointer (checked non-null).
+            *out_written = len;
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn stream_seek(ctx: *mut c_void, off: i64, whence: u32, out_pos: *mut u64) -> iio_status {
+    if out_pos.is_null() {
+        return ffi::IIO_ERR_INVALID_ARGUMENT;
+    }
+    let pos = match whence {
+        ffi::IIO_SEEK_SET if off >= 0 => SeekFrom::Start(off as u64),
+        ffi::IIO_SEEK_CUR => SeekFrom::Current(off),
+        ffi::IIO_SEEK_END => SeekFrom::End(off),
+        _ => return ffi::IIO_ERR_INVALID_ARGUMENT,
+    };
+    // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
+    unsafe {
+        with_request(ctx, |req| {
+            let p = req.get_file().map_err(to_io)?.seek(pos)?;
+            // SAFETY: `out_pos` is a valid out-pointer (checked non-null).
+            *out_pos = p;
+            Ok(())
+        })
+    }
+}
+
+pub(crate) unsafe extern "C" fn local_filename(host_ctx: *mut c_void, out_path: *mut *const c_char) -> iio_status {
+    if out_path.is_null() {
+        return ffi::IIO_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: `host_ctx` is the IoCtx of the instance (set by the host at open).
+    unsafe {
+        with_request(host_ctx, |req| {
+            let p = req.local_filename_c().map_err(to_io)?;
+            // SAFETY: `out_path` is a valid out-pointer (checked non-null).
+            *out_path = p;
+            Ok(())
+        })
+    }
+}
+
+// ------------------------------------------------------------------ sinks
+
+/// Collects what a plugin reports in one `get_data`/`get_meta_data` call.
+pub(crate) struct SinkCtx {
+    pub sink: iio_image_sink,
+    pub max_bytes: u64,
+    pub array: Option<NdArray>,
+    /// Booleans arrive as bytes and are converted after the call.
+    pub bool_bytes: Option<ndarray::ArrayD<u8>>,
+    pub meta: Dict,
+    pub alloc_calls: u32,
+    pub refused: Option<String>,
+}
+
+impl SinkCtx {
+    pub(crate) fn new(max_bytes: u64, allow_alloc: bool) -> Box<SinkCtx> {
+        let mut ctx = Box::new(SinkCtx {
+            sink: iio_image_sink {
+                struct_size: size_of::<iio_image_sink>() as u32,
+                _reserved: 0,
+                ctx: std::ptr::null_mut(),
+                alloc: if allow_alloc { Some(sink_alloc) } else { None },
+                set_meta: Some(sink_set_meta),
+            },
+            max_bytes,
+            array: None,
+            bool_bytes: None,
+            meta: Dict::new(),
+            alloc_calls: 0,
+            refused: None,
+        });
+        let self_ptr: *mut SinkCtx = &mut *ctx;
+        ctx.sink.ctx = self_ptr.cast::<c_void>();
+        ctx
+    }
+
+    /// The array the plugin filled, if it allocated one.
+    pub(crate) fn take_array(&mut self) -> Option<NdArray> {
+        if let Some(b) = self.bool_bytes.take() {
+            return Some(NdArray::Bool(b.mapv(|v| v != 0)));
+        }
+        self.array.take()
+    }
+
+    fn alloc(&mut self, dtype: u32, shape: &[u64]) -> Result<*mut c_void, String> {
+        self.alloc_calls += 1;
+        if self.alloc_calls > 1 {
+            return Err("alloc was called more than once in one call".into());
+        }
+        let dtype = Dtype::from_code(dtype).ok_or_else(|| format!("unknown dtype code {dtype}"))?;
+        if shape.len() > 32 {
+            return Err(format!("{} dimensions (at most 32)", shape.len()));
+        }
+        let bytes = shape
+            .iter()
+            .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| format!("shape {shape:?} overflows"))?;
+        if bytes > self.max_bytes {
+            return Err(format!(
+                "an image of shape {shape:?} and dtype {} needs {bytes} bytes, over the limit of {} bytes",
+                dtype.name(),
+                self.max_bytes
+            ));
+        }
+        let dims: Vec<usize> = shape
+            .iter()
+            .map(|&d| usize::try_from(d))
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
+        if dtype == Dtype::Bool {
+            let mut a = ndarray::ArrayD::<u8>::zeros(ndarray::IxDyn(&dims));
+            let p = a.as_mut_ptr().cast::<c_void>();
+            self.bool_bytes = Some(a);
+            return Ok(p);
+        }
+        let mut array = NdArray::zeros(dtype, &dims);
+        let p = crate::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
+        self.array = Some(array);
+        Ok(p)
+    }
+}
+
+unsafe extern "C" fn sink_alloc(ctx: *mut c_void, dtype: u32, ndim: u32, shape: *const u64) -> *mut c_void {
+    if ctx.is_null() || (shape.is_null() && ndim > 0) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `ctx` is the SinkCtx the host put in the sink, used by one call.
+    let sink = unsafe { &mut *ctx.cast::<SinkCtx>() };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let shape = if ndim == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the plugin passes `ndim` extents at `shape`.
+            unsafe { std::slice::from_raw_parts(shape, ndim as usize) }
+        };
+        sink.alloc(dtype, shape)
+    }));
+    match result {
+        Ok(Ok(p)) => p,
+        Ok(Err(reason)) => {
+            sink.refused = Some(reason);
+            std::ptr::null_mut()
+        }
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+fn value_from_abi(v: AbiValue) -> Value {
+    match v {
+        AbiValue::None => Value::None,
+        AbiValue::Bool(b) => Value::Bool(b),
+        AbiValue::Int(i) => Value::Int(i),
+        AbiValue::Float(f) => Value::Float(f),
+        AbiValue::Str(s) => Value::Str(s),
+        AbiValue::Bytes(b) => Value::Bytes(b),
+        AbiValue::IntArray(a) => Value::IntArray(a),
+        AbiValue::FloatArray(a) => Value::FloatArray(a),
+    }
+}
+
+unsafe extern "C" fn sink_set_meta(ctx: *mut c_void, key: iio_str, value: *const iio_value) -> iio_status {
+    if ctx.is_null() || value.is_null() {
+        return ffi::IIO_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: `ctx` is the SinkCtx the host put in the sink, used by one call.
+    let sink = unsafe { &mut *ctx.cast::<SinkCtx>() };
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: key and value follow the ABI's rules for the call.
+        let key = unsafe { str_lossy(&key) };
+        // SAFETY: as above.
+        match unsafe { AbiValue::from_raw(&*value) } {
+            Some(v) => {
+                sink.meta.insert(key, value_from_abi(v));
+                ffi::IIO_OK
+            }
+            None => ffi::IIO_ERR_UNSUPPORTED,
+        }
+    }))
+    .unwrap_or(ffi::IIO_ERR_INTERNAL)
+}
+
+/// Converts the host's metadata into ABI values (nested dicts as dotted keys).
+pub(crate) fn meta_to_abi(meta: &Dict) -> Vec<(String, AbiValue)> {
+    meta.flatten()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let v = match v {
+                Value::None => AbiValue::None,
+                Value::Bool(b) => AbiValue::Bool(b),
+                Value::Int(i) => AbiValue::Int(i),
+                Value::Float(f) => AbiValue::Float(f),
+                Value::Str(s) => AbiValue::Str(s),
+                Value::Bytes(b) => AbiValue::Bytes(b),
+                Value::IntArray(a) => AbiValue::IntArray(a),
+                Value::FloatArray(a) => AbiValue::FloatArray(a),
+                Value::Dict(_) => return None,
+            };
+            Some((k, v))
+        })
+        .collect()
+}

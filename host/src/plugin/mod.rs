@@ -1,0 +1,89 @@
+//! Plugins: the host's side of the ABI (the host table, callbacks, calls into
+//! format tables), loading shared libraries, and the record of every plugin
+//! file considered.
+
+pub(crate) mod backend;
+pub(crate) mod callbacks;
+pub(crate) mod loader;
+
+use imageio_plugin_api::ffi;
+use std::fmt;
+use std::path::PathBuf;
+
+pub use loader::LoadError;
+
+/// Where a format comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into this program (the plugin's id).
+    Builtin(String),
+    /// Loaded from a shared library.
+    File(PathBuf),
+    /// Registered by the program from a Rust type (`Format::from_rust`).
+    Program,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Builtin(_) => f.write_str("builtin"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Program => f.write_str("program"),
+        }
+    }
+}
+
+/// What became of a plugin considered at discovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginStatus {
+    /// Loaded; its formats are registered.
+    Loaded,
+    /// Not loaded (see the reason).
+    Rejected,
+    /// Loaded, but every format it offers was already registered by an
+    /// earlier plugin, which wins.
+    Shadowed,
+}
+
+impl PluginStatus {
+    /// `loaded`, `rejected` or `shadowed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginStatus::Loaded => "loaded",
+            PluginStatus::Rejected => "rejected",
+            PluginStatus::Shadowed => "shadowed",
+        }
+    }
+}
+
+/// The record of one plugin considered (a file, or a builtin).
+#[derive(Debug, Clone)]
+pub struct PluginReport {
+    /// The plugin's origin.
+    pub origin: Origin,
+    /// The plugin's id, when its table was read.
+    pub id: Option<String>,
+    /// The outcome.
+    pub status: PluginStatus,
+    /// Why it was rejected or shadowed (empty when loaded cleanly).
+    pub reason: String,
+    /// The names of the formats it registered.
+    pub formats: Vec<String>,
+}
+
+/// The name of an `IIO_ERR_*` code.
+pub(crate) fn status_name(code: i32) -> &'static str {
+    match code {
+        ffi::IIO_OK => "ok",
+        ffi::IIO_ERR_UNSUPPORTED => "unsupported",
+        ffi::IIO_ERR_INVALID_ARGUMENT => "invalid argument",
+        ffi::IIO_ERR_IO => "i/o error",
+        ffi::IIO_ERR_CORRUPT => "corrupt data",
+        ffi::IIO_ERR_INDEX_OUT_OF_RANGE => "index out of range",
+        ffi::IIO_ERR_NO_MEMORY => "out of memory",
+        ffi::IIO_ERR_PANIC => "panic",
+        ffi::IIO_ERR_INTERNAL => "internal error",
+        ffi::IIO_ERR_CANNOT_READ_FRAME => "cannot read frame",
+        _ => "unknown status",
+    }
+}

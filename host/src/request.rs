@@ -1,0 +1,826 @@
+//! [`Request`]: one read or write of one resource, whatever it is (spec §1.9).
+
+use crate::dict::Dict;
+use crate::error::{Error, Result};
+use crate::util::read_n_bytes;
+use std::ffi::CString;
+use std::fmt;
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tempfile::TempPath;
+
+/// The standard images (imageio HEAD's `EXAMPLE_IMAGES`).
+pub const EXAMPLE_IMAGES: [&str; 25] = [
+    "astronaut.png",
+    "camera.png",
+    "checkerboard.png",
+    "clock.png",
+    "coffee.png",
+    "chelsea.png",
+    "wikkie.png",
+    "coins.png",
+    "horse.png",
+    "hubble_deep_field.png",
+    "immunohistochemistry.png",
+    "moon.png",
+    "page.png",
+    "text.png",
+    "chelsea.zip",
+    "chelsea.bsdf",
+    "newtonscradle.gif",
+    "cockatoo.mp4",
+    "stent.npz",
+    "wood.jpg",
+    "bricks.jpg",
+    "meadow_cube.jpg",
+    "bacterial_colony.tif",
+    "calcium_imaging.tif",
+    "cockatoo_yuv420.mp4",
+];
+
+/// The write target that makes a request return the encoded bytes.
+pub const RETURN_BYTES: &str = "<bytes>";
+
+/// `'r'` or `'w'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoMode {
+    /// Reading.
+    Read,
+    /// Writing.
+    Write,
+}
+
+/// What the caller expects: imageio's `i I v V ?`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageMode {
+    /// `i`: one image.
+    Single,
+    /// `I`: several images.
+    Multi,
+    /// `v`: one volume.
+    Volume,
+    /// `V`: several volumes.
+    MultiVolume,
+    /// `?`: any.
+    Any,
+}
+
+impl ImageMode {
+    /// The mode's character.
+    pub fn as_char(self) -> char {
+        match self {
+            ImageMode::Single => 'i',
+            ImageMode::Multi => 'I',
+            ImageMode::Volume => 'v',
+            ImageMode::MultiVolume => 'V',
+            ImageMode::Any => '?',
+        }
+    }
+
+    /// The mode of a character.
+    pub fn from_char(c: char) -> Option<ImageMode> {
+        Some(match c {
+            'i' => ImageMode::Single,
+            'I' => ImageMode::Multi,
+            'v' => ImageMode::Volume,
+            'V' => ImageMode::MultiVolume,
+            '?' => ImageMode::Any,
+            _ => return None,
+        })
+    }
+
+    /// imageio's name for it (`single-image`, ..., `any-mode`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageMode::Single => "single-image",
+            ImageMode::Multi => "multi-image",
+            ImageMode::Volume => "single-volume",
+            ImageMode::MultiVolume => "multi-volume",
+            ImageMode::Any => "any-mode",
+        }
+    }
+
+    /// The character formats list in their modes, or `None` for `?`.
+    pub(crate) fn select_char(self) -> Option<char> {
+        (self != ImageMode::Any).then(|| self.as_char())
+    }
+}
+
+/// A request's mode: read or write, and the image mode (`"ri"`, `"wI"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Read or write.
+    pub io: IoMode,
+    /// The image mode.
+    pub image: ImageMode,
+}
+
+impl Mode {
+    /// Parses a two-character mode with imageio's checks and messages.
+    ///
+    /// ```
+    /// use imageio::request::{Mode, ImageMode};
+    /// assert_eq!(Mode::parse("rI").unwrap().image, ImageMode::Multi);
+    /// assert_eq!(Mode::parse("r").unwrap_err().to_string(), "Request requires mode to have two chars");
+    /// ```
+    pub fn parse(mode: &str) -> Result<Mode> {
+        let chars: Vec<char> = mode.chars().collect();
+        if chars.len() != 2 {
+            return Err(Error::InvalidMode("Request requires mode to have two chars".into()));
+        }
+        let io = match chars[0] {
+            'r' => IoMode::Read,
+            'w' => IoMode::Write,
+            _ => return Err(Error::InvalidMode("Request requires mode[0] to be \"r\" or \"w\"".into())),
+        };
+        let image = ImageMode::from_char(chars[1])
+            .ok_or_else(|| Error::InvalidMode("Request requires mode[1] to be in \"iIvV?\"".into()))?;
+        Ok(Mode { io, image })
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let io = if self.io == IoMode::Read { 'r' } else { 'w' };
+        write!(f, "{io}{}", self.image.as_char())
+    }
+}
+
+/// A seekable byte source.
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// A seekable byte target.
+pub(crate) trait WriteSeek: Write + Seek + Send {}
+impl<T: Write + Seek + Send> WriteSeek for T {}
+
+/// What a request reads from or writes to.
+pub enum Uri {
+    /// A string: a file name (with `~` and `file://`), `http(s)://`, `ftp://`,
+    /// `imageio:NAME`, or `<bytes>` as a write target.
+    Str(String),
+    /// A path: no prefix parsing (`~` is still expanded).
+    Path(PathBuf),
+    /// Encoded bytes to read.
+    Bytes(Arc<[u8]>),
+    /// A seekable stream to read (imageio's file objects).
+    Reader(Box<dyn ReadSeek>),
+    /// A stream to write to; the encoded bytes are written when the request
+    /// finishes.
+    Writer(Box<dyn Write + Send>),
+}
+
+impl Uri {
+    /// A stream to read from.
+    pub fn reader(r: impl Read + Seek + Send + 'static) -> Uri {
+        Uri::Reader(Box::new(r))
+    }
+
+    /// A stream to write to.
+    pub fn writer(w: impl Write + Send + 'static) -> Uri {
+        Uri::Writer(Box::new(w))
+    }
+}
+
+impl fmt::Debug for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Uri::Str(s) => write!(f, "Uri::Str({s:?})"),
+            Uri::Path(p) => write!(f, "Uri::Path({p:?})"),
+            Uri::Bytes(b) => write!(f, "Uri::Bytes(<{} bytes>)", b.len()),
+            Uri::Reader(_) => f.write_str("Uri::Reader(<file>)"),
+            Uri::Writer(_) => f.write_str("Uri::Writer(<file>)"),
+        }
+    }
+}
+
+impl From<&str> for Uri {
+    fn from(s: &str) -> Uri {
+        Uri::Str(s.to_owned())
+    }
+}
+impl From<String> for Uri {
+    fn from(s: String) -> Uri {
+        Uri::Str(s)
+    }
+}
+impl From<&String> for Uri {
+    fn from(s: &String) -> Uri {
+        Uri::Str(s.clone())
+    }
+}
+impl From<&Path> for Uri {
+    fn from(p: &Path) -> Uri {
+        Uri::Path(p.to_owned())
+    }
+}
+impl From<PathBuf> for Uri {
+    fn from(p: PathBuf) -> Uri {
+        Uri::Path(p)
+    }
+}
+impl From<&PathBuf> for Uri {
+    fn from(p: &PathBuf) -> Uri {
+        Uri::Path(p.clone())
+    }
+}
+impl From<Vec<u8>> for Uri {
+    fn from(b: Vec<u8>) -> Uri {
+        Uri::Bytes(b.into())
+    }
+}
+impl From<&[u8]> for Uri {
+    fn from(b: &[u8]) -> Uri {
+        Uri::Bytes(b.into())
+    }
+}
+impl From<Arc<[u8]>> for Uri {
+    fn from(b: Arc<[u8]>) -> Uri {
+        Uri::Bytes(b)
+    }
+}
+
+/// The kind of resource (imageio's `URI_*` constants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriType {
+    /// Bytes in memory (`<bytes>`).
+    Bytes,
+    /// A caller's stream (`<file>`).
+    File,
+    /// A local file name.
+    Filename,
+    /// A member of a zip archive.
+    Zipped,
+    /// An http(s) URL.
+    Http,
+    /// An ftp(s) URL.
+    Ftp,
+}
+
+/// The open byte stream of a request.
+pub(crate) enum FileIo {
+    Read(Box<dyn ReadSeek>),
+    Write(Box<dyn WriteSeek>),
+    Memory(Cursor<Vec<u8>>),
+}
+
+impl FileIo {
+    pub(crate) fn reader(&mut self) -> io::Result<&mut dyn ReadSeek> {
+        match self {
+            FileIo::Read(r) => Ok(&mut **r),
+            FileIo::Write(_) | FileIo::Memory(_) => {
+                Err(io::Error::new(io::ErrorKind::Unsupported, "the request is for writing"))
+            }
+        }
+    }
+
+    pub(crate) fn writer(&mut self) -> io::Result<&mut dyn WriteSeek> {
+        match self {
+            FileIo::Write(w) => Ok(&mut **w),
+            FileIo::Memory(c) => Ok(c),
+            FileIo::Read(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "the request is for reading")),
+        }
+    }
+
+    pub(crate) fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            FileIo::Read(r) => r.seek(pos),
+            FileIo::Write(w) => w.seek(pos),
+            FileIo::Memory(c) => c.seek(pos),
+        }
+    }
+}
+
+/// Where a write goes once the request finishes.
+enum Target {
+    /// A temporary file beside the target, renamed onto it on success.
+    File { target: PathBuf, temp: Option<TempPath> },
+    /// Memory: the result, or the caller's stream.
+    Memory { sink: Option<Box<dyn Write + Send>> },
+}
+
+/// One read or write of one resource (imageio's `Request`).
+///
+/// ```
+/// use imageio::Request;
+/// let mut req = Request::new(vec![0x89, b'P', b'N', b'G'], "ri").unwrap();
+/// assert_eq!(req.filename(), "<bytes>");
+/// assert_eq!(req.extension(), None);
+/// assert_eq!(req.firstbytes().unwrap(), b"\x89PNG");
+/// ```
+pub struct Request {
+    uri_type: UriType,
+    filename: String,
+    path: Option<PathBuf>,
+    mode: Mode,
+    extension: Option<String>,
+    kwargs: Dict,
+    bytes: Option<Arc<[u8]>>,
+    user_reader: Option<Box<dyn ReadSeek>>,
+    file: Option<FileIo>,
+    start: u64,
+    target: Option<Target>,
+    firstbytes: Option<Vec<u8>>,
+    temp_files: Vec<TempPath>,
+    local_write: Option<PathBuf>,
+    local_names: Vec<CString>,
+    result: Option<Vec<u8>>,
+    finished: bool,
+}
+
+fn expand_user(name: &str) -> PathBuf {
+    if let Some(rest) = name.strip_prefix('~') {
+        if rest.is_empty() || rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR) {
+            if let Some(home) = std::env::home_dir() {
+                return home.join(rest.trim_start_matches(['/', std::path::MAIN_SEPARATOR]));
+            }
+        }
+    }
+    PathBuf::from(name)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// `Path(name).suffix.lower()`, or `None` without one.
+fn suffix_of(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let dot = base.rfind('.')?;
+    if dot == 0 || dot + 1 == base.len() {
+        return None;
+    }
+    Some(base[dot..].to_lowercase())
+}
+
+impl Request {
+    /// A request for `uri` in `mode` (`"ri"`, `"wI"`, `"r?"`, ...).
+    pub fn new(uri: impl Into<Uri>, mode: &str) -> Result<Request> {
+        Self::with_options(uri, mode, None, Dict::new())
+    }
+
+    /// A request with an explicit `extension` (overriding the file name's,
+    /// e.g. `".png"` for `x.png.part`) and the options (imageio's keyword
+    /// arguments) that reach the plugin.
+    pub fn with_options(uri: impl Into<Uri>, mode: &str, extension: Option<&str>, kwargs: Dict) -> Result<Request> {
+        let mode = Mode::parse(mode)?;
+        let mut req = Request {
+            uri_type: UriType::Bytes,
+            filename: String::new(),
+            path: None,
+            mode,
+            extension: None,
+            kwargs,
+            bytes: None,
+            user_reader: None,
+            file: None,
+            start: 0,
+            target: None,
+            firstbytes: None,
+            temp_files: Vec::new(),
+            local_write: None,
+            local_names: Vec::new(),
+            result: None,
+            finished: false,
+        };
+        req.parse_uri(uri.into())?;
+        if let Some(ext) = extension {
+            if !ext.starts_with('.') {
+                return Err(Error::InvalidArgument(format!(
+                    "`extension` should be a file extension starting with a `.`, but is `{ext}`."
+                )));
+            }
+            req.extension = Some(ext.to_owned());
+        } else {
+            req.extension = match req.uri_type {
+                UriType::Filename | UriType::Zipped => suffix_of(&req.filename),
+                UriType::Http | UriType::Ftp => {
+                    let no_query = req.filename.split(['?', '#']).next().unwrap_or("");
+                    let path = no_query.splitn(4, '/').nth(3).unwrap_or("");
+                    suffix_of(path)
+                }
+                UriType::Bytes | UriType::File => suffix_of(&req.filename),
+            };
+        }
+        Ok(req)
+    }
+
+    fn parse_uri(&mut self, uri: Uri) -> Result<()> {
+        let read = self.mode.io == IoMode::Read;
+        match uri {
+            Uri::Str(s) => {
+                if let Some(name) = s.strip_prefix("imageio:") {
+                    if !read {
+                        return Err(Error::Unsupported("Cannot write to the standard images.".into()));
+                    }
+                    let name = name.to_lowercase();
+                    let (base, zip_part) = match name.split_once(".zip/") {
+                        Some((b, _)) => (format!("{b}.zip"), true),
+                        None => (name.clone(), false),
+                    };
+                    if !EXAMPLE_IMAGES.contains(&base.as_str()) {
+                        return Err(Error::UnknownStandardImage { name: base });
+                    }
+                    let _ = zip_part;
+                    return Err(Error::Unsupported(format!(
+                        "standard image 'imageio:{name}' needs a download, which this build cannot do yet"
+                    )));
+                } else if s.starts_with("http://") || s.starts_with("https://") {
+                    if !read {
+                        return Err(Error::Unsupported("imageio does not support writing to http/ftp.".into()));
+                    }
+                    self.uri_type = UriType::Http;
+                    self.filename = s;
+                } else if s.starts_with("ftp://") || s.starts_with("ftps://") {
+                    if !read {
+                        return Err(Error::Unsupported("imageio does not support writing to http/ftp.".into()));
+                    }
+                    self.uri_type = UriType::Ftp;
+                    self.filename = s;
+                } else if let Some(rest) = s.strip_prefix("file://") {
+                    self.set_filename(rest)?;
+                } else if s.starts_with(RETURN_BYTES) && !read {
+                    self.uri_type = UriType::Bytes;
+                    self.filename = s;
+                } else {
+                    self.set_filename(&s)?;
+                }
+            }
+            Uri::Path(p) => {
+                let s = p.to_string_lossy().into_owned();
+                self.set_filename(&s)?;
+            }
+            Uri::Bytes(b) => {
+                if !read {
+                    return Err(Error::CannotUnderstandUri {
+                        uri: format!("<{} bytes>", b.len()),
+                    });
+                }
+                self.uri_type = UriType::Bytes;
+                self.filename = RETURN_BYTES.into();
+                self.bytes = Some(b);
+            }
+            Uri::Reader(r) => {
+                if !read {
+                    return Err(Error::InvalidArgument(
+                        "a stream to read from was given for writing; use Uri::writer".into(),
+                    ));
+                }
+                self.uri_type = UriType::File;
+                self.filename = "<file>".into();
+                self.user_reader = Some(r);
+            }
+            Uri::Writer(w) => {
+                if read {
+                    return Err(Error::InvalidArgument(
+                        "a stream to write to was given for reading; use Uri::reader".into(),
+                    ));
+                }
+                self.uri_type = UriType::File;
+                self.filename = "<file>".into();
+                self.target = Some(Target::Memory { sink: Some(w) });
+            }
+        }
+        Ok(())
+    }
+
+    fn set_filename(&mut self, name: &str) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::CannotUnderstandUri { uri: "''".into() });
+        }
+        self.uri_type = UriType::Filename;
+        let expanded = if name.starts_with('~') { expand_user(name) } else { PathBuf::from(name) };
+        let read = self.mode.io == IoMode::Read;
+        if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
+            return Err(Error::BareStandardImageName { name: name.to_owned() });
+        }
+        let path = absolute(&expanded);
+        if read {
+            if !path.exists() {
+                return Err(Error::FileNotFound { path });
+            }
+        } else {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                return Err(Error::DirectoryNotFound { path: dir });
+            }
+        }
+        self.filename = path.to_string_lossy().into_owned();
+        self.path = Some(path);
+        Ok(())
+    }
+
+    /// The resource's name: an absolute file name, a URL, `<bytes>` or `<file>`.
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+
+    /// The kind of resource.
+    pub fn uri_type(&self) -> UriType {
+        self.uri_type
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The extension with its dot (`.png`): the override if one was given (as
+    /// given), else the file name's suffix in lower case, else `None`.
+    pub fn extension(&self) -> Option<&str> {
+        self.extension.as_deref()
+    }
+
+    /// The options for the plugin (imageio's `kwargs`).
+    pub fn kwargs(&self) -> &Dict {
+        &self.kwargs
+    }
+
+    /// The file name's path, for local files.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn io_error(&self, source: io::Error) -> Error {
+        Error::Io {
+            uri: self.filename.clone(),
+            source,
+        }
+    }
+
+    /// The open stream over the resource (opened on first use).
+    pub(crate) fn get_file(&mut self) -> Result<&mut FileIo> {
+        if self.file.is_none() {
+            let file = self.open_file()?;
+            self.file = Some(file);
+        }
+        Ok(self.file.as_mut().expect("just set"))
+    }
+
+    fn open_file(&mut self) -> Result<FileIo> {
+        let read = self.mode.io == IoMode::Read;
+        match (self.uri_type, read) {
+            (UriType::Bytes, true) => {
+                let bytes = self.bytes.clone().unwrap_or_else(|| Arc::from(Vec::new()));
+                Ok(FileIo::Read(Box::new(Cursor::new(bytes))))
+            }
+            (UriType::File, true) => {
+                let mut r = self
+                    .user_reader
+                    .take()
+                    .ok_or_else(|| Error::Unsupported("the caller's stream was already consumed".into()))?;
+                self.start = r.stream_position().map_err(|e| self.io_error(e))?;
+                Ok(FileIo::Read(r))
+            }
+            (UriType::Filename, true) => {
+                let path = self.path.clone().expect("file requests have a path");
+                let f = std::fs::File::open(&path).map_err(|e| self.io_error(e))?;
+                Ok(FileIo::Read(Box::new(io::BufReader::with_capacity(1 << 16, f))))
+            }
+            (UriType::Filename, false) => {
+                let target = self.path.clone().expect("file requests have a path");
+                let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                let mut builder = tempfile::Builder::new();
+                builder.prefix(".imageio-").suffix(".part");
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    builder.permissions(std::fs::Permissions::from_mode(0o666));
+                }
+                let temp = builder.tempfile_in(&dir).map_err(|e| self.io_error(e))?;
+                let (file, temp_path) = temp.into_parts();
+                self.target = Some(Target::File {
+                    target,
+                    temp: Some(temp_path),
+                });
+                Ok(FileIo::Write(Box::new(io::BufWriter::with_capacity(1 << 16, file))))
+            }
+            (UriType::Bytes | UriType::File, false) => {
+                if self.target.is_none() {
+                    self.target = Some(Target::Memory { sink: None });
+                }
+                Ok(FileIo::Memory(Cursor::new(Vec::new())))
+            }
+            (UriType::Http, _) => Err(Error::Unsupported(format!(
+                "reading from http(s) is not available in this build yet: {}",
+                Error::short_uri(&self.filename)
+            ))),
+            (UriType::Ftp, _) => Err(Error::Unsupported(format!(
+                "ftp is not supported: {}",
+                Error::short_uri(&self.filename)
+            ))),
+            (UriType::Zipped, _) => Err(Error::Unsupported(format!(
+                "zip members are not available in this build yet: {}",
+                Error::short_uri(&self.filename)
+            ))),
+        }
+    }
+
+    /// The size of the source in bytes, when known.
+    pub(crate) fn size_hint(&self) -> Option<u64> {
+        match self.uri_type {
+            UriType::Bytes => self.bytes.as_ref().map(|b| b.len() as u64),
+            UriType::Filename if self.mode.io == IoMode::Read => {
+                self.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len())
+            }
+            _ => None,
+        }
+    }
+
+    /// Up to 256 bytes from the source's current position, the position left
+    /// unchanged (empty for a directory, and when writing).
+    pub fn firstbytes(&mut self) -> Result<&[u8]> {
+        if self.firstbytes.is_none() {
+            let bytes = self.read_firstbytes()?;
+            self.firstbytes = Some(bytes);
+        }
+        Ok(self.firstbytes.as_deref().expect("just set"))
+    }
+
+    fn read_firstbytes(&mut self) -> Result<Vec<u8>> {
+        if self.mode.io == IoMode::Write {
+            return Ok(Vec::new());
+        }
+        if let Some(b) = &self.bytes {
+            return Ok(b[..b.len().min(256)].to_vec());
+        }
+        if self.path.as_ref().is_some_and(|p| p.is_dir()) {
+            return Ok(Vec::new());
+        }
+        let uri = self.filename.clone();
+        let io_err = move |source| Error::Io { uri: uri.clone(), source };
+        let reader = self.get_file()?.reader().map_err(&io_err)?;
+        let pos = reader.stream_position().map_err(&io_err)?;
+        let bytes = read_n_bytes(reader, 256).map_err(&io_err)?;
+        reader.seek(SeekFrom::Start(pos)).map_err(&io_err)?;
+        Ok(bytes)
+    }
+
+    /// Moves the source back to where it started (so the next format tried
+    /// sees the whole file).
+    pub(crate) fn rewind(&mut self) -> Result<()> {
+        let start = self.start;
+        if let Some(file) = self.file.as_mut() {
+            if let Err(e) = file.seek(SeekFrom::Start(start)) {
+                return Err(self.io_error(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// A local file name holding the resource, for libraries that only take
+    /// paths. A local file is its own name. Otherwise reading copies the
+    /// source (from its current position) into a temporary file, and writing
+    /// gives a temporary file whose content becomes the result. Every
+    /// temporary file is removed when the request finishes (or is dropped).
+    /// Writes to a local file get a temporary file beside it, renamed onto
+    /// the target on success.
+    pub fn get_local_filename(&mut self) -> Result<PathBuf> {
+        let read = self.mode.io == IoMode::Read;
+        if self.uri_type == UriType::Filename {
+            if read {
+                return Ok(self.path.clone().expect("file requests have a path"));
+            }
+            self.get_file()?;
+            if let Some(Target::File { temp: Some(t), .. }) = &self.target {
+                let p = t.to_path_buf();
+                self.local_write = Some(p.clone());
+                return Ok(p);
+            }
+            return Err(Error::Unsupported("no temporary file for this write".into()));
+        }
+        let suffix = self.extension.clone().unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix("imageio_")
+            .suffix(&suffix)
+            .tempfile()
+            .map_err(|e| self.io_error(e))?;
+        let (mut file, path) = temp.into_parts();
+        if read {
+            let uri = self.filename.clone();
+            let io_err = move |source| Error::Io { uri: uri.clone(), source };
+            let reader = self.get_file()?.reader().map_err(&io_err)?;
+            io::copy(reader, &mut file).map_err(&io_err)?;
+            file.flush().map_err(&io_err)?;
+        } else {
+            self.local_write = Some(path.to_path_buf());
+        }
+        let p = path.to_path_buf();
+        self.temp_files.push(path);
+        Ok(p)
+    }
+
+    /// Like [`get_local_filename`](Self::get_local_filename), as a C string
+    /// that lives as long as the request.
+    pub(crate) fn local_filename_c(&mut self) -> Result<*const std::ffi::c_char> {
+        let p = self.get_local_filename()?;
+        let c = CString::new(p.to_string_lossy().into_owned())
+            .map_err(|_| Error::Unsupported("the local file name contains a NUL byte".into()))?;
+        self.local_names.push(c);
+        Ok(self.local_names.last().expect("just pushed").as_ptr())
+    }
+
+    /// Finishes the request: a write is committed (a file renamed into place,
+    /// `<bytes>` stored for [`get_result`](Self::get_result), a caller's stream
+    /// written), files are closed, and temporary files removed. Idempotent.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        let outcome = if self.mode.io == IoMode::Write { self.commit() } else { Ok(()) };
+        self.file = None;
+        self.temp_files.clear();
+        self.bytes = None;
+        outcome
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let uri = self.filename.clone();
+        let io_err = |source| Error::Io { uri: uri.clone(), source };
+        if self.target.is_none() {
+            // Nothing was opened: create the (empty) target like imageio's open().
+            self.get_file()?;
+        }
+        let file = self.file.take();
+        match self.target.take() {
+            Some(Target::File { target, temp }) => {
+                if let Some(mut f) = file {
+                    f.writer().and_then(|w| w.flush()).map_err(io_err)?;
+                    drop(f);
+                }
+                if let Some(temp) = temp {
+                    temp.persist(&target).map_err(|e| io_err(e.error))?;
+                }
+            }
+            Some(Target::Memory { sink }) => {
+                let bytes = if let Some(local) = &self.local_write {
+                    std::fs::read(local).map_err(io_err)?
+                } else {
+                    match file {
+                        Some(FileIo::Memory(c)) => c.into_inner(),
+                        _ => Vec::new(),
+                    }
+                };
+                match sink {
+                    Some(mut s) => {
+                        s.write_all(&bytes).and_then(|()| s.flush()).map_err(io_err)?;
+                    }
+                    None => self.result = Some(bytes),
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The bytes written to a `<bytes>` target, once; `None` afterwards and
+    /// for other targets.
+    pub fn get_result(&mut self) -> Option<Vec<u8>> {
+        self.result.take()
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("filename", &self.filename)
+            .field("mode", &self.mode.to_string())
+            .field("uri_type", &self.uri_type)
+            .field("extension", &self.extension)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffix_follows_pathlib() {
+        assert_eq!(suffix_of("/a/b.PNG"), Some(".png".into()));
+        assert_eq!(suffix_of("noext"), None);
+        assert_eq!(suffix_of("/d/.hidden"), None);
+        assert_eq!(suffix_of("archive.tar.gz"), Some(".gz".into()));
+        assert_eq!(suffix_of("<bytes>.png"), Some(".png".into()));
+        assert_eq!(suffix_of("<bytes>"), None);
+        assert_eq!(suffix_of("noext."), None);
+    }
+
+    #[test]
+    fn mode_errors_follow_the_spec() {
+        let msg = |m: &str| Mode::parse(m).unwrap_err().to_string();
+        assert_eq!(msg("rii"), "Request requires mode to have two chars");
+        assert_eq!(msg("xi"), "Request requires mode[0] to be \"r\" or \"w\"");
+        assert_eq!(msg("rx"), "Request requires mode[1] to be in \"iIvV?\"");
+    }
+
+    #[test]
+    fn http_extension_ignores_query() {
+        let r = Request::new("http://example.com/b.JPG?x=1.2", "ri").unwrap();
+        assert_eq!(r.extension(), Some(".jpg"));
+        let r = Request::new("http://example.com", "ri").unwrap();
+        assert_eq!(r.extension(), None);
+    }
+}

@@ -1,1 +1,145 @@
-//! placeholder
+//! Helpers for the integration tests: building the shared libraries the
+//! tests load (Rust plugins through cargo, C fixtures through the C
+//! compiler), paths, and the Python reference tools.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_owned()
+}
+
+/// The cargo profile directory the test binary runs from (`target/debug`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_owned()
+}
+
+/// Builds (once) the `imageio` binary and the Rust plugin libraries, with the
+/// profile the tests run in. `cargo test` builds neither by itself.
+pub fn build_artifacts() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace())
+            .args(["build", "-p", "imageio", "-p", "imageio-png-plugin", "-p", "iio-fixture-panicky"]);
+        if profile_dir().file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building the plugin libraries failed");
+    });
+}
+
+/// A file name of a shared library in the platform's style.
+pub fn dll_name(stem: &str) -> String {
+    format!("{}{stem}.{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_EXTENSION)
+}
+
+/// The `imageio` command-line tool.
+pub fn imageio_bin() -> PathBuf {
+    build_artifacts();
+    profile_dir().join(format!("imageio{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The PNG plugin as a shared library.
+pub fn png_plugin_library() -> PathBuf {
+    build_artifacts();
+    profile_dir().join(dll_name("imageio_png_plugin"))
+}
+
+/// The panicking fixture plugin.
+pub fn panicky_library() -> PathBuf {
+    build_artifacts();
+    profile_dir().join(dll_name("iio_fixture_panicky"))
+}
+
+/// The PNM plugin (C) as a shared library.
+pub fn pnm_plugin_library() -> PathBuf {
+    PathBuf::from(imageio_pnm::SHARED_LIBRARY)
+}
+
+fn fixtures_out() -> PathBuf {
+    let d = profile_dir().join("iio-c-fixtures");
+    std::fs::create_dir_all(&d).expect("fixture dir");
+    d
+}
+
+/// The C compiler (`$CC` or `cc`).
+pub fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".into())
+}
+
+/// Compiles a C source into a shared library with the plugin flags of
+/// DESIGN.md and only `include/` on the include path.
+pub fn compile_c_plugin(source: &Path, out: &Path) {
+    let status = Command::new(cc())
+        .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fvisibility=hidden", "-fPIC", "-shared"])
+        .arg("-I")
+        .arg(workspace().join("include"))
+        .arg("-I")
+        .arg(workspace().join("tests/c/fixtures"))
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "compiling {} failed", source.display());
+}
+
+/// The C fixture `tests/c/fixtures/<name>.c` as a shared library (built once).
+pub fn c_fixture(name: &str) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let out = fixtures_out().join(dll_name(&format!("fixture_{name}")));
+    let src = workspace().join(format!("tests/c/fixtures/{name}.c"));
+    let stale = match (std::fs::metadata(&out), std::fs::metadata(&src)) {
+        (Ok(o), Ok(s)) => o.modified().ok() < s.modified().ok(),
+        _ => true,
+    };
+    if stale {
+        compile_c_plugin(&src, &out);
+    }
+    out
+}
+
+/// A file of random bytes with the shared-library suffix.
+pub fn garbage_library(dir: &Path) -> PathBuf {
+    let p = dir.join(dll_name("garbage"));
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&p, bytes).expect("write garbage");
+    p
+}
+
+/// The Python interpreter of the reference tools (Pillow, numpy, pypng):
+/// `$IIO_PYTHON`, else `<workspace>/.venv/bin/python`. Fails loudly when
+/// missing: the interoperability tests never skip silently.
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("IIO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "the reference Python ({}) is missing: run `bash .ci/setup-python` (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+/// Runs the reference script `tests/interop/reference.py` with `args`.
+pub fn run_reference(args: &[&str]) {
+    let out = Command::new(python())
+        .arg(workspace().join("tests/interop/reference.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "reference.py {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

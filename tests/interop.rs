@@ -1,0 +1,103 @@
+//! Interoperability with independent implementations (Pillow, pypng, and a
+//! numpy writer for the PNM variants Pillow lacks), in both directions.
+
+use imageio::{Dict, Image, NdArray, Options};
+use imageio_tests::run_reference;
+use ndarray::{ArrayD, IxDyn};
+use std::path::Path;
+
+struct Reference {
+    file: String,
+    dtype: String,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn load_reference(json: &Path) -> Reference {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let bin = json.with_extension("bin");
+    Reference {
+        file: v["file"].as_str().unwrap().to_owned(),
+        dtype: v["dtype"].as_str().unwrap().to_owned(),
+        shape: v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect(),
+        bytes: std::fs::read(bin).unwrap(),
+    }
+}
+
+fn assert_same(what: &str, im: &NdArray, r: &Reference) {
+    assert_eq!(im.dtype().name(), r.dtype, "{what}: dtype");
+    assert_eq!(im.shape(), r.shape.as_slice(), "{what}: shape");
+    assert!(im.to_bytes() == r.bytes, "{what}: pixels differ from the reference decoder's");
+}
+
+#[test]
+fn files_written_by_pillow_and_pypng_read_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    run_reference(&["gen", dir.path().to_str().unwrap()]);
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "json") {
+            let r = load_reference(&p);
+            let im = imageio::imread(dir.path().join(&r.file), &Options::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", r.file));
+            assert_same(&r.file, &im.data, &r);
+            checked.push(r.file);
+        }
+    }
+    checked.sort();
+    // Every mode the plugins claim is covered.
+    for must in ["pil_P_trns.png", "pil_1.png", "pypng_rgba16_interlaced.png", "pypng_gray2.png", "plain_p1.pbm",
+        "plain_p2_16.pgm", "pam_rgba16.pam", "pam_bw.pam", "pil_pgm16.pgm", "pil_pbm.pbm"]
+    {
+        assert!(checked.iter().any(|c| c == must), "{must} not checked: {checked:?}");
+    }
+    assert_eq!(checked.len(), 27, "{checked:?}");
+}
+
+fn pattern<T: Copy>(shape: &[usize], f: impl Fn(usize) -> T) -> ArrayD<T> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(f).collect()).unwrap()
+}
+
+fn mix(i: usize) -> usize {
+    i.wrapping_mul(2_654_435_761) >> 7
+}
+
+#[test]
+fn files_we_write_read_identically_in_pillow_and_pypng() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, w) = (29, 41);
+    let u8a = |c: &[usize]| NdArray::from(pattern(&[&[h, w][..], c].concat(), |i| mix(i) as u8));
+    let u16a = |c: &[usize]| NdArray::from(pattern(&[&[h, w][..], c].concat(), |i| mix(i) as u16));
+    let boola = || NdArray::from(pattern(&[h, w], |i| mix(i) % 3 == 0));
+    let cases: Vec<(&str, NdArray, Options)> = vec![
+        ("gray.png", u8a(&[]), Options::default()),
+        ("gray_alpha.png", u8a(&[2]), Options::default()),
+        ("rgb.png", u8a(&[3]), Options::default().with_kwarg("compression", 9)),
+        ("rgba.png", u8a(&[4]), Options::default().with_kwarg("compression", 0)),
+        ("gray16.png", u16a(&[]), Options::default()),
+        ("rgb16.png", u16a(&[3]), Options::default()),
+        ("rgba16.png", u16a(&[4]), Options::default()),
+        ("bits.pbm", boola(), Options::default()),
+        ("bits_ascii.pbm", boola(), Options::default().with_kwarg("ascii", true)),
+        ("gray.pgm", u8a(&[]), Options::default()),
+        ("gray_ascii.pgm", u8a(&[]), Options::default().with_kwarg("ascii", true)),
+        ("gray16.pgm", u16a(&[]), Options::default()),
+        ("rgb.ppm", u8a(&[3]), Options::default()),
+        ("rgb_ascii.ppm", u8a(&[3]), Options::default().with_kwarg("ascii", true)),
+        ("rgb16.ppm", u16a(&[3]), Options::default()),
+        ("rgba.pam", u8a(&[4]), Options::default()),
+        ("gray_alpha16.pam", u16a(&[2]), Options::default()),
+    ];
+    for (name, data, opts) in &cases {
+        let im = Image::new(data.clone(), Dict::new());
+        imageio::imwrite(dir.path().join(name), &im, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    run_reference(&["read", dir.path().to_str().unwrap()]);
+    for (name, data, _) in &cases {
+        let stem = name.rsplit_once('.').unwrap().0;
+        let r = load_reference(&dir.path().join(format!("{stem}.ref.json")));
+        assert_same(name, data, &r);
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests of imageio-rs, in one binary. Table of contents:
+//!
+//! - `abi`: the C header compiles as C99 and C++17, C and Rust layouts agree.
+//! - `loading`: real shared libraries (standard plugins and broken fixtures)
+//!   loaded with dlopen; each failure has its own outcome; panics contained;
+//!   non-thread-safe plugins serialised.
+//! - `interop`: files written by Pillow/pypng read identically; files we
+//!   write read identically in Pillow/pypng.
+//! - `core`: Request, FormatManager and the user functions on real files.
+//! - `cli`: the `imageio` tool, including a third-party C plugin built from
+//!   the header alone and a garbage `.so` in `IMAGEIO_PLUGIN_PATH`.
+//! - `threads`: eight threads reading through one FormatManager.
+
+mod abi;
+mod cli;
+mod core;
+mod interop;
+mod loading;
+mod threads;

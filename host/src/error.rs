@@ -102,6 +102,15 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    /// A write was abandoned after an error; nothing was committed.
+    #[error("{uri}: nothing was written because an earlier write failed ({message}); the target is untouched")]
+    Aborted {
+        /// The request's name.
+        uri: String,
+        /// The earlier error.
+        message: String,
+    },
+
     // ---- limits ----
     /// A memory guard stopped the operation.
     #[error("{0}")]

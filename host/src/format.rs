@@ -288,6 +288,7 @@ impl Format {
             format: self.clone(),
             opened: Some(opened),
             closed: false,
+            failed: None,
         })
     }
 }
@@ -567,6 +568,8 @@ pub struct Writer {
     format: Format,
     opened: Option<Opened>,
     closed: bool,
+    /// Set when an append or set_meta_data failed: the output is discarded.
+    failed: Option<String>,
 }
 
 impl Writer {
@@ -619,13 +622,17 @@ impl Writer {
         // live until the call returns.
         let r = unsafe { format.inner.backend.append_data(o.instance, &view, &kvs) };
         let io = o.io.last_error.take();
-        r.map_err(|f| {
+        let r = r.map_err(|f| {
             let mut e = format.plugin_error(&uri, f);
             if let (Error::Plugin { message, .. }, Some(io)) = (&mut e, io) {
                 message.push_str(&format!(" ({io})"));
             }
             e
-        })
+        });
+        if let Err(e) = &r {
+            self.failed = Some(e.to_string());
+        }
+        r
     }
 
     /// Sets the file's global metadata.
@@ -638,17 +645,35 @@ impl Writer {
         let kvs = kv_views(&entries);
         // SAFETY: the instance is open; meta lives until the call returns.
         let r = unsafe { format.inner.backend.set_meta_data(o.instance, &kvs) };
-        r.map_err(|f| format.plugin_error(&uri, f))
+        let r = r.map_err(|f| format.plugin_error(&uri, f));
+        if let Err(e) = &r {
+            self.failed = Some(e.to_string());
+        }
+        r
     }
 
     /// Closes the writer (idempotent) and commits the output: a file is
     /// renamed into place, `<bytes>` kept for [`get_result`](Self::get_result).
-    /// On error the target is left untouched.
+    /// On error, and after any failed append, nothing is committed and the
+    /// target is left untouched.
     pub fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
         self.closed = true;
+        if let Some(reason) = self.failed.clone() {
+            if let Some(o) = self.opened.as_mut() {
+                let instance = std::mem::replace(&mut o.instance, std::ptr::null_mut());
+                o.prepare();
+                // SAFETY: the instance is open and, replaced by NULL, never used again.
+                let _ = unsafe { self.format.inner.backend.close(instance) };
+                let uri = o.uri();
+                // Dropping the request removes its temporary file.
+                self.opened = None;
+                return Err(Error::Aborted { uri, message: reason });
+            }
+            return Ok(());
+        }
         match self.opened.as_mut() {
             Some(o) => close_opened(&self.format, o),
             None => Ok(()),
@@ -681,8 +706,9 @@ fn contiguous_bytes(a: &NdArray) -> std::borrow::Cow<'_, [u8]> {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        if let Err(e) = self.close() {
-            log::warn!("closing a writer failed: {e}");
+        match self.close() {
+            Err(Error::Aborted { .. }) | Ok(()) => {}
+            Err(e) => log::warn!("closing a writer failed: {e}"),
         }
     }
 }

@@ -19,6 +19,9 @@ from PIL import Image
 
 
 def dump(base, arr, file):
+    if arr.dtype == bool:
+        # Pillow's mode "1" arrays are bool views of 0/255 bytes: normalise to 0/1.
+        arr = arr.view(np.uint8) != 0
     arr = np.ascontiguousarray(arr)
     arr.tofile(base + ".bin")
     with open(base + ".json", "w") as f:
@@ -54,6 +57,36 @@ def pillow_pnm(path):
         assert arr.min() >= 0 and arr.max() <= 65535
         arr = arr.astype(np.uint16)
     return arr
+
+
+def ppm_tokens(data):
+    """The header tokens of a binary PPM and the offset of its raster."""
+    tokens, i = [], 0
+    while len(tokens) < 4:
+        while data[i:i + 1].isspace():
+            i += 1
+        if data[i:i + 1] == b"#":
+            while data[i:i + 1] not in (b"\n", b""):
+                i += 1
+            continue
+        j = i
+        while not data[j:j + 1].isspace():
+            j += 1
+        tokens.append(data[i:j])
+        i = j
+    return tokens, i + 1
+
+
+def ppm_maxval(path):
+    data = open(path, "rb").read(256)
+    return int(ppm_tokens(data)[0][3]) if data[:2] == b"P6" else 0
+
+
+def ppm16_read(path):
+    data = open(path, "rb").read()
+    (magic, w, h, _), start = ppm_tokens(data)
+    w, h = int(w), int(h)
+    return np.frombuffer(data, dtype=">u2", count=w * h * 3, offset=start).astype(np.uint16).reshape(h, w, 3)
 
 
 def plain_pnm(path, kind, arr, maxval):
@@ -142,15 +175,20 @@ def read(d):
         base, ext = os.path.splitext(f)
         path = os.path.join(d, f)
         if ext == ".png":
-            im = Image.open(path)
-            arr = pypng_read(path) if im.mode not in ("1", "L", "LA", "RGB", "RGBA", "P") else np.asarray(im)
+            # Pillow narrows 16-bit colour to 8 bits, so pypng decodes PNGs
+            # (Pillow cross-checks the 8-bit ones).
+            arr = pypng_read(path)
+            if arr.dtype == np.uint8:
+                assert (np.asarray(Image.open(path)) == arr).all(), path
+        elif ext == ".ppm" and ppm_maxval(path) > 255:
+            arr = ppm16_read(path)  # Pillow narrows 16-bit colour PPM to 8 bits
         elif ext in (".pbm", ".pgm", ".ppm"):
             arr = pillow_pnm(path)
         elif ext == ".pam":
             arr = pam_read(path)
         else:
             continue
-        dump(os.path.join(d, base + ".ref"), arr, f)
+        dump(os.path.join(d, f + ".ref"), arr, f)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,32 @@ use std::process::Command;
 fn compile(compiler: &str, std: &str, lang: &str) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join(if lang == "c" { "t.c" } else { "t.cpp" });
-    std::fs::write(&src, "#include \"imageio_plugin.h\"\nint main(void) { return IIO_OK; }\n").unwrap();
+    std::fs::write(
+        &src,
+        "#include \"imageio_plugin.h\"\nint main(void) { return IIO_OK; }\n",
+    )
+    .unwrap();
     let out = Command::new(compiler)
-        .args([std, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-x", lang])
+        .args([
+            std,
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-fsyntax-only",
+            "-x",
+            lang,
+        ])
         .arg("-I")
         .arg(workspace().join("include"))
         .arg(&src)
         .output()
         .expect("run the compiler");
-    assert!(out.status.success(), "{compiler} {std}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{compiler} {std}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -26,7 +43,11 @@ fn header_compiles_as_c99_pedantic() {
 
 #[test]
 fn header_compiles_as_cpp17_pedantic() {
-    compile(&std::env::var("CXX").unwrap_or_else(|_| "c++".into()), "-std=c++17", "c++");
+    compile(
+        &std::env::var("CXX").unwrap_or_else(|_| "c++".into()),
+        "-std=c++17",
+        "c++",
+    );
 }
 
 #[test]
@@ -78,7 +99,10 @@ fn c_and_rust_layouts_agree() {
         ("iio_request.first_bytes", offset_of!(iio_request, first_bytes)),
         ("iio_request.options", offset_of!(iio_request, options)),
         ("iio_request.host_ctx", offset_of!(iio_request, host_ctx)),
-        ("iio_request.get_local_filename", offset_of!(iio_request, get_local_filename)),
+        (
+            "iio_request.get_local_filename",
+            offset_of!(iio_request, get_local_filename),
+        ),
         ("iio_image_sink.alloc", offset_of!(iio_image_sink, alloc)),
         ("iio_image_sink.set_meta", offset_of!(iio_image_sink, set_meta)),
         ("iio_array_view.shape", offset_of!(iio_array_view, shape)),
@@ -97,7 +121,12 @@ fn c_and_rust_layouts_agree() {
     ];
     assert_eq!(c.len(), rust.len(), "layout.c and this test list different items");
     for (name, size) in rust {
-        assert_eq!(c.get(name), Some(&size), "{name}: C says {:?}, Rust says {size}", c.get(name));
+        assert_eq!(
+            c.get(name),
+            Some(&size),
+            "{name}: C says {:?}, Rust says {size}",
+            c.get(name)
+        );
     }
 }
 

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 fn run(args: &[&str], plugin_path: Option<&std::path::Path>, userdir: &std::path::Path) -> Output {
     let mut cmd = Command::new(imageio_bin());
-    cmd.args(args).env("IMAGEIO_USERDIR", userdir).env_remove("IMAGEIO_PLUGIN_PATH");
+    cmd.args(args)
+        .env("IMAGEIO_USERDIR", userdir)
+        .env_remove("IMAGEIO_PLUGIN_PATH");
     if let Some(p) = plugin_path {
         cmd.env("IMAGEIO_PLUGIN_PATH", p);
     }
@@ -32,11 +34,21 @@ fn third_party_c_plugin_and_garbage_in_plugin_path() {
     std::fs::copy(c_fixture("no_entry"), plugins.join(dll_name("no_entry"))).unwrap();
 
     let formats = json(&run(&["formats", "--json"], Some(&plugins), userdir.path()));
-    let serial = formats.as_array().unwrap().iter().find(|f| f["name"] == "SERIAL").expect("SERIAL listed");
+    let serial = formats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "SERIAL")
+        .expect("SERIAL listed");
     assert!(serial["origin"].as_str().unwrap().ends_with(&dll_name("serial")));
     assert_eq!(serial["extensions"], serde_json::json!([".serial"]));
     assert_eq!(serial["modes"], "i");
-    let names: Vec<_> = formats.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<_> = formats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(names, ["PNG", "PNM", "SERIAL"]);
     assert!(formats[0]["origin"] == "builtin");
 
@@ -52,22 +64,39 @@ fn third_party_c_plugin_and_garbage_in_plugin_path() {
     };
     let garbage = by_file("garbage");
     assert_eq!(garbage["status"], "rejected");
-    assert!(garbage["reason"].as_str().unwrap().contains("failed to load"), "{garbage}");
+    assert!(
+        garbage["reason"].as_str().unwrap().contains("failed to load"),
+        "{garbage}"
+    );
     let no_entry = by_file("no_entry");
     assert_eq!(no_entry["status"], "rejected");
-    assert!(no_entry["reason"].as_str().unwrap().contains("is not a plugin"), "{no_entry}");
+    assert!(
+        no_entry["reason"].as_str().unwrap().contains("is not a plugin"),
+        "{no_entry}"
+    );
     assert_ne!(garbage["reason"], no_entry["reason"]);
     let serial = by_file("serial");
-    assert_eq!((serial["status"].as_str(), serial["formats"][0].as_str()), (Some("loaded"), Some("SERIAL")));
+    assert_eq!(
+        (serial["status"].as_str(), serial["formats"][0].as_str()),
+        (Some("loaded"), Some("SERIAL"))
+    );
 
     // Everything else still works, and the third-party format reads.
     let file = outside.path().join("x.serial");
     std::fs::write(&file, b"SERIAL\x09").unwrap();
-    let info = json(&run(&["info", file.to_str().unwrap(), "--json"], Some(&plugins), userdir.path()));
+    let info = json(&run(
+        &["info", file.to_str().unwrap(), "--json"],
+        Some(&plugins),
+        userdir.path(),
+    ));
     assert_eq!(info["format"], "SERIAL");
     assert_eq!(info["images"][0]["shape"], serde_json::json!([2, 3]));
     let png = workspace().join("tests/data/hello-page.png");
-    let info = json(&run(&["info", png.to_str().unwrap(), "--json"], Some(&plugins), userdir.path()));
+    let info = json(&run(
+        &["info", png.to_str().unwrap(), "--json"],
+        Some(&plugins),
+        userdir.path(),
+    ));
     assert_eq!(info["format"], "PNG");
     assert_eq!(info["length"], 1);
     assert_eq!(info["images"][0]["shape"], serde_json::json!([320, 372, 3]));
@@ -80,15 +109,32 @@ fn convert_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let png = workspace().join("tests/data/hello-page.png");
     let ppm = dir.path().join("out.ppm");
-    let out = run(&["convert", png.to_str().unwrap(), ppm.to_str().unwrap()], None, dir.path());
+    let out = run(
+        &["convert", png.to_str().unwrap(), ppm.to_str().unwrap()],
+        None,
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let a = imageio::imread(&png, &imageio::Options::default()).unwrap();
     let b = imageio::imread(&ppm, &imageio::Options::default()).unwrap();
     assert_eq!(a.data, b.data);
     let back = dir.path().join("back.png");
-    let out = run(&["convert", ppm.to_str().unwrap(), back.to_str().unwrap(), "--out-format", "PNG"], None, dir.path());
+    let out = run(
+        &[
+            "convert",
+            ppm.to_str().unwrap(),
+            back.to_str().unwrap(),
+            "--out-format",
+            "PNG",
+        ],
+        None,
+        dir.path(),
+    );
     assert!(out.status.success());
-    assert_eq!(imageio::imread(&back, &imageio::Options::default()).unwrap().data, a.data);
+    assert_eq!(
+        imageio::imread(&back, &imageio::Options::default()).unwrap().data,
+        a.data
+    );
 
     let out = run(&["info", "/no/such/file.png"], None, dir.path());
     assert!(!out.status.success());
@@ -98,5 +144,8 @@ fn convert_and_errors() {
     std::fs::write(&text, "hello").unwrap();
     let out = run(&["info", text.to_str().unwrap()], None, dir.path());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("notes.txt") && err.lines().count() == 1, "{err}");
+    assert!(
+        !out.status.success() && err.contains("notes.txt") && err.lines().count() == 1,
+        "{err}"
+    );
 }

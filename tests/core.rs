@@ -44,12 +44,21 @@ fn sources_file_bytes_stream_file_url_and_tilde() {
     let path = workspace().join("tests/data/hello-page.png");
     let expected = sample();
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(imageio::imread(bytes.clone(), &Options::default()).unwrap().data, expected.data);
+    assert_eq!(
+        imageio::imread(bytes.clone(), &Options::default()).unwrap().data,
+        expected.data
+    );
     let mut cursor = Cursor::new([b"junk".to_vec(), bytes.clone()].concat());
     cursor.set_position(4);
-    assert_eq!(imageio::imread(Uri::reader(cursor), &Options::default()).unwrap().data, expected.data);
+    assert_eq!(
+        imageio::imread(Uri::reader(cursor), &Options::default()).unwrap().data,
+        expected.data
+    );
     let url = format!("file://{}", path.display());
-    assert_eq!(imageio::imread(url.as_str(), &Options::default()).unwrap().data, expected.data);
+    assert_eq!(
+        imageio::imread(url.as_str(), &Options::default()).unwrap().data,
+        expected.data
+    );
     let req = Request::new("~/x.png", "wi").unwrap();
     assert!(!req.filename().starts_with('~'), "{}", req.filename());
 }
@@ -61,14 +70,23 @@ fn request_rules_and_messages() {
     let r = Request::with_options("<bytes>", "wi", Some(".png"), Dict::new()).unwrap();
     assert_eq!(r.extension(), Some(".png"));
     let e = Request::with_options("<bytes>", "wi", Some("png"), Dict::new()).unwrap_err();
-    assert_eq!(e.to_string(), "`extension` should be a file extension starting with a `.`, but is `png`.");
+    assert_eq!(
+        e.to_string(),
+        "`extension` should be a file extension starting with a `.`, but is `png`."
+    );
     let e = Request::new("/does/not/exist.png", "ri").unwrap_err();
     assert_eq!(e.to_string(), "No such file: '/does/not/exist.png'");
     let e = Request::new("/does/not/x.png", "wi").unwrap_err();
     assert_eq!(e.to_string(), "The directory '/does/not' does not exist");
     let e = Request::new("chelsea.png", "ri").unwrap_err();
-    assert!(e.to_string().contains("standard images have to be specified using \"imageio:chelsea.png\""));
-    assert_eq!(Request::new("imageio:nope.png", "ri").unwrap_err().to_string(), "Unknown standard image 'nope.png'.");
+    assert!(
+        e.to_string()
+            .contains("standard images have to be specified using \"imageio:chelsea.png\"")
+    );
+    assert_eq!(
+        Request::new("imageio:nope.png", "ri").unwrap_err().to_string(),
+        "Unknown standard image 'nope.png'."
+    );
     assert_eq!(
         Request::new("imageio:chelsea.png", "wi").unwrap_err().to_string(),
         "Cannot write to the standard images."
@@ -77,7 +95,9 @@ fn request_rules_and_messages() {
         Request::new("http://x/y.png", "wi").unwrap_err().to_string(),
         "imageio does not support writing to http/ftp."
     );
-    let e = Request::new(vec![0xFFu8; 300], "ri").and_then(|mut r| Ok(r.firstbytes()?.len())).unwrap();
+    let e = Request::new(vec![0xFFu8; 300], "ri")
+        .and_then(|mut r| Ok(r.firstbytes()?.len()))
+        .unwrap();
     assert_eq!(e, 256);
 }
 
@@ -95,9 +115,15 @@ fn manager_lookup_sort_and_add_format() {
     assert_eq!(fm.get("png").unwrap().name(), "PNG");
     assert_eq!(fm.get("x.PGM").unwrap().name(), "PNM");
     assert_eq!(fm.get(".ppm").unwrap().name(), "PNM");
-    assert_eq!(fm.get("nonexistent").unwrap_err().to_string(), "No format known by name NONEXISTENT.");
+    assert_eq!(
+        fm.get("nonexistent").unwrap_err().to_string(),
+        "No format known by name NONEXISTENT."
+    );
     assert_eq!(fm.get("a.b.c").unwrap_err().to_string(), "No format known by name .c.");
-    assert_eq!(fm.get("").unwrap_err().to_string(), "No format matches the empty string.");
+    assert_eq!(
+        fm.get("").unwrap_err().to_string(),
+        "No format matches the empty string."
+    );
     assert_eq!(fm.get_format_names(), ["PNG", "PNM"]);
     fm.sort(&["pnm"]).unwrap();
     assert_eq!(fm.get_format_names(), ["PNM", "PNG"]);
@@ -109,9 +135,12 @@ fn manager_lookup_sort_and_add_format() {
     assert_eq!(e.to_string(), "Given Format instance is already registered");
     let again = imageio::Format::from_rust::<imageio_png_like::Dummy>().unwrap();
     fm.add_format(again.clone(), false).unwrap();
-    let e = fm.add_format(imageio::Format::from_rust::<imageio_png_like::Dummy>().unwrap(), false).unwrap_err();
+    let e = fm
+        .add_format(imageio::Format::from_rust::<imageio_png_like::Dummy>().unwrap(), false)
+        .unwrap_err();
     assert!(e.to_string().contains("A Format named 'DUMMY' is already registered"));
-    fm.add_format(imageio::Format::from_rust::<imageio_png_like::Dummy>().unwrap(), true).unwrap();
+    fm.add_format(imageio::Format::from_rust::<imageio_png_like::Dummy>().unwrap(), true)
+        .unwrap();
     assert_eq!(fm.get_format_names(), ["PNG", "PNM", "DUMMY"]);
     assert!(fm.show().contains("PNG - Portable Network Graphics (png crate) [.png]"));
 }
@@ -164,7 +193,10 @@ fn reader_lifecycle() {
     assert_eq!(r.iter_data().unwrap().count(), 1);
     r.close().unwrap();
     r.close().unwrap();
-    assert_eq!(r.get_data(0).unwrap_err().to_string(), "I/O operation on closed Reader.");
+    assert_eq!(
+        r.get_data(0).unwrap_err().to_string(),
+        "I/O operation on closed Reader."
+    );
 }
 
 #[test]
@@ -174,28 +206,56 @@ fn writes_are_atomic_and_errors_leave_the_target_untouched() {
     std::fs::write(&target, b"previous content").unwrap();
     let bad = Image::from(ArrayD::<f32>::zeros(IxDyn(&[4, 4])));
     let e = imageio::imwrite(&target, &bad, &Options::default()).unwrap_err();
-    assert!(e.to_string().contains("PNG stores uint8, uint16 or bool images, not float32"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("PNG stores uint8, uint16 or bool images, not float32"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&target).unwrap(), b"previous content");
     let e = imageio::imwrite(&target, &sample(), &Options::default().with_kwarg("qualty", 3)).unwrap_err();
     assert!(e.to_string().contains("unknown option \"qualty\""), "{e}");
     assert_eq!(std::fs::read(&target).unwrap(), b"previous content");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "temporary files left behind: {leftovers:?}");
     imageio::imwrite(&target, &sample(), &Options::default()).unwrap();
-    assert_eq!(imageio::imread(&target, &Options::default()).unwrap().data, sample().data);
+    assert_eq!(
+        imageio::imread(&target, &Options::default()).unwrap().data,
+        sample().data
+    );
 }
 
 #[test]
 fn user_function_rules() {
-    let e = imageio::imwrite("<bytes>", &Image::from(ArrayD::<u8>::zeros(IxDyn(&[2, 2, 5]))), &Options::default());
-    assert_eq!(e.unwrap_err().to_string(), "Image must be 2D (grayscale, RGB, or RGBA).");
+    let e = imageio::imwrite(
+        "<bytes>",
+        &Image::from(ArrayD::<u8>::zeros(IxDyn(&[2, 2, 5]))),
+        &Options::default(),
+    );
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "Image must be 2D (grayscale, RGB, or RGBA)."
+    );
     let e = imageio::mimwrite("<bytes>", &[], &Options::default().with_format("PNG"));
     assert_eq!(e.unwrap_err().to_string(), "Zero images were written.");
     let e = imageio::volwrite("<bytes>", &sample(), &Options::default().with_format("PNG")).unwrap_err();
     assert_eq!(e.to_string(), "Format PNG cannot write in single-volume mode");
-    let big = imageio::imwrite("<bytes>", &sample(), &Options::default().with_format("PNM")).unwrap().unwrap();
-    let e = imageio::mimread(big.clone(), &Options { memtest: imageio::Memtest::Bytes(1000), ..Options::default() });
-    assert!(matches!(e, Err(Error::ModeNotSupported { .. }) | Err(Error::NoFormatFound { .. })));
+    let big = imageio::imwrite("<bytes>", &sample(), &Options::default().with_format("PNM"))
+        .unwrap()
+        .unwrap();
+    let e = imageio::mimread(
+        big.clone(),
+        &Options {
+            memtest: imageio::Memtest::Bytes(1000),
+            ..Options::default()
+        },
+    );
+    assert!(matches!(
+        e,
+        Err(Error::ModeNotSupported { .. }) | Err(Error::NoFormatFound { .. })
+    ));
     let mut w = imageio::get_writer(Uri::writer(Vec::new()), 'i', &Options::default().with_format("PNG")).unwrap();
     w.append_data(&sample(), None).unwrap();
     w.close().unwrap();
@@ -207,7 +267,10 @@ fn hostile_and_truncated_inputs_give_typed_errors() {
     let png = std::fs::read(workspace().join("tests/data/hello-page.png")).unwrap();
     for cut in [9, 40, png.len() / 2, png.len() - 5] {
         let e = imageio::imread(png[..cut].to_vec(), &Options::default()).unwrap_err();
-        assert!(matches!(e, Error::Plugin { .. } | Error::NoFormatFound { .. }), "{cut}: {e}");
+        assert!(
+            matches!(e, Error::Plugin { .. } | Error::NoFormatFound { .. }),
+            "{cut}: {e}"
+        );
         assert!(e.to_string().contains("<bytes>"), "{e}");
     }
     // A PPM header that claims 2^31 x 2^31 pixels: refused by the host's limit.

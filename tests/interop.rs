@@ -19,7 +19,12 @@ fn load_reference(json: &Path) -> Reference {
     Reference {
         file: v["file"].as_str().unwrap().to_owned(),
         dtype: v["dtype"].as_str().unwrap().to_owned(),
-        shape: v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect(),
+        shape: v["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect(),
         bytes: std::fs::read(bin).unwrap(),
     }
 }
@@ -29,7 +34,10 @@ fn assert_same(what: &str, im: &NdArray, r: &Reference) {
     assert_eq!(im.shape(), r.shape.as_slice(), "{what}: shape");
     let ours = im.to_bytes();
     if let Some(i) = ours.iter().zip(&r.bytes).position(|(a, b)| a != b) {
-        panic!("{what}: pixels differ from the reference decoder's at byte {i}: {} != {}", ours[i], r.bytes[i]);
+        panic!(
+            "{what}: pixels differ from the reference decoder's at byte {i}: {} != {}",
+            ours[i], r.bytes[i]
+        );
     }
     assert_eq!(ours.len(), r.bytes.len(), "{what}: sizes differ");
 }
@@ -51,9 +59,18 @@ fn files_written_by_pillow_and_pypng_read_identically() {
     }
     checked.sort();
     // Every mode the plugins claim is covered.
-    for must in ["pil_P_trns.png", "pil_1.png", "pypng_rgba16_interlaced.png", "pypng_gray2.png", "plain_p1.pbm",
-        "plain_p2_16.pgm", "pam_rgba16.pam", "pam_bw.pam", "pil_pgm16.pgm", "pil_pbm.pbm"]
-    {
+    for must in [
+        "pil_P_trns.png",
+        "pil_1.png",
+        "pypng_rgba16_interlaced.png",
+        "pypng_gray2.png",
+        "plain_p1.pbm",
+        "plain_p2_16.pgm",
+        "pam_rgba16.pam",
+        "pam_bw.pam",
+        "pil_pgm16.pgm",
+        "pil_pbm.pbm",
+    ] {
         assert!(checked.iter().any(|c| c == must), "{must} not checked: {checked:?}");
     }
     assert_eq!(checked.len(), 27, "{checked:?}");
@@ -74,7 +91,7 @@ fn files_we_write_read_identically_in_pillow_and_pypng() {
     let (h, w) = (29, 41);
     let u8a = |c: &[usize]| NdArray::from(pattern(&[&[h, w][..], c].concat(), |i| mix(i) as u8));
     let u16a = |c: &[usize]| NdArray::from(pattern(&[&[h, w][..], c].concat(), |i| mix(i) as u16));
-    let boola = || NdArray::from(pattern(&[h, w], |i| mix(i) % 3 == 0));
+    let boola = || NdArray::from(pattern(&[h, w], |i| mix(i).is_multiple_of(3)));
     let cases: Vec<(&str, NdArray, Options)> = vec![
         ("gray.png", u8a(&[]), Options::default()),
         ("gray_alpha.png", u8a(&[2]), Options::default()),
@@ -97,7 +114,8 @@ fn files_we_write_read_identically_in_pillow_and_pypng() {
     for (name, data, opts) in &cases {
         // get_writer, not imwrite: imwrite refuses 2-channel images (imageio's rule).
         let mut w = imageio::get_writer(dir.path().join(name), 'i', opts).unwrap();
-        w.append_data(&Image::new(data.clone(), Dict::new()), None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        w.append_data(&Image::new(data.clone(), Dict::new()), None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         w.close().unwrap();
     }
     run_reference(&["read", dir.path().to_str().unwrap()]);

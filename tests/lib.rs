@@ -8,13 +8,19 @@ use std::sync::OnceLock;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_owned()
 }
 
 /// The cargo profile directory the test binary runs from (`target/debug`).
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_owned()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/..")
+        .to_owned()
 }
 
 /// Builds (once) the `imageio` binary and the Rust plugin libraries, with the
@@ -24,8 +30,15 @@ pub fn build_artifacts() {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace())
-            .args(["build", "-p", "imageio", "-p", "imageio-png-plugin", "-p", "iio-fixture-panicky"]);
+        cmd.current_dir(workspace()).args([
+            "build",
+            "-p",
+            "imageio",
+            "-p",
+            "imageio-png-plugin",
+            "-p",
+            "iio-fixture-panicky",
+        ]);
         if profile_dir().file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -36,7 +49,11 @@ pub fn build_artifacts() {
 
 /// A file name of a shared library in the platform's style.
 pub fn dll_name(stem: &str) -> String {
-    format!("{}{stem}.{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_EXTENSION)
+    format!(
+        "{}{stem}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    )
 }
 
 /// The `imageio` command-line tool.
@@ -77,7 +94,16 @@ pub fn cc() -> String {
 /// DESIGN.md and only `include/` on the include path.
 pub fn compile_c_plugin(source: &Path, out: &Path) {
     let status = Command::new(cc())
-        .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fvisibility=hidden", "-fPIC", "-shared"])
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-fvisibility=hidden",
+            "-fPIC",
+            "-shared",
+        ])
         .arg("-I")
         .arg(workspace().join("include"))
         .arg("-I")
@@ -109,7 +135,9 @@ pub fn c_fixture(name: &str) -> PathBuf {
 /// A file of random bytes with the shared-library suffix.
 pub fn garbage_library(dir: &Path) -> PathBuf {
     let p = dir.join(dll_name("garbage"));
-    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&p, bytes).expect("write garbage");
     p
 }

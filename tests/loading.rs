@@ -18,7 +18,9 @@ fn standard_plugins_load_as_shared_libraries() {
     assert_eq!(load(&fm, &pnm_plugin_library()).unwrap(), ["PNM"]);
     let png = fm.get("PNG").unwrap();
     assert!(matches!(png.origin(), imageio::plugin::Origin::File(_)));
-    let im = fm.imread(workspace().join("tests/data/hello-page.png"), &Options::default()).unwrap();
+    let im = fm
+        .imread(workspace().join("tests/data/hello-page.png"), &Options::default())
+        .unwrap();
     assert_eq!(im.shape(), &[320, 372, 3]);
     // The same pixels through the builtin.
     let builtin = FormatManager::with_builtins()
@@ -26,7 +28,10 @@ fn standard_plugins_load_as_shared_libraries() {
         .unwrap();
     assert_eq!(im.data, builtin.data);
     // PNM from the C shared library, round trip through <bytes>.
-    let bytes = fm.imwrite("<bytes>", &im, &Options::default().with_format("PNM")).unwrap().unwrap();
+    let bytes = fm
+        .imwrite("<bytes>", &im, &Options::default().with_format("PNM"))
+        .unwrap()
+        .unwrap();
     assert!(bytes.starts_with(b"P6\n372 320\n255\n"));
     assert_eq!(fm.imread(bytes, &Options::default()).unwrap().data, im.data);
 }
@@ -47,12 +52,26 @@ fn each_broken_plugin_has_its_own_outcome() {
     assert!(matches!(garbage, LoadError::Open { .. }), "{garbage}");
     let no_entry = load(&fm, &c_fixture("no_entry")).unwrap_err();
     assert!(matches!(no_entry, LoadError::NotAPlugin { .. }), "{no_entry}");
-    assert!(no_entry.to_string().contains("is not a plugin (no `iio_plugin_entry_v1` symbol)"));
+    assert!(
+        no_entry
+            .to_string()
+            .contains("is not a plugin (no `iio_plugin_entry_v1` symbol)")
+    );
     let major2 = load(&fm, &c_fixture("major2")).unwrap_err();
-    assert!(matches!(major2, LoadError::IncompatibleAbi { major: 2, .. }), "{major2}");
-    assert!(major2.to_string().contains("was built for plugin ABI 2.x; this host speaks 1.0"));
+    assert!(
+        matches!(major2, LoadError::IncompatibleAbi { major: 2, .. }),
+        "{major2}"
+    );
+    assert!(
+        major2
+            .to_string()
+            .contains("was built for plugin ABI 2.x; this host speaks 1.0")
+    );
     let major2_only = load(&fm, &c_fixture("major2_only")).unwrap_err();
-    assert!(matches!(major2_only, LoadError::IncompatibleAbi { major: 2, .. }), "{major2_only}");
+    assert!(
+        matches!(major2_only, LoadError::IncompatibleAbi { major: 2, .. }),
+        "{major2_only}"
+    );
     let refused = load(&fm, &c_fixture("null_entry")).unwrap_err();
     assert!(matches!(refused, LoadError::Refused { .. }), "{refused}");
     let truncated = load(&fm, &c_fixture("truncated")).unwrap_err();
@@ -61,9 +80,15 @@ fn each_broken_plugin_has_its_own_outcome() {
     let missing = load(&fm, &c_fixture("missing_fn")).unwrap_err();
     assert!(missing.to_string().contains("get_data is NULL"), "{missing}");
     // Every outcome recorded, and the host still works.
-    let rejected = fm.plugin_reports().iter().filter(|r| r.status == PluginStatus::Rejected).count();
+    let rejected = fm
+        .plugin_reports()
+        .iter()
+        .filter(|r| r.status == PluginStatus::Rejected)
+        .count();
     assert_eq!(rejected, 7);
-    let im = fm.imread(workspace().join("tests/data/hello-page.png"), &Options::default()).unwrap();
+    let im = fm
+        .imread(workspace().join("tests/data/hello-page.png"), &Options::default())
+        .unwrap();
     assert_eq!(im.shape(), &[320, 372, 3]);
 }
 
@@ -85,9 +110,15 @@ fn discovery_sorts_files_and_records_shadowed_plugins() {
         .collect();
     assert_eq!(
         files,
-        [(dll_name("b_png"), PluginStatus::Shadowed), (dll_name("garbage"), PluginStatus::Rejected)]
+        [
+            (dll_name("b_png"), PluginStatus::Shadowed),
+            (dll_name("garbage"), PluginStatus::Rejected)
+        ]
     );
-    assert!(matches!(fm.get("PNG").unwrap().origin(), imageio::plugin::Origin::Builtin(_)));
+    assert!(matches!(
+        fm.get("PNG").unwrap().origin(),
+        imageio::plugin::Origin::Builtin(_)
+    ));
 }
 
 #[test]
@@ -99,9 +130,16 @@ fn a_panicking_plugin_is_contained_and_the_host_keeps_working() {
     let im = fm.imread(&file, &Options::default()).unwrap();
     assert_eq!(im.shape(), &[320, 372, 3]);
     for _ in 0..3 {
-        let err = fm.imread(&file, &Options::default().with_format("PANICKY")).unwrap_err();
+        let err = fm
+            .imread(&file, &Options::default().with_format("PANICKY"))
+            .unwrap_err();
         match &err {
-            Error::Panicked { format, plugin, message, .. } => {
+            Error::Panicked {
+                format,
+                plugin,
+                message,
+                ..
+            } => {
                 assert_eq!((format.as_str(), plugin.as_str()), ("PANICKY", "panicky"));
                 assert!(message.contains("simulated plugin bug: width 0xDEAD"), "{message}");
             }

@@ -10,10 +10,12 @@
 //! - `cli`: the `imageio` tool, including a third-party C plugin built from
 //!   the header alone and a garbage `.so` in `IMAGEIO_PLUGIN_PATH`.
 //! - `threads`: eight threads reading through one FormatManager.
+//! - `readme`: the README's C plugin compiles, loads and reads.
 
 mod abi;
 mod cli;
 mod core;
 mod interop;
 mod loading;
+mod readme;
 mod threads;

@@ -150,7 +150,11 @@ impl Dict {
         let mut out = Vec::new();
         fn walk(prefix: &str, d: &Dict, out: &mut Vec<(String, Value)>) {
             for (k, v) in d.iter() {
-                let key = if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.to_owned()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 match v {
                     Value::Dict(inner) => walk(&key, inner, out),
                     other => out.push((key, other.clone())),
@@ -198,7 +202,10 @@ mod tests {
         d.insert("x", true);
         assert_eq!(
             d.flatten(),
-            vec![("exif.Orientation".to_owned(), Value::Int(6)), ("x".to_owned(), Value::Bool(true))]
+            vec![
+                ("exif.Orientation".to_owned(), Value::Int(6)),
+                ("x".to_owned(), Value::Bool(true))
+            ]
         );
     }
 

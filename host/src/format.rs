@@ -52,7 +52,9 @@ impl Format {
         backend: Backend,
     ) -> Result<Format> {
         if let Some(c) = modes.chars().find(|c| !"iIvV?".contains(*c)) {
-            return Err(Error::InvalidArgument(format!("Invalid value for mode given. ({c:?} in {modes:?})")));
+            return Err(Error::InvalidArgument(format!(
+                "Invalid value for mode given. ({c:?} in {modes:?})"
+            )));
         }
         Ok(Format {
             inner: Arc::new(FormatInner {
@@ -76,7 +78,13 @@ impl Format {
             Origin::Program,
             !F::THREAD_SAFE,
         ));
-        Format::from_spec(F::NAME, F::DESCRIPTION, F::EXTENSIONS, F::MODES, Backend::new(table, info))
+        Format::from_spec(
+            F::NAME,
+            F::DESCRIPTION,
+            F::EXTENSIONS,
+            F::MODES,
+            Backend::new(table, info),
+        )
     }
 
     /// The upper-case name (`PNG`).
@@ -184,14 +192,14 @@ impl Format {
 
     fn check_mode(&self, request: &Request, action: &'static str) -> Result<()> {
         let image = request.mode().image;
-        if let Some(c) = image.select_char() {
-            if !self.modes().contains(c) {
-                return Err(Error::ModeNotSupported {
-                    format: self.name().to_owned(),
-                    action,
-                    mode: image.name(),
-                });
-            }
+        if let Some(c) = image.select_char()
+            && !self.modes().contains(c)
+        {
+            return Err(Error::ModeNotSupported {
+                format: self.name().to_owned(),
+                action,
+                mode: image.name(),
+            });
         }
         Ok(())
     }
@@ -280,7 +288,9 @@ impl Format {
     /// A writer on `request` (imageio's `get_writer`).
     pub fn get_writer(&self, request: Request) -> Result<Writer> {
         if request.mode().io != IoMode::Write {
-            return Err(Error::InvalidArgument("get_writer needs a request in write mode".into()));
+            return Err(Error::InvalidArgument(
+                "get_writer needs a request in write mode".into(),
+            ));
         }
         self.check_mode(&request, "write")?;
         let opened = self.open(Box::new(request)).map_err(|(e, _)| e)?;
@@ -545,7 +555,11 @@ impl Iterator for ImageIter<'_> {
             Err(e @ (Error::IndexOutOfRange { .. } | Error::CannotReadFrame { .. })) => {
                 self.done = true;
                 if self.length - i == 1 {
-                    let uri = self.reader.request().map(|r| r.filename().to_owned()).unwrap_or_default();
+                    let uri = self
+                        .reader
+                        .request()
+                        .map(|r| r.filename().to_owned())
+                        .unwrap_or_default();
                     log::warn!("Could not read last frame of {uri}. ({e})");
                     None
                 } else {

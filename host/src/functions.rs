@@ -118,7 +118,9 @@ fn check_2d(im: &Image) -> Result<()> {
     if s.len() == 2 || (s.len() == 3 && [1, 3, 4].contains(&s[2])) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument("Image must be 2D (grayscale, RGB, or RGBA).".into()))
+        Err(Error::InvalidArgument(
+            "Image must be 2D (grayscale, RGB, or RGBA).".into(),
+        ))
     }
 }
 
@@ -127,7 +129,9 @@ fn check_3d(im: &Image) -> Result<()> {
     if s.len() == 3 || (s.len() == 4 && s[3] < 32) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument("Image must be 3D, or 4D if each voxel is a tuple.".into()))
+        Err(Error::InvalidArgument(
+            "Image must be 3D, or 4D if each voxel is a tuple.".into(),
+        ))
     }
 }
 
@@ -142,10 +146,10 @@ impl FormatManager {
     /// format, the format's name becomes the extension.
     pub fn get_writer(&self, uri: impl Into<Uri>, mode: char, opts: &Options) -> Result<Writer> {
         let mut uri = uri.into();
-        if let (Uri::Str(s), Some(f)) = (&uri, &opts.format) {
-            if s == RETURN_BYTES {
-                uri = Uri::Str(format!("{RETURN_BYTES}.{}", f.trim_matches(['.', ' ']).to_lowercase()));
-            }
+        if let (Uri::Str(s), Some(f)) = (&uri, &opts.format)
+            && s == RETURN_BYTES
+        {
+            uri = Uri::Str(format!("{RETURN_BYTES}.{}", f.trim_matches(['.', ' ']).to_lowercase()));
         }
         let request = Request::with_options(uri, &format!("w{mode}"), opts.extension.as_deref(), opts.kwargs.clone())?;
         self.writer_for(request, opts.format.as_deref())

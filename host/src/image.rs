@@ -1,8 +1,8 @@
 //! [`Image`] (an n-dimensional array plus metadata) and [`NdArray`].
 
 use crate::dict::Dict;
-use ndarray::{ArrayD, IxDyn};
 pub use imageio_plugin_api::Dtype;
+use ndarray::{ArrayD, IxDyn};
 
 /// An n-dimensional array of one of the numeric dtypes.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +179,10 @@ pub struct Image {
 impl Image {
     /// An image from an array and its metadata.
     pub fn new(data: impl Into<NdArray>, meta: Dict) -> Image {
-        Image { data: data.into(), meta }
+        Image {
+            data: data.into(),
+            meta,
+        }
     }
 
     /// The extents.

@@ -35,11 +35,16 @@ pub use manager::{FormatManager, formats, has_module, plugin_dirs};
 pub use request::{Request, Uri};
 pub use util::{appdata_dir, get_platform, read_n_bytes, resource_dirs};
 
+/// The README's Rust examples (the library and a plugin), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
+
 /// imageio's `imageio.core` namespace.
 pub mod core {
+    pub use crate::request::RETURN_BYTES;
     pub use crate::{
         Dict, Error, Format, FormatManager, Image, Request, appdata_dir, asarray, get_platform, has_module,
         read_n_bytes, resource_dirs,
     };
-    pub use crate::request::RETURN_BYTES;
 }

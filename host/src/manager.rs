@@ -34,9 +34,8 @@ pub struct FormatManager {
 }
 
 /// The standard plugins compiled into this program: (id, table accessor).
-type Accessor = unsafe extern "C" fn(
-    *const imageio_plugin_api::ffi::iio_host_v1,
-) -> *const imageio_plugin_api::ffi::iio_plugin_v1;
+type Accessor =
+    unsafe extern "C" fn(*const imageio_plugin_api::ffi::iio_host_v1) -> *const imageio_plugin_api::ffi::iio_plugin_v1;
 
 fn builtins() -> [(&'static str, Accessor); 2] {
     [
@@ -100,8 +99,13 @@ impl FormatManager {
         let mut shadowed = Vec::new();
         let mut invalid = Vec::new();
         for spec in table.formats {
-            let format = match Format::from_spec(&spec.name, &spec.description, &spec.extensions, &spec.modes, spec.backend)
-            {
+            let format = match Format::from_spec(
+                &spec.name,
+                &spec.description,
+                &spec.extensions,
+                &spec.modes,
+                spec.backend,
+            ) {
                 Ok(f) => f,
                 Err(e) => {
                     invalid.push(format!("{}: {e}", spec.name));
@@ -111,7 +115,11 @@ impl FormatManager {
             let name = format.name().to_owned();
             let mut inner = self.write();
             if inner.formats.iter().any(|f| f.name() == name) {
-                let winner = inner.formats.iter().find(|f| f.name() == name).map(|f| f.origin().to_string());
+                let winner = inner
+                    .formats
+                    .iter()
+                    .find(|f| f.name() == name)
+                    .map(|f| f.origin().to_string());
                 log::warn!(
                     "format {name} from {origin} is shadowed by the one already registered from {}",
                     winner.unwrap_or_default()
@@ -164,7 +172,12 @@ impl FormatManager {
         match unsafe { loader::load_library(&canonical) } {
             Ok(table) => {
                 self.register_table(table, Origin::File(canonical));
-                Ok(self.read().reports.last().map(|r| r.formats.clone()).unwrap_or_default())
+                Ok(self
+                    .read()
+                    .reports
+                    .last()
+                    .map(|r| r.formats.clone())
+                    .unwrap_or_default())
             }
             Err(e) => {
                 log::warn!("{e}");
@@ -229,7 +242,9 @@ impl FormatManager {
     pub fn add_format(&self, format: Format, overwrite: bool) -> Result<()> {
         let mut inner = self.write();
         if inner.formats.iter().any(|f| f.same_as(&format)) {
-            return Err(Error::InvalidArgument("Given Format instance is already registered".into()));
+            return Err(Error::InvalidArgument(
+                "Given Format instance is already registered".into(),
+            ));
         }
         if inner.formats.iter().any(|f| f.name() == format.name()) {
             if !overwrite {
@@ -254,12 +269,11 @@ impl FormatManager {
         if name.is_empty() {
             return Err(Error::InvalidArgument("No format matches the empty string.".into()));
         }
-        if Path::new(name).is_file() {
-            if let Ok(mut req) = Request::new(name, "r?") {
-                if let Some(f) = self.search_read_format(&mut req)? {
-                    return Ok(f);
-                }
-            }
+        if Path::new(name).is_file()
+            && let Ok(mut req) = Request::new(name, "r?")
+            && let Some(f) = self.search_read_format(&mut req)?
+        {
+            return Ok(f);
         }
         let sorted = self.formats();
         if name.contains('.') {
@@ -277,7 +291,10 @@ impl FormatManager {
         if let Some(f) = sorted.iter().find(|f| f.name() == upper) {
             return Ok(f.clone());
         }
-        if let Some(f) = sorted.iter().find(|f| f.name().rsplit_once('-').map(|(a, _)| a) == Some(&upper)) {
+        if let Some(f) = sorted
+            .iter()
+            .find(|f| f.name().rsplit_once('-').map(|(a, _)| a) == Some(&upper))
+        {
             return Ok(f.clone());
         }
         let ext = format!(".{}", name.to_lowercase());
@@ -319,7 +336,11 @@ impl FormatManager {
         let (first, second): (Vec<Format>, Vec<Format>) = sorted.into_iter().partition(fits);
         let mut found = Vec::new();
         for f in first.into_iter().chain(second) {
-            let ok = if write { f.can_write(request)? } else { f.can_read(request)? };
+            let ok = if write {
+                f.can_write(request)?
+            } else {
+                f.can_read(request)?
+            };
             if ok {
                 found.push(f);
             }
@@ -342,10 +363,13 @@ impl FormatManager {
         let mut hint = String::new();
         if request.path().is_some_and(|p| p.is_dir()) {
             hint = ": it is a directory".into();
-        } else if let Some(ext) = request.extension() {
-            if !self.formats().iter().any(|f| f.extensions().iter().any(|e| e == &ext.to_lowercase())) {
-                hint = format!(": no registered format handles '{ext}'");
-            }
+        } else if let Some(ext) = request.extension()
+            && !self
+                .formats()
+                .iter()
+                .any(|f| f.extensions().iter().any(|e| e == &ext.to_lowercase()))
+        {
+            hint = format!(": no registered format handles '{ext}'");
         }
         Error::NoFormatFound {
             action,
@@ -406,7 +430,13 @@ impl FormatManager {
 impl fmt::Display for FormatManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for format in self.formats() {
-            writeln!(f, "{} - {} [{}]", format.name(), format.description(), format.extensions().join(", "))?;
+            writeln!(
+                f,
+                "{} - {} [{}]",
+                format.name(),
+                format.description(),
+                format.extensions().join(", ")
+            )?;
         }
         Ok(())
     }

@@ -132,7 +132,11 @@ impl Mode {
         let io = match chars[0] {
             'r' => IoMode::Read,
             'w' => IoMode::Write,
-            _ => return Err(Error::InvalidMode("Request requires mode[0] to be \"r\" or \"w\"".into())),
+            _ => {
+                return Err(Error::InvalidMode(
+                    "Request requires mode[0] to be \"r\" or \"w\"".into(),
+                ));
+            }
         };
         let image = ImageMode::from_char(chars[1])
             .ok_or_else(|| Error::InvalidMode("Request requires mode[1] to be in \"iIvV?\"".into()))?;
@@ -330,12 +334,11 @@ pub struct Request {
 }
 
 fn expand_user(name: &str) -> PathBuf {
-    if let Some(rest) = name.strip_prefix('~') {
-        if rest.is_empty() || rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR) {
-            if let Some(home) = std::env::home_dir() {
-                return home.join(rest.trim_start_matches(['/', std::path::MAIN_SEPARATOR]));
-            }
-        }
+    if let Some(rest) = name.strip_prefix('~')
+        && (rest.is_empty() || rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR))
+        && let Some(home) = std::env::home_dir()
+    {
+        return home.join(rest.trim_start_matches(['/', std::path::MAIN_SEPARATOR]));
     }
     PathBuf::from(name)
 }
@@ -428,13 +431,17 @@ impl Request {
                     )));
                 } else if s.starts_with("http://") || s.starts_with("https://") {
                     if !read {
-                        return Err(Error::Unsupported("imageio does not support writing to http/ftp.".into()));
+                        return Err(Error::Unsupported(
+                            "imageio does not support writing to http/ftp.".into(),
+                        ));
                     }
                     self.uri_type = UriType::Http;
                     self.filename = s;
                 } else if s.starts_with("ftp://") || s.starts_with("ftps://") {
                     if !read {
-                        return Err(Error::Unsupported("imageio does not support writing to http/ftp.".into()));
+                        return Err(Error::Unsupported(
+                            "imageio does not support writing to http/ftp.".into(),
+                        ));
                     }
                     self.uri_type = UriType::Ftp;
                     self.filename = s;
@@ -490,7 +497,11 @@ impl Request {
             return Err(Error::CannotUnderstandUri { uri: "''".into() });
         }
         self.uri_type = UriType::Filename;
-        let expanded = if name.starts_with('~') { expand_user(name) } else { PathBuf::from(name) };
+        let expanded = if name.starts_with('~') {
+            expand_user(name)
+        } else {
+            PathBuf::from(name)
+        };
         let read = self.mode.io == IoMode::Read;
         if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
             return Err(Error::BareStandardImageName { name: name.to_owned() });
@@ -580,7 +591,10 @@ impl Request {
             }
             (UriType::Filename, false) => {
                 let target = self.path.clone().expect("file requests have a path");
-                let dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                let dir = target
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."));
                 let mut builder = tempfile::Builder::new();
                 builder.prefix(".imageio-").suffix(".part");
                 #[cfg(unix)]
@@ -621,9 +635,11 @@ impl Request {
     pub(crate) fn size_hint(&self) -> Option<u64> {
         match self.uri_type {
             UriType::Bytes => self.bytes.as_ref().map(|b| b.len() as u64),
-            UriType::Filename if self.mode.io == IoMode::Read => {
-                self.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len())
-            }
+            UriType::Filename if self.mode.io == IoMode::Read => self
+                .path
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len()),
             _ => None,
         }
     }
@@ -649,7 +665,10 @@ impl Request {
             return Ok(Vec::new());
         }
         let uri = self.filename.clone();
-        let io_err = move |source| Error::Io { uri: uri.clone(), source };
+        let io_err = move |source| Error::Io {
+            uri: uri.clone(),
+            source,
+        };
         let reader = self.get_file()?.reader().map_err(&io_err)?;
         let pos = reader.stream_position().map_err(&io_err)?;
         let bytes = read_n_bytes(reader, 256).map_err(&io_err)?;
@@ -661,10 +680,10 @@ impl Request {
     /// sees the whole file).
     pub(crate) fn rewind(&mut self) -> Result<()> {
         let start = self.start;
-        if let Some(file) = self.file.as_mut() {
-            if let Err(e) = file.seek(SeekFrom::Start(start)) {
-                return Err(self.io_error(e));
-            }
+        if let Some(file) = self.file.as_mut()
+            && let Err(e) = file.seek(SeekFrom::Start(start))
+        {
+            return Err(self.io_error(e));
         }
         Ok(())
     }
@@ -699,7 +718,10 @@ impl Request {
         let (mut file, path) = temp.into_parts();
         if read {
             let uri = self.filename.clone();
-            let io_err = move |source| Error::Io { uri: uri.clone(), source };
+            let io_err = move |source| Error::Io {
+                uri: uri.clone(),
+                source,
+            };
             let reader = self.get_file()?.reader().map_err(&io_err)?;
             io::copy(reader, &mut file).map_err(&io_err)?;
             file.flush().map_err(&io_err)?;
@@ -729,7 +751,11 @@ impl Request {
             return Ok(());
         }
         self.finished = true;
-        let outcome = if self.mode.io == IoMode::Write { self.commit() } else { Ok(()) };
+        let outcome = if self.mode.io == IoMode::Write {
+            self.commit()
+        } else {
+            Ok(())
+        };
         self.file = None;
         self.temp_files.clear();
         self.bytes = None;
@@ -738,7 +764,10 @@ impl Request {
 
     fn commit(&mut self) -> Result<()> {
         let uri = self.filename.clone();
-        let io_err = |source| Error::Io { uri: uri.clone(), source };
+        let io_err = |source| Error::Io {
+            uri: uri.clone(),
+            source,
+        };
         if self.target.is_none() {
             // Nothing was opened: create the (empty) target like imageio's open().
             self.get_file()?;

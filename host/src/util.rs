@@ -33,7 +33,7 @@ pub fn read_n_bytes(f: &mut (impl Read + ?Sized), n: usize) -> io::Result<Vec<u8
 /// assert!(p.ends_with("32") || p.ends_with("64"));
 /// ```
 pub fn get_platform() -> Option<String> {
-    let bits = 8 * size_of::<usize>();
+    let bits = usize::BITS as usize;
     let os = if cfg!(target_os = "linux") {
         "linux"
     } else if cfg!(target_os = "windows") {

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::ffi::{
-    self, iio_array_view, iio_error, iio_format_v1, iio_host_v1, iio_image_sink, iio_instance, iio_kv,
-    iio_plugin_v1, iio_request, iio_status, iio_str,
+    self, iio_array_view, iio_error, iio_format_v1, iio_host_v1, iio_image_sink, iio_instance, iio_kv, iio_plugin_v1,
+    iio_request, iio_status, iio_str,
 };
 use crate::format::{Format, ImageView, Reader, Writer};
 use crate::request::Request;
@@ -72,7 +72,11 @@ fn guard(err: *mut iio_error, f: impl FnOnce() -> Result<()>) -> iio_status {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => ffi::IIO_OK,
         Ok(Err(e)) => {
-            let code = if e.code == ffi::IIO_OK { ffi::IIO_ERR_INTERNAL } else { e.code };
+            let code = if e.code == ffi::IIO_OK {
+                ffi::IIO_ERR_INTERNAL
+            } else {
+                e.code
+            };
             write_error(err, code, &e.message);
             code
         }
@@ -321,12 +325,13 @@ pub const fn format_table<F: Format>() -> iio_format_v1 {
 /// `host` is NULL or points to a valid `iio_host_v1` that lives for the process.
 pub unsafe fn entry(
     host: *const iio_host_v1,
-    accessor: extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1,
+    accessor: unsafe extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1,
 ) -> *const iio_plugin_v1 {
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: forwarded from this function's contract.
         unsafe { crate::logging::install(host) };
-        accessor(host)
+        // SAFETY: forwarded from this function's contract.
+        unsafe { accessor(host) }
     }))
     .unwrap_or(core::ptr::null())
 }

@@ -208,34 +208,16 @@ pub struct iio_stream {
     pub ctx: *mut c_void,
     /// Read up to `len` bytes into `buf`; `*out_read` = 0 means end of stream.
     /// NULL in write mode.
-    pub read: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            buf: *mut u8,
-            len: usize,
-            out_read: *mut usize,
-        ) -> iio_status,
-    >,
+    pub read:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, buf: *mut u8, len: usize, out_read: *mut usize) -> iio_status>,
     /// Write up to `len` bytes from `buf`; `*out_written` says how many were taken.
     /// NULL in read mode.
     pub write: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            buf: *const u8,
-            len: usize,
-            out_written: *mut usize,
-        ) -> iio_status,
+        unsafe extern "C" fn(ctx: *mut c_void, buf: *const u8, len: usize, out_written: *mut usize) -> iio_status,
     >,
     /// Move to `off` relative to `whence` (`IIO_SEEK_*`); `*out_pos` gets the new
     /// position. NULL when the stream cannot seek.
-    pub seek: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            off: i64,
-            whence: u32,
-            out_pos: *mut u64,
-        ) -> iio_status,
-    >,
+    pub seek: Option<unsafe extern "C" fn(ctx: *mut c_void, off: i64, whence: u32, out_pos: *mut u64) -> iio_status>,
     /// Total size in bytes when known, else `IIO_SIZE_UNKNOWN`.
     pub size_hint: u64,
 }
@@ -290,18 +272,11 @@ pub struct iio_image_sink {
     /// Allocate a zero-filled, C-contiguous array of `shape[0..ndim]` elements of
     /// `dtype` and return its first byte, or NULL (unknown dtype, overflow, over
     /// the host's limit, or called twice). The host owns and frees it.
-    pub alloc: Option<
-        unsafe extern "C" fn(
-            ctx: *mut c_void,
-            dtype: iio_dtype,
-            ndim: u32,
-            shape: *const u64,
-        ) -> *mut c_void,
-    >,
+    pub alloc:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, dtype: iio_dtype, ndim: u32, shape: *const u64) -> *mut c_void>,
     /// Add one metadata entry to the image (or to the global metadata). The host
     /// copies key and value.
-    pub set_meta:
-        Option<unsafe extern "C" fn(ctx: *mut c_void, key: iio_str, value: *const iio_value) -> iio_status>,
+    pub set_meta: Option<unsafe extern "C" fn(ctx: *mut c_void, key: iio_str, value: *const iio_value) -> iio_status>,
 }
 
 /// An image handed to a writer: C-contiguous `data` of `dtype` with `ndim`
@@ -357,11 +332,7 @@ pub struct iio_format_v1 {
     pub can_write: Option<unsafe extern "C" fn(req: *const iio_request) -> i32>,
     /// Open a reader (`io_mode` 'r') or a writer ('w') on `req->stream`.
     pub open: Option<
-        unsafe extern "C" fn(
-            req: *const iio_request,
-            out: *mut *mut iio_instance,
-            err: *mut iio_error,
-        ) -> iio_status,
+        unsafe extern "C" fn(req: *const iio_request, out: *mut *mut iio_instance, err: *mut iio_error) -> iio_status,
     >,
     /// Finish and free the instance. Called exactly once per successful `open`;
     /// the instance is gone afterwards whatever the status.
@@ -430,8 +401,7 @@ pub struct iio_plugin_v1 {
 }
 
 /// The type of the entry point (`iio_plugin_entry_v1`).
-pub type iio_plugin_entry_v1_fn =
-    Option<unsafe extern "C" fn(host: *const iio_host_v1) -> *const iio_plugin_v1>;
+pub type iio_plugin_entry_v1_fn = Option<unsafe extern "C" fn(host: *const iio_host_v1) -> *const iio_plugin_v1>;
 
 /// The one symbol a plugin library exports. Called once, under the host's load
 /// lock, with the host's table (valid for the whole process). Returns the

@@ -78,6 +78,11 @@ pub mod __private {
     pub use crate::export::{SyncTable, entry, format_table, str_lit};
 }
 
+/// The plugin authors' guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct AuthorGuideExamples;
+
 /// The name of the entry symbol a plugin library exports.
 pub const ENTRY_SYMBOL: &str = "iio_plugin_entry_v1";
 
@@ -98,7 +103,11 @@ macro_rules! plugin {
         }
     ) => {
         $(#[$meta])*
-        $vis extern "C" fn $accessor(
+        ///
+        /// # Safety
+        ///
+        /// `host` is NULL or points to a valid `iio_host_v1`.
+        $vis unsafe extern "C" fn $accessor(
             host: *const $crate::ffi::iio_host_v1,
         ) -> *const $crate::ffi::iio_plugin_v1 {
             const COUNT: usize = [$(stringify!($format)),+].len();

@@ -60,9 +60,12 @@ pub(crate) unsafe fn install(host: *const iio_host_v1) {
     }
     // SAFETY: forwarded from this function's contract.
     let table = unsafe { &*host };
-    let has_level = table.struct_size as usize
-        >= core::mem::offset_of!(iio_host_v1, log_max_level) + size_of::<u32>();
-    let max = if has_level { table.log_max_level } else { ffi::IIO_LOG_INFO };
+    let has_level = table.struct_size as usize >= core::mem::offset_of!(iio_host_v1, log_max_level) + size_of::<u32>();
+    let max = if has_level {
+        table.log_max_level
+    } else {
+        ffi::IIO_LOG_INFO
+    };
     HOST.store(host.cast_mut(), Ordering::Release);
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(match max {

@@ -63,8 +63,9 @@ impl<'a> Request<'a> {
         for kv in kvs {
             let key = str_from(&kv.key).to_owned();
             // SAFETY: the value's pointers follow the ABI's rules for the call.
-            let value = unsafe { Value::from_raw(&kv.value) }
-                .ok_or_else(|| Error::invalid_argument(format!("option {key:?} has a value this plugin cannot read")))?;
+            let value = unsafe { Value::from_raw(&kv.value) }.ok_or_else(|| {
+                Error::invalid_argument(format!("option {key:?} has a value this plugin cannot read"))
+            })?;
             entries.push((key, value));
         }
         Ok(Options { entries })
@@ -92,7 +93,11 @@ impl<'a> Request<'a> {
         let status = unsafe { f(self.raw.host_ctx, &mut out) };
         if status != ffi::IIO_OK || out.is_null() {
             return Err(Error::new(
-                if status == ffi::IIO_OK { ffi::IIO_ERR_INTERNAL } else { status },
+                if status == ffi::IIO_OK {
+                    ffi::IIO_ERR_INTERNAL
+                } else {
+                    status
+                },
                 "the host could not provide a local file name",
             ));
         }
@@ -120,7 +125,11 @@ impl Options {
     pub fn check_known(&self, format: &str, known: &[&str]) -> Result<()> {
         for (k, _) in &self.entries {
             if !known.contains(&k.as_str()) {
-                let list = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                let list = if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                };
                 return Err(Error::invalid_argument(format!(
                     "unknown option {k:?} for format {format} (known options: {list})"
                 )));
@@ -135,7 +144,9 @@ impl Options {
             None | Some(Value::None) => Ok(None),
             Some(Value::Int(i)) => Ok(Some(*i)),
             Some(Value::Bool(b)) => Ok(Some(i64::from(*b))),
-            Some(v) => Err(Error::invalid_argument(format!("option {key:?} must be an integer, not {v:?}"))),
+            Some(v) => Err(Error::invalid_argument(format!(
+                "option {key:?} must be an integer, not {v:?}"
+            ))),
         }
     }
 
@@ -145,7 +156,9 @@ impl Options {
             None | Some(Value::None) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(Value::Int(i)) => Ok(Some(*i != 0)),
-            Some(v) => Err(Error::invalid_argument(format!("option {key:?} must be a boolean, not {v:?}"))),
+            Some(v) => Err(Error::invalid_argument(format!(
+                "option {key:?} must be a boolean, not {v:?}"
+            ))),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! [`ImageSink`]: where a reader puts pixels and metadata, and the dtypes.
 
 use crate::error::{Error, Result};
+use crate::export::str_of;
 use crate::ffi::{self, iio_dtype, iio_image_sink};
 use crate::value::Value;
-use crate::export::str_of;
 
 /// The element types an image can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,10 +119,7 @@ pub struct ImageSink<'a> {
 
 impl<'a> ImageSink<'a> {
     pub(crate) fn new(raw: &'a iio_image_sink) -> Self {
-        ImageSink {
-            raw,
-            allocated: false,
-        }
+        ImageSink { raw, allocated: false }
     }
 
     fn alloc_raw(&mut self, dtype: Dtype, shape: &[u64]) -> Result<&'a mut [u8]> {

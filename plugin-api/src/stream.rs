@@ -62,7 +62,9 @@ impl io::Read for Stream {
             return Err(status_error("read", status));
         }
         if n > buf.len() {
-            return Err(io::Error::other("the host's stream read reported more bytes than asked"));
+            return Err(io::Error::other(
+                "the host's stream read reported more bytes than asked",
+            ));
         }
         Ok(n)
     }

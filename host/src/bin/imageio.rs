@@ -9,7 +9,11 @@ use serde_json::{Value as Json, json};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "imageio", version, about = "Read, write and inspect images through imageio-rs plugins")]
+#[command(
+    name = "imageio",
+    version,
+    about = "Read, write and inspect images through imageio-rs plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -167,7 +171,11 @@ fn cmd_plugins(json: bool) {
             Origin::File(p) => p.display().to_string(),
             o => origin_str(o),
         };
-        let detail = if r.reason.is_empty() { r.formats.join(", ") } else { r.reason.clone() };
+        let detail = if r.reason.is_empty() {
+            r.formats.join(", ")
+        } else {
+            r.reason.clone()
+        };
         println!("{:<9} {path}: {detail}", r.status.as_str());
     }
 }
@@ -191,7 +199,11 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
     }
     let name = reader.format().name().to_owned();
     reader.close()?;
-    let length_json = if length == imageio::LENGTH_UNKNOWN { Json::Null } else { json!(length) };
+    let length_json = if length == imageio::LENGTH_UNKNOWN {
+        Json::Null
+    } else {
+        json!(length)
+    };
     if json {
         println!(
             "{}",
@@ -201,7 +213,11 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
     }
     println!("{uri}: format {name}, {} image(s)", images.len());
     for (i, im) in images.iter().enumerate() {
-        println!("  image {i}: shape {} dtype {}", im["shape"], im["dtype"].as_str().unwrap_or(""));
+        println!(
+            "  image {i}: shape {} dtype {}",
+            im["shape"],
+            im["dtype"].as_str().unwrap_or("")
+        );
     }
     for (k, v) in meta.iter() {
         println!("  {k}: {v}");
@@ -209,7 +225,12 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
     Ok(())
 }
 
-fn cmd_convert(input: &str, output: &str, in_format: Option<String>, out_format: Option<String>) -> imageio::Result<()> {
+fn cmd_convert(
+    input: &str,
+    output: &str,
+    in_format: Option<String>,
+    out_format: Option<String>,
+) -> imageio::Result<()> {
     let in_opts = Options {
         format: in_format,
         ..Options::default()
@@ -229,10 +250,15 @@ fn cmd_convert(input: &str, output: &str, in_format: Option<String>, out_format:
     }
     reader.close()?;
     if count == 0 {
-        return Err(imageio::Error::InvalidArgument(format!("{input}: Zero images were written.")));
+        return Err(imageio::Error::InvalidArgument(format!(
+            "{input}: Zero images were written."
+        )));
     }
     writer.close()?;
-    eprintln!("imageio: wrote {count} image(s) to {output} ({})", writer.format().name());
+    eprintln!(
+        "imageio: wrote {count} image(s) to {output} ({})",
+        writer.format().name()
+    );
     Ok(())
 }
 

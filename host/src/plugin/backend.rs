@@ -4,10 +4,10 @@
 
 use super::Origin;
 use super::callbacks::{IoCtx, SinkCtx, local_filename};
+use imageio_plugin_api::Value as AbiValue;
 use imageio_plugin_api::ffi::{
     self, iio_array_view, iio_error, iio_format_v1, iio_instance, iio_kv, iio_request, iio_status, iio_str,
 };
-use imageio_plugin_api::Value as AbiValue;
 use std::ffi::{c_char, c_void};
 use std::sync::{Mutex, MutexGuard};
 
@@ -189,7 +189,11 @@ impl Backend {
 
     /// The plugin's confidence (0..100) that it can read or write `req`.
     pub(crate) fn confidence(&self, req: &RawRequest, write: bool) -> i32 {
-        let f = if write { self.table.can_write } else { self.table.can_read };
+        let f = if write {
+            self.table.can_write
+        } else {
+            self.table.can_read
+        };
         let Some(f) = f else { return 0 };
         let _guard = self.lock();
         // SAFETY: `req.raw` and the buffers it points to live for the call; the
@@ -252,7 +256,12 @@ impl Backend {
     /// # Safety
     ///
     /// `inst` is an open reader of this backend.
-    pub(crate) unsafe fn get_data(&self, inst: *mut iio_instance, index: u64, sink: &mut SinkCtx) -> Result<(), Failure> {
+    pub(crate) unsafe fn get_data(
+        &self,
+        inst: *mut iio_instance,
+        index: u64,
+        sink: &mut SinkCtx,
+    ) -> Result<(), Failure> {
         let f = call!(self, get_data);
         let mut err = new_error();
         let _guard = self.lock();
@@ -319,4 +328,3 @@ impl Backend {
         Ok(())
     }
 }
-

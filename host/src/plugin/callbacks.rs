@@ -166,12 +166,7 @@ unsafe extern "C" fn stream_read(ctx: *mut c_void, buf: *mut u8, len: usize, out
     }
 }
 
-unsafe extern "C" fn stream_write(
-    ctx: *mut c_void,
-    buf: *const u8,
-    len: usize,
-    out_written: *mut usize,
-) -> iio_status {
+unsafe extern "C" fn stream_write(ctx: *mut c_void, buf: *const u8, len: usize, out_written: *mut usize) -> iio_status {
     if (buf.is_null() && len > 0) || out_written.is_null() {
         return ffi::IIO_ERR_INVALID_ARGUMENT;
     }

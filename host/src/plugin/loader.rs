@@ -1,8 +1,8 @@
 //! Loading plugin libraries and reading (validating) plugin tables.
 
+use super::Origin;
 use super::backend::{Backend, PluginInfo};
 use super::callbacks::host_table;
-use super::Origin;
 use imageio_plugin_api::ffi::{self, iio_format_v1, iio_host_v1, iio_plugin_entry_v1_fn, iio_plugin_v1, iio_str};
 use std::mem::{MaybeUninit, offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -136,15 +136,15 @@ unsafe fn copy_prefix<T>(ptr: *const u8, len: usize) -> T {
 ///
 /// `ptr` is NULL or points to a plugin table that follows ABI 1.x's layout
 /// rules and lives for the rest of the process.
-pub(crate) unsafe fn read_plugin_table(
-    ptr: *const iio_plugin_v1,
-    origin: &Origin,
-) -> Result<PluginTable, LoadError> {
+pub(crate) unsafe fn read_plugin_table(ptr: *const iio_plugin_v1, origin: &Origin) -> Result<PluginTable, LoadError> {
     let path = match origin {
         Origin::File(p) => p.clone(),
         other => PathBuf::from(format!("<{other}>")),
     };
-    let bad = |reason: String| LoadError::BadTable { path: path.clone(), reason };
+    let bad = |reason: String| LoadError::BadTable {
+        path: path.clone(),
+        reason,
+    };
     if ptr.is_null() {
         return Err(LoadError::Refused { path });
     }
@@ -173,7 +173,10 @@ pub(crate) unsafe fn read_plugin_table(
     // SAFETY: as above.
     let version = unsafe { read_str(&plugin.version, "the plugin version") }.map_err(&bad)?;
     if plugin.format_count > MAX_FORMATS {
-        return Err(bad(format!("format_count is {} (over {MAX_FORMATS})", plugin.format_count)));
+        return Err(bad(format!(
+            "format_count is {} (over {MAX_FORMATS})",
+            plugin.format_count
+        )));
     }
     if plugin.format_count > 0 && plugin.formats.is_null() {
         return Err(bad("formats is NULL".into()));
@@ -215,7 +218,9 @@ pub(crate) unsafe fn read_plugin_table(
         }
         let caps = table.capabilities;
         if caps & (ffi::IIO_CAP_READ | ffi::IIO_CAP_WRITE) == 0 {
-            return Err(bad(format!("format {name} declares neither IIO_CAP_READ nor IIO_CAP_WRITE")));
+            return Err(bad(format!(
+                "format {name} declares neither IIO_CAP_READ nor IIO_CAP_WRITE"
+            )));
         }
         let mut missing = Vec::new();
         if table.open.is_none() {

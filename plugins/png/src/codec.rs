@@ -1,9 +1,7 @@
 //! PNG reading and writing (safe code only).
 #![forbid(unsafe_code)]
 
-use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer,
-};
+use imageio_plugin_api::{Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer};
 use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 
@@ -25,7 +23,11 @@ impl Format for Png {
         if !matches!(req.image_mode(), 'i' | '?') {
             return 0;
         }
-        if req.first_bytes().starts_with(SIGNATURE) { 100 } else { 0 }
+        if req.first_bytes().starts_with(SIGNATURE) {
+            100
+        } else {
+            0
+        }
     }
 
     fn can_write(req: &Request<'_>) -> i32 {
@@ -93,7 +95,10 @@ impl Header {
             match dims.unit {
                 png::Unit::Meter => {
                     let dpi = |ppm: u32| (f64::from(ppm) * 0.0254 * 1000.0).round() / 1000.0;
-                    meta.push(("dpi".to_owned(), Value::FloatArray(vec![dpi(dims.xppu), dpi(dims.yppu)])));
+                    meta.push((
+                        "dpi".to_owned(),
+                        Value::FloatArray(vec![dpi(dims.xppu), dpi(dims.yppu)]),
+                    ));
                 }
                 png::Unit::Unspecified => meta.push((
                     "pixels_per_unit".to_owned(),
@@ -175,7 +180,11 @@ impl Reader for PngReader {
         let (color, depth) = reader.output_color_type();
         let channels = color.samples() as u64;
         let (h, w) = (u64::from(self.header.height), u64::from(self.header.width));
-        let shape: Vec<u64> = if channels == 1 { vec![h, w] } else { vec![h, w, channels] };
+        let shape: Vec<u64> = if channels == 1 {
+            vec![h, w]
+        } else {
+            vec![h, w, channels]
+        };
         let size = reader
             .output_buffer_size()
             .ok_or_else(|| Error::no_memory("the PNG image is too large"))?;
@@ -255,7 +264,9 @@ fn color_of(shape: &[u64]) -> Result<(u32, u32, ColorType)> {
     let dim = |d: u64| u32::try_from(d).ok().filter(|&d| d > 0);
     match (dim(h), dim(w)) {
         (Some(h), Some(w)) => Ok((h, w, color)),
-        _ => Err(Error::invalid_argument(format!("PNG cannot store an image of shape {shape:?}"))),
+        _ => Err(Error::invalid_argument(format!(
+            "PNG cannot store an image of shape {shape:?}"
+        ))),
     }
 }
 
@@ -294,7 +305,9 @@ impl PngWriter {
 impl Writer for PngWriter {
     fn append_data(&mut self, image: &ImageView<'_>, meta: &[(String, Value)]) -> Result<()> {
         if self.written {
-            return Err(Error::unsupported("a PNG file holds one image; this one already has it"));
+            return Err(Error::unsupported(
+                "a PNG file holds one image; this one already has it",
+            ));
         }
         let (height, width, color) = color_of(image.shape)?;
         let mut out = BufWriter::new(&mut self.stream);
@@ -314,7 +327,9 @@ impl Writer for PngWriter {
             }
             Dtype::U16 => {
                 encoder.set_depth(BitDepth::Sixteen);
-                let samples = image.as_slice::<u16>().ok_or_else(|| Error::internal("misaligned u16 data"))?;
+                let samples = image
+                    .as_slice::<u16>()
+                    .ok_or_else(|| Error::internal("misaligned u16 data"))?;
                 bytes = samples.iter().flat_map(|s| s.to_be_bytes()).collect();
                 &bytes
             }

@@ -141,6 +141,7 @@ pub const IIO_LOG_TRACE: u32 = 5;
 /// A borrowed UTF-8 string: `len` bytes at `ptr`, not NUL-terminated.
 /// `ptr` may be NULL only when `len` is 0. Build static ones with `IIO_STR_LIT`.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 #[derive(Debug, Clone, Copy)]
 pub struct iio_str {
     /// First byte, or NULL for the empty string.
@@ -152,6 +153,7 @@ pub struct iio_str {
 /// A caller-owned error buffer. The caller zeroes it; on failure the callee sets
 /// `code` and writes at most 511 bytes of UTF-8 plus a NUL into `message`.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_error {
     /// The status the call returned.
     pub code: iio_status,
@@ -163,6 +165,7 @@ pub struct iio_error {
 /// that does not belong to `kind` is harmless. Unknown kinds are ignored.
 /// Pointers are borrowed for the duration of the call that passes the value.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 #[derive(Debug, Clone, Copy)]
 pub struct iio_value {
     /// One of `IIO_VALUE_*`.
@@ -181,6 +184,7 @@ pub struct iio_value {
 
 /// A key and its value. Nested metadata uses dotted keys (`exif.Orientation`).
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 #[derive(Debug, Clone, Copy)]
 pub struct iio_kv {
     /// The key.
@@ -190,6 +194,7 @@ pub struct iio_kv {
 }
 
 /// An open reader or writer. Opaque to the host; created by `open`, destroyed by `close`.
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi), repr(C))]
 pub struct iio_instance {
     _private: [u8; 0],
 }
@@ -199,6 +204,7 @@ pub struct iio_instance {
 /// `close` returns. Callbacks may be called only during a call into the plugin,
 /// never from two threads at once.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_stream {
     /// `sizeof(iio_stream)` as the host knows it.
     pub struct_size: u32,
@@ -225,6 +231,7 @@ pub struct iio_stream {
 /// What the host asks of a format: probe (`can_read`/`can_write`) or `open`.
 /// Host-owned; valid for the call only (`open` copies what it keeps).
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_request {
     /// `sizeof(iio_request)` as the host knows it.
     pub struct_size: u32,
@@ -262,6 +269,7 @@ pub struct iio_request {
 /// Where a reader puts an image: the host allocates, the plugin fills.
 /// Host-owned; valid during one `get_data` or `get_meta_data` call.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_image_sink {
     /// `sizeof(iio_image_sink)` as the host knows it.
     pub struct_size: u32,
@@ -282,6 +290,7 @@ pub struct iio_image_sink {
 /// An image handed to a writer: C-contiguous `data` of `dtype` with `ndim`
 /// dimensions. Host-owned; valid for the call.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_array_view {
     /// One of `IIO_DTYPE_*`.
     pub dtype: iio_dtype,
@@ -297,6 +306,7 @@ pub struct iio_array_view {
 
 /// What the host offers a plugin. Static for the whole process.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_host_v1 {
     /// `sizeof(iio_host_v1)` as the host knows it.
     pub struct_size: u32,
@@ -312,6 +322,7 @@ pub struct iio_host_v1 {
 
 /// One imageio `Format`. Static, immutable, never freed.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_format_v1 {
     /// `sizeof(iio_format_v1)` as the plugin knows it.
     pub struct_size: u32,
@@ -384,6 +395,7 @@ pub struct iio_format_v1 {
 /// immutable, never unloaded. `abi_version` and `struct_size` are the first two
 /// fields in every version.
 #[repr(C)]
+#[cfg_attr(feature = "stable-abi", derive(abi_stable::StableAbi))]
 pub struct iio_plugin_v1 {
     /// The plugin's `IIO_ABI_VERSION`.
     pub abi_version: u32,

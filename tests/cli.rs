@@ -105,6 +105,26 @@ fn third_party_c_plugin_and_garbage_in_plugin_path() {
 }
 
 #[test]
+fn format_order_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(imageio_bin());
+    let out = cmd
+        .args(["formats", "--json"])
+        .env("IMAGEIO_USERDIR", dir.path())
+        .env_remove("IMAGEIO_PLUGIN_PATH")
+        .env("IMAGEIO_FORMAT_ORDER", "pnm, png")
+        .output()
+        .unwrap();
+    let names: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["PNM", "PNG"]);
+}
+
+#[test]
 fn convert_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let png = workspace().join("tests/data/hello-page.png");

@@ -242,24 +242,65 @@ fn user_function_rules() {
     assert_eq!(e.unwrap_err().to_string(), "Zero images were written.");
     let e = imageio::volwrite("<bytes>", &sample(), &Options::default().with_format("PNG")).unwrap_err();
     assert_eq!(e.to_string(), "Format PNG cannot write in single-volume mode");
-    let big = imageio::imwrite("<bytes>", &sample(), &Options::default().with_format("PNM"))
+}
+
+/// A `Write` target whose bytes the test can see afterwards.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn writing_to_a_stream_and_to_bytes() {
+    let target = Shared::default();
+    let mut w = imageio::get_writer(Uri::writer(target.clone()), 'i', &Options::default().with_format("PNG")).unwrap();
+    w.append_data(&sample(), None).unwrap();
+    assert!(
+        target.0.lock().unwrap().is_empty(),
+        "nothing reaches the stream before close"
+    );
+    w.close().unwrap();
+    let written = target.0.lock().unwrap().clone();
+    assert!(written.starts_with(b"\x89PNG"));
+    assert_eq!(
+        imageio::imread(written, &Options::default()).unwrap().data,
+        sample().data
+    );
+    // `<bytes>` with a format name becomes `<bytes>.pnm`.
+    let bytes = imageio::imwrite("<bytes>", &sample(), &Options::default().with_format("pnm"))
         .unwrap()
         .unwrap();
-    let e = imageio::mimread(
-        big.clone(),
-        &Options {
-            memtest: imageio::Memtest::Bytes(1000),
-            ..Options::default()
-        },
-    );
-    assert!(matches!(
-        e,
-        Err(Error::ModeNotSupported { .. }) | Err(Error::NoFormatFound { .. })
-    ));
-    let mut w = imageio::get_writer(Uri::writer(Vec::new()), 'i', &Options::default().with_format("PNG")).unwrap();
-    w.append_data(&sample(), None).unwrap();
-    w.close().unwrap();
-    assert_eq!(imageio::imread(big, &Options::default()).unwrap().data, sample().data);
+    assert!(bytes.starts_with(b"P6"));
+}
+
+#[test]
+fn local_filenames_are_temporary_and_always_removed() {
+    let png = std::fs::read(workspace().join("tests/data/hello-page.png")).unwrap();
+    let mut r = Request::new(png.clone(), "ri").unwrap();
+    let a = r.get_local_filename().unwrap();
+    let b = r.get_local_filename().unwrap();
+    assert_ne!(a, b);
+    assert_eq!(std::fs::read(&a).unwrap(), png);
+    assert!(a.file_name().unwrap().to_string_lossy().starts_with("imageio_"));
+    r.finish().unwrap();
+    assert!(!a.exists() && !b.exists(), "every temporary file is removed");
+    // Dropping an unfinished request cleans up too.
+    let mut r = Request::new(png, "ri").unwrap();
+    let c = r.get_local_filename().unwrap();
+    drop(r);
+    assert!(!c.exists());
+    // A local file is its own local file name.
+    let path = workspace().join("tests/data/hello-page.png");
+    let mut r = Request::new(&path, "ri").unwrap();
+    assert_eq!(r.get_local_filename().unwrap(), path);
 }
 
 #[test]

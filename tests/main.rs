@@ -10,12 +10,15 @@
 //! - `cli`: the `imageio` tool, including a third-party C plugin built from
 //!   the header alone and a garbage `.so` in `IMAGEIO_PLUGIN_PATH`.
 //! - `threads`: eight threads reading through one FormatManager.
+//! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
+//!   multi-frame format registered from a Rust type.
 //! - `readme`: the README's C plugin compiles, loads and reads.
 
 mod abi;
 mod cli;
 mod core;
 mod interop;
+mod lifecycle;
 mod loading;
 mod readme;
 mod threads;

@@ -57,14 +57,9 @@ pub(crate) fn host_table() -> *const iio_host_v1 {
                 struct_size: size_of::<iio_host_v1>() as u32,
                 abi_version: ffi::IIO_ABI_VERSION,
                 log: Some(host_log),
-                log_max_level: match log::max_level() {
-                    log::LevelFilter::Off => 0,
-                    log::LevelFilter::Error => 1,
-                    log::LevelFilter::Warn => 2,
-                    log::LevelFilter::Info => 3,
-                    log::LevelFilter::Debug => 4,
-                    log::LevelFilter::Trace => 5,
-                },
+                // Plugins forward everything; the host's logger filters, so a
+                // logger installed after the plugins were loaded still sees them.
+                log_max_level: ffi::IIO_LOG_TRACE,
                 _reserved: 0,
             })
         })

@@ -7,6 +7,7 @@ use ndarray::{ArrayD, IxDyn};
 use std::path::Path;
 
 struct Reference {
+    info: serde_json::Value,
     file: String,
     dtype: String,
     shape: Vec<usize>,
@@ -17,6 +18,7 @@ fn load_reference(json: &Path) -> Reference {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
     let bin = json.with_extension("bin");
     Reference {
+        info: v["info"].clone(),
         file: v["file"].as_str().unwrap().to_owned(),
         dtype: v["dtype"].as_str().unwrap().to_owned(),
         shape: v["shape"]
@@ -54,6 +56,7 @@ fn files_written_by_pillow_and_pypng_read_identically() {
             let im = imageio::imread(dir.path().join(&r.file), &Options::default())
                 .unwrap_or_else(|e| panic!("{}: {e}", r.file));
             assert_same(&r.file, &im.data, &r);
+            assert_meta_matches(&r.file, &im.meta, &r.info);
             checked.push(r.file);
         }
     }
@@ -73,7 +76,59 @@ fn files_written_by_pillow_and_pypng_read_identically() {
     ] {
         assert!(checked.iter().any(|c| c == must), "{must} not checked: {checked:?}");
     }
-    assert_eq!(checked.len(), 27, "{checked:?}");
+    assert_eq!(checked.len(), 28, "{checked:?}");
+}
+
+/// Every metadata entry the reference tool reports is in ours, equal (floats
+/// to 1e-3: dpi goes through pixels per metre).
+fn assert_meta_matches(what: &str, ours: &imageio::Dict, reference: &serde_json::Value) {
+    let Some(reference) = reference.as_object() else { return };
+    for (k, v) in reference {
+        let got = ours
+            .get(k)
+            .unwrap_or_else(|| panic!("{what}: metadata {k:?} missing from {ours}"));
+        match (got, v) {
+            (imageio::Value::Str(s), serde_json::Value::String(t)) => assert_eq!(s, t, "{what}: {k}"),
+            (imageio::Value::Float(f), serde_json::Value::Number(n)) => {
+                assert!((f - n.as_f64().unwrap()).abs() < 1e-3, "{what}: {k}: {f} vs {n}")
+            }
+            (imageio::Value::FloatArray(a), serde_json::Value::Array(b)) => {
+                assert_eq!(a.len(), b.len(), "{what}: {k}");
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y.as_f64().unwrap()).abs() < 1e-2, "{what}: {k}: {a:?} vs {b:?}");
+                }
+            }
+            other => panic!("{what}: {k}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn png_metadata_we_write_reads_back_in_pillow() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut meta = Dict::new();
+    meta.insert("Title", "written by imageio-rs");
+    meta.insert("Description", "Zoë — non-Latin-1 text goes to iTXt");
+    meta.insert("gamma", 0.5);
+    meta.insert("dpi", vec![300.0, 150.0]);
+    let im = Image::new(NdArray::from(pattern(&[8, 8, 3], |i| i as u8)), meta.clone());
+    imageio::imwrite(dir.path().join("meta.png"), &im, &Options::default()).unwrap();
+    run_reference(&["read", dir.path().to_str().unwrap()]);
+    let r = load_reference(&dir.path().join("meta.png.ref.json"));
+    let info = r.info.as_object().unwrap();
+    assert_eq!(info["Title"], "written by imageio-rs");
+    assert_eq!(info["Description"], "Zoë — non-Latin-1 text goes to iTXt");
+    assert!((info["gamma"].as_f64().unwrap() - 0.5).abs() < 1e-5);
+    let dpi: Vec<f64> = info["dpi"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!((dpi[0] - 300.0).abs() < 0.1 && (dpi[1] - 150.0).abs() < 0.1, "{dpi:?}");
+    // And our reader agrees with what we wrote.
+    let back = imageio::imread(dir.path().join("meta.png"), &Options::default()).unwrap();
+    assert_meta_matches("meta.png", &back.meta, &r.info);
 }
 
 fn pattern<T: Copy>(shape: &[usize], f: impl Fn(usize) -> T) -> ArrayD<T> {

@@ -150,6 +150,53 @@ fn a_panicking_plugin_is_contained_and_the_host_keeps_working() {
     assert_eq!(fm.imread(&file, &Options::default()).unwrap().data, im.data);
 }
 
+/// Log records the host's logger received (target, message).
+static RECORDS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        RECORDS
+            .lock()
+            .unwrap()
+            .push((r.target().to_owned(), r.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn plugin_log_records_and_panic_messages_reach_the_host_logger() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    let fm = FormatManager::with_builtins();
+    load(&fm, &panicky_library()).unwrap();
+    let file = workspace().join("tests/data/hello-page.png");
+    let _ = fm
+        .imread(&file, &Options::default().with_format("PANICKY"))
+        .unwrap_err();
+    let records = RECORDS.lock().unwrap().clone();
+    let from_plugin: Vec<_> = records.iter().filter(|(t, _)| t == "imageio::plugin").collect();
+    assert!(
+        from_plugin
+            .iter()
+            .any(|(_, m)| m.contains("PANICKY is about to fail on") && m.contains("hello-page.png")),
+        "{from_plugin:?}"
+    );
+    assert!(
+        from_plugin
+            .iter()
+            .any(|(_, m)| m.contains("simulated plugin bug: width 0xDEAD")),
+        "the panic message is routed to the host's log: {from_plugin:?}"
+    );
+}
+
 #[test]
 fn plugins_without_thread_safe_are_serialized() {
     let fm = FormatManager::with_builtins();

@@ -18,14 +18,14 @@ import png  # pypng
 from PIL import Image
 
 
-def dump(base, arr, file):
+def dump(base, arr, file, info=None):
     if arr.dtype == bool:
         # Pillow's mode "1" arrays are bool views of 0/255 bytes: normalise to 0/1.
         arr = arr.view(np.uint8) != 0
     arr = np.ascontiguousarray(arr)
     arr.tofile(base + ".bin")
     with open(base + ".json", "w") as f:
-        json.dump({"file": file, "dtype": str(arr.dtype), "shape": list(arr.shape)}, f)
+        json.dump({"file": file, "dtype": str(arr.dtype), "shape": list(arr.shape), "info": info or {}}, f)
 
 
 def pypng_read(path):
@@ -125,6 +125,13 @@ def gen(out):
     for name, arr, mode in [("pil_L", gray, "L"), ("pil_LA", la, "LA"), ("pil_RGB", rgb, "RGB"), ("pil_RGBA", rgba, "RGBA")]:
         p = pil(name + ".png", Image.fromarray(arr, mode))
         dump(os.path.join(out, name), np.asarray(Image.open(p)), name + ".png")
+    from PIL import PngImagePlugin
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Title", "hello imageio")
+    text.add_text("Comment", "compressed " * 20, zip=True)
+    text.add_itxt("Author", "Zoë", lang="fr")
+    p = pil("pil_text.png", Image.fromarray(rgb), pnginfo=text, dpi=(300, 150))
+    dump(os.path.join(out, "pil_text"), np.asarray(Image.open(p)), "pil_text.png", png_info(p))
     p = pil("pil_P.png", Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=16))
     dump(os.path.join(out, "pil_P"), np.asarray(Image.open(p).convert("RGB")), "pil_P.png")
     p = pil("pil_P_trns.png", Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=16), transparency=3)
@@ -170,6 +177,17 @@ def gen(out):
         dump(os.path.join(out, name.split(".")[0]), arr.astype(bool) if tt == "BLACKANDWHITE" else arr, name)
 
 
+def png_info(path):
+    """The PNG metadata Pillow reports: text chunks, gamma, dpi."""
+    im = Image.open(path)
+    info = {k: v for k, v in im.text.items()}
+    if "gamma" in im.info:
+        info["gamma"] = float(im.info["gamma"])
+    if "dpi" in im.info:
+        info["dpi"] = [float(x) for x in im.info["dpi"]]
+    return info
+
+
 def read(d):
     for f in sorted(os.listdir(d)):
         base, ext = os.path.splitext(f)
@@ -188,7 +206,7 @@ def read(d):
             arr = pam_read(path)
         else:
             continue
-        dump(os.path.join(d, f + ".ref"), arr, f)
+        dump(os.path.join(d, f + ".ref"), arr, f, png_info(path) if ext == ".png" else None)
 
 
 if __name__ == "__main__":

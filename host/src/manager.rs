@@ -451,6 +451,11 @@ impl fmt::Debug for FormatManager {
 /// The process-wide manager: the builtins, then the plugins found in
 /// [`plugin_dirs`], ordered by `IMAGEIO_FORMAT_ORDER` (comma-separated names
 /// for [`FormatManager::sort`]; an invalid value is logged and ignored).
+///
+/// ```
+/// let names = imageio::formats().get_format_names();
+/// assert!(names.iter().any(|n| n == "PNG") && names.iter().any(|n| n == "PNM"));
+/// ```
 pub fn formats() -> &'static FormatManager {
     static GLOBAL: OnceLock<FormatManager> = OnceLock::new();
     GLOBAL.get_or_init(|| {
@@ -468,6 +473,11 @@ pub fn formats() -> &'static FormatManager {
 
 /// Whether a format of that name (or extension) is available in the global
 /// manager: the Rust counterpart of imageio's `has_module`.
+///
+/// ```
+/// assert!(imageio::has_module("PNG"));
+/// assert!(!imageio::has_module("NO-SUCH-FORMAT"));
+/// ```
 pub fn has_module(name: &str) -> bool {
     formats().get(name).is_ok()
 }

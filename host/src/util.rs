@@ -81,6 +81,14 @@ pub(crate) fn appdata_path(appname: &str) -> PathBuf {
 
 /// The application data directory for `appname`, created if missing (a
 /// hidden `.appname` in the user directory on Linux). See spec §1.7.
+///
+/// ```
+/// # let tmp = std::env::temp_dir().join("iio-appdata-doc");
+/// # unsafe { std::env::set_var("IMAGEIO_USERDIR", &tmp) };
+/// let dir = imageio::appdata_dir("imageio")?;
+/// assert!(dir.ends_with(".imageio") && dir.is_dir());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn appdata_dir(appname: &str) -> io::Result<PathBuf> {
     let p = appdata_path(appname);
     if !appname.is_empty() {
@@ -97,6 +105,12 @@ pub(crate) fn exe_dir() -> Option<PathBuf> {
 /// Where imageio looks for resources, in order: the installed resources
 /// folder (`<prefix>/share/imageio-rs` beside `<prefix>/bin`), the user's
 /// `appdata_dir("imageio")`, and the executable's folder. Nothing is created.
+///
+/// ```
+/// let dirs = imageio::resource_dirs();
+/// assert_eq!(dirs.len(), 3);
+/// assert!(dirs[1].ends_with(".imageio"));
+/// ```
 pub fn resource_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     let exe = exe_dir();

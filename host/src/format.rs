@@ -419,7 +419,7 @@ impl Reader {
         o.prepare();
         let mut sink = SinkCtx::new(max, true);
         // SAFETY: the instance is open (we hold `opened`).
-        let r = unsafe { format.inner.backend.get_data(o.instance, index, &mut sink) };
+        let r = unsafe { format.inner.backend.get_data(o.instance, index, &mut sink, false) };
         let uri = o.uri();
         let io = o.io.last_error.take();
         if let Err(mut f) = r {
@@ -477,7 +477,7 @@ impl Reader {
         let mut sink = SinkCtx::new(max, false);
         let idx = index.unwrap_or(ffi::IIO_INDEX_GLOBAL);
         // SAFETY: the instance is open (we hold `opened`).
-        let r = unsafe { format.inner.backend.get_meta_data(o.instance, idx, &mut sink) };
+        let r = unsafe { format.inner.backend.get_data(o.instance, idx, &mut sink, true) };
         let uri = o.uri();
         let io = o.io.last_error.take();
         r.map_err(|f| self.fail(&uri, f, io))?;

@@ -201,16 +201,23 @@ impl Backend {
         unsafe { f(&req.raw) }.clamp(0, 100)
     }
 
-    pub(crate) fn open(&self, req: &RawRequest) -> Result<*mut iio_instance, Failure> {
-        let f = call!(self, open);
-        let mut out: *mut iio_instance = std::ptr::null_mut();
+    /// Runs one fallible table call under the plugin's lock with a fresh
+    /// error buffer, turning a non-OK status into a [`Failure`].
+    fn checked(&self, call: impl FnOnce(&mut iio_error) -> iio_status) -> Result<(), Failure> {
         let mut err = new_error();
         let _guard = self.lock();
-        // SAFETY: valid request, out-pointer and error buffer for the call.
-        let status = unsafe { f(&req.raw, &mut out, &mut err) };
+        let status = call(&mut err);
         if status != ffi::IIO_OK {
             return Err(failure(status, &err));
         }
+        Ok(())
+    }
+
+    pub(crate) fn open(&self, req: &RawRequest) -> Result<*mut iio_instance, Failure> {
+        let f = call!(self, open);
+        let mut out: *mut iio_instance = std::ptr::null_mut();
+        // SAFETY: valid request, out-pointer and error buffer for the call.
+        self.checked(|err| unsafe { f(&req.raw, &mut out, err) })?;
         if out.is_null() {
             return Err(Failure {
                 code: ffi::IIO_ERR_INTERNAL,
@@ -227,14 +234,8 @@ impl Backend {
     /// `inst` came from this backend's `open` and is not used afterwards.
     pub(crate) unsafe fn close(&self, inst: *mut iio_instance) -> Result<(), Failure> {
         let f = call!(self, close);
-        let mut err = new_error();
-        let _guard = self.lock();
         // SAFETY: `inst` is open (contract); the error buffer is valid.
-        let status = unsafe { f(inst, &mut err) };
-        if status != ffi::IIO_OK {
-            return Err(failure(status, &err));
-        }
-        Ok(())
+        self.checked(|err| unsafe { f(inst, err) })
     }
 
     /// # Safety
@@ -243,16 +244,13 @@ impl Backend {
     pub(crate) unsafe fn get_length(&self, inst: *mut iio_instance) -> Result<u64, Failure> {
         let f = call!(self, get_length);
         let mut out = 0u64;
-        let mut err = new_error();
-        let _guard = self.lock();
         // SAFETY: `inst` is open (contract); out-pointer and buffer are valid.
-        let status = unsafe { f(inst, &mut out, &mut err) };
-        if status != ffi::IIO_OK {
-            return Err(failure(status, &err));
-        }
+        self.checked(|err| unsafe { f(inst, &mut out, err) })?;
         Ok(out)
     }
 
+    /// Decodes image `index` (`meta_only`: its metadata) into `sink`.
+    ///
     /// # Safety
     ///
     /// `inst` is an open reader of this backend.
@@ -261,36 +259,15 @@ impl Backend {
         inst: *mut iio_instance,
         index: u64,
         sink: &mut SinkCtx,
+        meta_only: bool,
     ) -> Result<(), Failure> {
-        let f = call!(self, get_data);
-        let mut err = new_error();
-        let _guard = self.lock();
+        let f = if meta_only {
+            call!(self, get_meta_data)
+        } else {
+            call!(self, get_data)
+        };
         // SAFETY: `inst` is open (contract); the sink lives for the call.
-        let status = unsafe { f(inst, index, &sink.sink, &mut err) };
-        if status != ffi::IIO_OK {
-            return Err(failure(status, &err));
-        }
-        Ok(())
-    }
-
-    /// # Safety
-    ///
-    /// `inst` is an open reader of this backend.
-    pub(crate) unsafe fn get_meta_data(
-        &self,
-        inst: *mut iio_instance,
-        index: u64,
-        sink: &mut SinkCtx,
-    ) -> Result<(), Failure> {
-        let f = call!(self, get_meta_data);
-        let mut err = new_error();
-        let _guard = self.lock();
-        // SAFETY: `inst` is open (contract); the sink lives for the call.
-        let status = unsafe { f(inst, index, &sink.sink, &mut err) };
-        if status != ffi::IIO_OK {
-            return Err(failure(status, &err));
-        }
-        Ok(())
+        self.checked(|err| unsafe { f(inst, index, &sink.sink, err) })
     }
 
     /// # Safety
@@ -303,14 +280,8 @@ impl Backend {
         meta: &[iio_kv],
     ) -> Result<(), Failure> {
         let f = call!(self, append_data);
-        let mut err = new_error();
-        let _guard = self.lock();
         // SAFETY: `inst` is open (contract); view and meta live for the call.
-        let status = unsafe { f(inst, view, meta.as_ptr(), meta.len(), &mut err) };
-        if status != ffi::IIO_OK {
-            return Err(failure(status, &err));
-        }
-        Ok(())
+        self.checked(|err| unsafe { f(inst, view, meta.as_ptr(), meta.len(), err) })
     }
 
     /// # Safety
@@ -318,13 +289,7 @@ impl Backend {
     /// `inst` is an open writer of this backend.
     pub(crate) unsafe fn set_meta_data(&self, inst: *mut iio_instance, meta: &[iio_kv]) -> Result<(), Failure> {
         let f = call!(self, set_meta_data);
-        let mut err = new_error();
-        let _guard = self.lock();
         // SAFETY: `inst` is open (contract); meta lives for the call.
-        let status = unsafe { f(inst, meta.as_ptr(), meta.len(), &mut err) };
-        if status != ffi::IIO_OK {
-            return Err(failure(status, &err));
-        }
-        Ok(())
+        self.checked(|err| unsafe { f(inst, meta.as_ptr(), meta.len(), err) })
     }
 }

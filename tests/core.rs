@@ -317,8 +317,88 @@ fn hostile_and_truncated_inputs_give_typed_errors() {
     // A PPM header that claims 2^31 x 2^31 pixels: refused by the host's limit.
     let e = imageio::imread(b"P5\n2147483647 2147483647\n255\n\x00".to_vec(), &Options::default()).unwrap_err();
     assert!(e.to_string().contains("over the limit"), "{e}");
+    // A PNG header that claims 100000 x 100000 16-bit RGB: refused before any allocation.
+    let e = imageio::imread(hostile_png(100_000, 100_000), &Options::default()).unwrap_err();
+    assert!(e.to_string().contains("over the limit of 4294967296 bytes"), "{e}");
     let e = imageio::imread(b"P6\n4 4\n255\nshort".to_vec(), &Options::default()).unwrap_err();
     assert!(e.to_string().contains("truncated"), "{e}");
     let e = imageio::imread(b"P2\n2 1\n10\n5 11\n".to_vec(), &Options::default()).unwrap_err();
     assert!(e.to_string().contains("too large"), "{e}");
+}
+
+/// A PNG whose IHDR claims `w` x `h` 16-bit RGB pixels, with one tiny IDAT.
+fn hostile_png(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let body = [kind, data].concat();
+        out.extend(&body);
+        out.extend(crc32(&body).to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr = [&w.to_be_bytes()[..], &h.to_be_bytes(), &[16, 2, 0, 0, 0]].concat();
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+    );
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// Deterministic corruptions (byte flips, truncations) of real PNG and PNM
+/// files: every one decodes or fails with a typed error; nothing crashes.
+#[test]
+fn corrupted_files_never_crash_the_host() {
+    let png = std::fs::read(workspace().join("tests/data/hello-page.png")).unwrap();
+    let small = imageio::Image::from(ArrayD::from_shape_fn(IxDyn(&[16, 16, 3]), |i| {
+        (i[0] * 16 + i[1] + i[2]) as u8
+    }));
+    let mut seeds = vec![png];
+    for (fmt, ascii) in [("PNM", false), ("PNM", true), ("PNG", false)] {
+        let mut opts = Options::default().with_format(fmt);
+        if ascii {
+            opts = opts.with_kwarg("ascii", true);
+        }
+        seeds.push(imageio::imwrite("<bytes>", &small, &opts).unwrap().unwrap());
+    }
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut failures = 0;
+    for seed in &seeds {
+        for round in 0..150 {
+            let mut data = seed.clone();
+            for _ in 0..(1 + round % 4) {
+                let i = (next() as usize) % data.len().min(if round % 2 == 0 { 64 } else { usize::MAX });
+                data[i] = next() as u8;
+            }
+            if round % 5 == 0 {
+                let cut = (next() as usize) % data.len();
+                data.truncate(cut.max(1));
+            }
+            if imageio::imread(data, &Options::default()).is_err() {
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures > 0, "the corruptions were too gentle to test anything");
 }

@@ -190,9 +190,10 @@ impl Reader for PngReader {
             .ok_or_else(|| Error::no_memory("the PNG image is too large"))?;
         match depth {
             BitDepth::Sixteen => {
+                // Ask the host first: its limit guards the scratch buffer too.
+                let out = sink.alloc::<u16>(&shape)?;
                 let mut raw = vec![0u8; size];
                 reader.next_frame(&mut raw).map_err(decoding_error)?;
-                let out = sink.alloc::<u16>(&shape)?;
                 for (o, b) in out.iter_mut().zip(raw.chunks_exact(2)) {
                     *o = u16::from_be_bytes([b[0], b[1]]);
                 }

@@ -94,16 +94,8 @@ pub fn cc() -> String {
 /// DESIGN.md and only `include/` on the include path.
 pub fn compile_c_plugin(source: &Path, out: &Path) {
     let status = Command::new(cc())
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-fvisibility=hidden",
-            "-fPIC",
-            "-shared",
-        ])
+        .args(imageio_pnm::C_PLUGIN_FLAGS)
+        .args(["-fPIC", "-shared"])
         .arg("-I")
         .arg(workspace().join("include"))
         .arg("-I")

@@ -267,7 +267,6 @@ impl Format {
         if request.mode().io != IoMode::Read {
             return Err(Error::InvalidArgument("get_reader needs a request in read mode".into()));
         }
-        self.check_mode(&request, "read")?;
         self.try_reader(Box::new(request)).map_err(|(e, _)| e)
     }
 

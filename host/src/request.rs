@@ -418,14 +418,13 @@ impl Request {
                         return Err(Error::Unsupported("Cannot write to the standard images.".into()));
                     }
                     let name = name.to_lowercase();
-                    let (base, zip_part) = match name.split_once(".zip/") {
-                        Some((b, _)) => (format!("{b}.zip"), true),
-                        None => (name.clone(), false),
+                    let base = match name.split_once(".zip/") {
+                        Some((b, _)) => format!("{b}.zip"),
+                        None => name.clone(),
                     };
                     if !EXAMPLE_IMAGES.contains(&base.as_str()) {
                         return Err(Error::UnknownStandardImage { name: base });
                     }
-                    let _ = zip_part;
                     return Err(Error::Unsupported(format!(
                         "standard image 'imageio:{name}' needs a download, which this build cannot do yet"
                     )));

@@ -6,26 +6,19 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const FLAGS: &[&str] = &[
-    "-std=c99",
-    "-Wall",
-    "-Wextra",
-    "-Wpedantic",
-    "-Werror",
-    "-fvisibility=hidden",
-];
+include!("flags.rs");
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let include = manifest.join("../../include");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    for f in ["c/pnm.c", "c/entry.c", "../../include/imageio_plugin.h"] {
+    for f in ["flags.rs", "c/pnm.c", "c/entry.c", "../../include/imageio_plugin.h"] {
         println!("cargo:rerun-if-changed={}", manifest.join(f).display());
     }
 
     let mut build = cc::Build::new();
     build.file(manifest.join("c/pnm.c")).include(&include).warnings(false);
-    for f in FLAGS {
+    for f in C_PLUGIN_FLAGS {
         build.flag(f);
     }
     build.compile("imageio_pnm");
@@ -38,7 +31,7 @@ fn main() {
     let target = out.join(&dll);
     let compiler = cc::Build::new().pic(true).get_compiler();
     let mut cmd: Command = compiler.to_command();
-    cmd.args(FLAGS)
+    cmd.args(C_PLUGIN_FLAGS)
         .arg("-O2")
         .arg("-shared")
         .arg("-I")

@@ -16,3 +16,5 @@ unsafe extern "C" {
 /// Path of the loadable shared library built from the same C source
 /// (`libimageio_pnm.so` in this crate's build directory).
 pub const SHARED_LIBRARY: &str = env!("IMAGEIO_PNM_SHARED_LIBRARY");
+
+include!("../flags.rs");

@@ -115,6 +115,14 @@ fn manager_lookup_sort_and_add_format() {
     assert_eq!(fm.get("png").unwrap().name(), "PNG");
     assert_eq!(fm.get("x.PGM").unwrap().name(), "PNM");
     assert_eq!(fm.get(".ppm").unwrap().name(), "PNM");
+    // An existing file is probed by content: a PNG named .ppm is PNG.
+    let dir = tempfile::tempdir().unwrap();
+    let disguised = dir.path().join("disguised.ppm");
+    std::fs::copy(workspace().join("tests/data/hello-page.png"), &disguised).unwrap();
+    assert_eq!(fm.get(disguised.to_str().unwrap()).unwrap().name(), "PNG");
+    // A directory is no image, and the error says so.
+    let e = imageio::imread(dir.path(), &Options::default()).unwrap_err();
+    assert!(e.to_string().ends_with(": it is a directory"), "{e}");
     assert_eq!(
         fm.get("nonexistent").unwrap_err().to_string(),
         "No format known by name NONEXISTENT."

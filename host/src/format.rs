@@ -204,7 +204,12 @@ impl Format {
         Ok(())
     }
 
-    pub(crate) fn plugin_error(&self, uri: &str, f: Failure) -> Error {
+    /// The host error for a plugin's failure; `io` is the I/O error a stream
+    /// callback met during the call, added to the message.
+    pub(crate) fn plugin_error(&self, uri: &str, mut f: Failure, io: Option<std::io::Error>) -> Error {
+        if let Some(io) = io {
+            f.message.push_str(&format!(" ({io})"));
+        }
         let (format, plugin) = (self.name().to_owned(), self.plugin_id().to_owned());
         match f.code {
             ffi::IIO_ERR_PANIC => Error::Panicked {
@@ -252,11 +257,7 @@ impl Format {
             Ok(instance) => Ok(Opened { request, io, instance }),
             Err(f) => {
                 let uri = request.filename().to_owned();
-                let mut e = self.plugin_error(&uri, f);
-                if let (Error::Plugin { message, .. }, Some(io_err)) = (&mut e, io.last_error.take()) {
-                    message.push_str(&format!(" ({io_err})"));
-                }
-                Err((e, request))
+                Err((self.plugin_error(&uri, f, io.last_error.take()), request))
             }
         }
     }
@@ -349,7 +350,7 @@ fn close_opened(format: &Format, o: &mut Opened) -> Result<()> {
     // SAFETY: the instance is open and, now replaced by NULL, never used again.
     let closed = unsafe { format.inner.backend.close(instance) };
     let uri = o.uri();
-    closed.map_err(|f| format.plugin_error(&uri, f))?;
+    closed.map_err(|f| format.plugin_error(&uri, f, None))?;
     o.request.finish()
 }
 
@@ -390,14 +391,6 @@ impl Reader {
         self.opened.as_mut().ok_or(Error::Closed("Reader"))
     }
 
-    fn fail(&self, uri: &str, f: Failure, io_error: Option<std::io::Error>) -> Error {
-        let mut e = self.format.plugin_error(uri, f);
-        if let (Error::Plugin { message, .. }, Some(io)) = (&mut e, io_error) {
-            message.push_str(&format!(" ({io})"));
-        }
-        e
-    }
-
     /// Number of images: 0 (metadata only), 1, N, or [`LENGTH_UNKNOWN`].
     /// Works on a closed reader only if it was asked before closing.
     pub fn get_length(&mut self) -> Result<u64> {
@@ -408,7 +401,7 @@ impl Reader {
         let r = unsafe { backend.get_length(o.instance) };
         let uri = o.uri();
         let io = o.io.last_error.take();
-        r.map_err(|f| self.fail(&uri, f, io))
+        r.map_err(|f| self.format.plugin_error(&uri, f, io))
     }
 
     fn read(&mut self, index: u64) -> Result<Image> {
@@ -432,7 +425,7 @@ impl Reader {
                     message: f.message,
                 });
             }
-            return Err(self.fail(&uri, f, io));
+            return Err(self.format.plugin_error(&uri, f, io));
         }
         let data = sink
             .take_array()
@@ -479,7 +472,7 @@ impl Reader {
         let r = unsafe { format.inner.backend.get_data(o.instance, idx, &mut sink, true) };
         let uri = o.uri();
         let io = o.io.last_error.take();
-        r.map_err(|f| self.fail(&uri, f, io))?;
+        r.map_err(|f| self.format.plugin_error(&uri, f, io))?;
         Ok(std::mem::take(&mut sink.meta))
     }
 
@@ -635,13 +628,7 @@ impl Writer {
         // live until the call returns.
         let r = unsafe { format.inner.backend.append_data(o.instance, &view, &kvs) };
         let io = o.io.last_error.take();
-        let r = r.map_err(|f| {
-            let mut e = format.plugin_error(&uri, f);
-            if let (Error::Plugin { message, .. }, Some(io)) = (&mut e, io) {
-                message.push_str(&format!(" ({io})"));
-            }
-            e
-        });
+        let r = r.map_err(|f| format.plugin_error(&uri, f, io));
         if let Err(e) = &r {
             self.failed = Some(e.to_string());
         }
@@ -658,7 +645,7 @@ impl Writer {
         let kvs = kv_views(&entries);
         // SAFETY: the instance is open; meta lives until the call returns.
         let r = unsafe { format.inner.backend.set_meta_data(o.instance, &kvs) };
-        let r = r.map_err(|f| format.plugin_error(&uri, f));
+        let r = r.map_err(|f| format.plugin_error(&uri, f, None));
         if let Err(e) = &r {
             self.failed = Some(e.to_string());
         }

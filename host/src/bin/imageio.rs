@@ -128,7 +128,7 @@ fn format_json(f: &Format) -> Json {
 
 fn report_json(r: &PluginReport) -> Json {
     json!({
-        "path": match &r.origin { Origin::File(p) => p.display().to_string(), o => origin_str(o) },
+        "path": origin_str(&r.origin),
         "id": r.id,
         "status": r.status.as_str(),
         "reason": r.reason,
@@ -167,10 +167,7 @@ fn cmd_plugins(json: bool) {
         return;
     }
     for r in &reports {
-        let path = match &r.origin {
-            Origin::File(p) => p.display().to_string(),
-            o => origin_str(o),
-        };
+        let path = origin_str(&r.origin);
         let detail = if r.reason.is_empty() {
             r.formats.join(", ")
         } else {

@@ -326,37 +326,42 @@ impl FormatManager {
         Ok(())
     }
 
-    fn search(&self, request: &mut Request, write: bool) -> Result<Vec<Format>> {
-        let sorted = self.formats();
+    /// The formats in search order, not yet probed: pass 1 (modes and
+    /// extension fit) then pass 2 (all the others), each in preference order.
+    fn search_order(&self, request: &Request) -> Vec<Format> {
         let select = request.mode().image.select_char();
         let ext = request.extension().map(str::to_lowercase);
         let fits = |f: &Format| {
             select.is_none_or(|c| f.modes().contains(c)) && ext.as_ref().is_some_and(|e| f.extensions().contains(e))
         };
-        let (first, second): (Vec<Format>, Vec<Format>) = sorted.into_iter().partition(fits);
-        let mut found = Vec::new();
-        for f in first.into_iter().chain(second) {
+        let (first, second): (Vec<Format>, Vec<Format>) = self.formats().into_iter().partition(fits);
+        first.into_iter().chain(second).collect()
+    }
+
+    /// The first format in search order whose probe accepts the request.
+    fn search(&self, request: &mut Request, write: bool) -> Result<Option<Format>> {
+        for f in self.search_order(request) {
             let ok = if write {
                 f.can_write(request)?
             } else {
                 f.can_read(request)?
             };
             if ok {
-                found.push(f);
+                return Ok(Some(f));
             }
         }
-        Ok(found)
+        Ok(None)
     }
 
     /// The first format (pass 1: modes and extension fit; pass 2: the rest)
     /// that can read the request, or `None`.
     pub fn search_read_format(&self, request: &mut Request) -> Result<Option<Format>> {
-        Ok(self.search(request, false)?.into_iter().next())
+        self.search(request, false)
     }
 
     /// The first format that can write the request, or `None`.
     pub fn search_write_format(&self, request: &mut Request) -> Result<Option<Format>> {
-        Ok(self.search(request, true)?.into_iter().next())
+        self.search(request, true)
     }
 
     fn no_format(&self, request: &Request, action: &'static str) -> Error {
@@ -387,12 +392,13 @@ impl FormatManager {
             return self.get(name)?.get_reader(request);
         }
         let mut request = Box::new(request);
-        let candidates = self.search(&mut request, false)?;
-        if candidates.is_empty() {
-            return Err(self.no_format(&request, "read"));
-        }
         let mut first_error = None;
-        for f in candidates {
+        // Probe lazily: a format is asked only when every earlier one could
+        // not read or failed to open.
+        for f in self.search_order(&request) {
+            if !f.can_read(&mut request)? {
+                continue;
+            }
             request.rewind()?;
             match f.try_reader(request) {
                 Ok(r) => return Ok(r),
@@ -403,7 +409,7 @@ impl FormatManager {
                 }
             }
         }
-        Err(first_error.expect("at least one candidate"))
+        Err(first_error.unwrap_or_else(|| self.no_format(&request, "read")))
     }
 
     /// A writer for a request: the named format, or the first that can write it.

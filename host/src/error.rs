@@ -78,6 +78,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A zip archive is invalid, or lacks the member asked for.
+    #[error("{uri}: {message}")]
+    Archive {
+        /// The request's name (`archive.zip/member`).
+        uri: String,
+        /// What is wrong.
+        message: String,
+    },
+
     // ---- caller misuse ----
     /// A mode string is invalid.
     #[error("{0}")]
@@ -126,6 +135,42 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    // ---- the network and downloads ----
+    /// An http(s) resource could not be fetched (connection, timeout, status).
+    #[error("{uri}: {message}")]
+    Network {
+        /// The URL.
+        uri: String,
+        /// The cause (`HTTP status 404 Not Found`, `timed out`, ...).
+        message: String,
+    },
+    /// A download is needed but `IMAGEIO_NO_INTERNET` forbids it
+    /// (imageio's `InternetNotAllowedError`).
+    #[error("Will not download resource from the internet because environment variable IMAGEIO_NO_INTERNET is set.")]
+    InternetNotAllowed,
+    /// A download is needed but the caller asked for none (`auto = false`;
+    /// imageio's `NeedDownloadError`).
+    #[error("'{name}' is not available locally and automatic download is off (auto = false)")]
+    NeedDownload {
+        /// The remote file name.
+        name: String,
+    },
+    /// Every download attempt failed.
+    #[error(
+        "Unable to download '{name}'. Perhaps there is no internet connection? If there is, please report this \
+         problem. (last error: {cause})"
+    )]
+    DownloadFailed {
+        /// The file's base name.
+        name: String,
+        /// The last attempt's error.
+        cause: String,
+    },
+    /// `load_lib` found no loadable library (the message lists the folders
+    /// searched, or each candidate's loader error).
+    #[error("{0}")]
+    LibraryNotLoaded(String),
 
     // ---- plugins ----
     /// A plugin reported an error.

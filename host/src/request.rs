@@ -2,6 +2,7 @@
 
 use crate::dict::Dict;
 use crate::error::{Error, Result};
+use crate::seekable::SeekableReader;
 use crate::util::read_n_bytes;
 use std::ffi::CString;
 use std::fmt;
@@ -298,6 +299,8 @@ impl FileIo {
 
 /// Where a write goes once the request finishes.
 enum Target {
+    /// A member of a zip archive, written (or replaced) on success.
+    Zip { archive: PathBuf, member: String },
     /// A temporary file beside the target, renamed onto it on success.
     File { target: PathBuf, temp: Option<TempPath> },
     /// Memory: the result, or the caller's stream.
@@ -331,6 +334,7 @@ pub struct Request {
     local_names: Vec<CString>,
     result: Option<Vec<u8>>,
     finished: bool,
+    zip: Option<(PathBuf, String)>,
 }
 
 fn expand_user(name: &str) -> PathBuf {
@@ -386,6 +390,7 @@ impl Request {
             local_names: Vec::new(),
             result: None,
             finished: false,
+            zip: None,
         };
         req.parse_uri(uri.into())?;
         if let Some(ext) = extension {
@@ -425,9 +430,13 @@ impl Request {
                     if !EXAMPLE_IMAGES.contains(&base.as_str()) {
                         return Err(Error::UnknownStandardImage { name: base });
                     }
-                    return Err(Error::Unsupported(format!(
-                        "standard image 'imageio:{name}' needs a download, which this build cannot do yet"
-                    )));
+                    let local = crate::fetching::get_remote_file(&format!("images/{base}"), None, false, true)?;
+                    let mut local = local.to_string_lossy().into_owned();
+                    if let Some((_, member)) = name.split_once(".zip/") {
+                        local.push('/');
+                        local.push_str(member);
+                    }
+                    self.set_filename(&local)?;
                 } else if s.starts_with("http://") || s.starts_with("https://") {
                     if !read {
                         return Err(Error::Unsupported(
@@ -502,6 +511,28 @@ impl Request {
             PathBuf::from(name)
         };
         let read = self.mode.io == IoMode::Read;
+        let expanded_str = expanded.to_string_lossy().into_owned();
+        if let Some((archive, member)) = crate::zipio::split_zip_path(&expanded_str, !read) {
+            let shown = archive.to_string_lossy().into_owned();
+            if read && !archive.exists() && EXAMPLE_IMAGES.contains(&shown.as_str()) {
+                return Err(Error::BareStandardImageName { name: shown });
+            }
+            let archive = absolute(&archive);
+            if read {
+                if !archive.exists() {
+                    return Err(Error::FileNotFound { path: archive });
+                }
+            } else {
+                let dir = archive.parent().map(Path::to_path_buf).unwrap_or_default();
+                if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                    return Err(Error::DirectoryNotFound { path: dir });
+                }
+            }
+            self.uri_type = UriType::Zipped;
+            self.filename = format!("{}/{member}", archive.to_string_lossy());
+            self.zip = Some((archive, member));
+            return Ok(());
+        }
         if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
             return Err(Error::BareStandardImageName { name: name.to_owned() });
         }
@@ -615,18 +646,24 @@ impl Request {
                 }
                 Ok(FileIo::Memory(Cursor::new(Vec::new())))
             }
-            (UriType::Http, _) => Err(Error::Unsupported(format!(
-                "reading from http(s) is not available in this build yet: {}",
-                Error::short_uri(&self.filename)
-            ))),
+            (UriType::Http, _) => {
+                let response = crate::http::urlopen(&self.filename, crate::http::request_timeout())?;
+                Ok(FileIo::Read(Box::new(SeekableReader::new(response))))
+            }
             (UriType::Ftp, _) => Err(Error::Unsupported(format!(
-                "ftp is not supported: {}",
+                "{}: ftp:// and ftps:// are not supported; only http:// and https:// URLs can be read",
                 Error::short_uri(&self.filename)
             ))),
-            (UriType::Zipped, _) => Err(Error::Unsupported(format!(
-                "zip members are not available in this build yet: {}",
-                Error::short_uri(&self.filename)
-            ))),
+            (UriType::Zipped, true) => {
+                let (archive, member) = self.zip.clone().expect("zip requests have an archive");
+                let bytes = crate::zipio::read_member(&archive, &member, &self.filename)?;
+                Ok(FileIo::Read(Box::new(Cursor::new(bytes))))
+            }
+            (UriType::Zipped, false) => {
+                let (archive, member) = self.zip.clone().expect("zip requests have an archive");
+                self.target = Some(Target::Zip { archive, member });
+                Ok(FileIo::Memory(Cursor::new(Vec::new())))
+            }
         }
     }
 
@@ -639,6 +676,10 @@ impl Request {
                 .as_ref()
                 .and_then(|p| std::fs::metadata(p).ok())
                 .map(|m| m.len()),
+            UriType::Zipped if self.mode.io == IoMode::Read => self
+                .zip
+                .as_ref()
+                .and_then(|(archive, member)| crate::zipio::member_size(archive, member)),
             _ => None,
         }
     }
@@ -782,15 +823,12 @@ impl Request {
                     temp.persist(&target).map_err(|e| io_err(e.error))?;
                 }
             }
+            Some(Target::Zip { archive, member }) => {
+                let bytes = self.written_bytes(file).map_err(io_err)?;
+                crate::zipio::write_member(&archive, &member, &bytes, &uri)?;
+            }
             Some(Target::Memory { sink }) => {
-                let bytes = if let Some(local) = &self.local_write {
-                    std::fs::read(local).map_err(io_err)?
-                } else {
-                    match file {
-                        Some(FileIo::Memory(c)) => c.into_inner(),
-                        _ => Vec::new(),
-                    }
-                };
+                let bytes = self.written_bytes(file).map_err(io_err)?;
                 match sink {
                     Some(mut s) => {
                         s.write_all(&bytes).and_then(|()| s.flush()).map_err(io_err)?;
@@ -801,6 +839,17 @@ impl Request {
             None => {}
         }
         Ok(())
+    }
+
+    /// What a plugin wrote to memory (or to the local file it asked for).
+    fn written_bytes(&self, file: Option<FileIo>) -> io::Result<Vec<u8>> {
+        if let Some(local) = &self.local_write {
+            return std::fs::read(local);
+        }
+        Ok(match file {
+            Some(FileIo::Memory(c)) => c.into_inner(),
+            _ => Vec::new(),
+        })
     }
 
     /// The bytes written to a `<bytes>` target, once; `None` afterwards and

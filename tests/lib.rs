@@ -163,3 +163,116 @@ pub fn run_reference(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A small HTTP/1.1 server on 127.0.0.1 for the network tests: each path
+/// has a behaviour, and every request is counted. Nothing leaves the
+/// machine.
+pub mod httpd {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// What the server does for a path.
+    #[derive(Clone)]
+    pub enum Route {
+        /// 200 with a `Content-Length`.
+        Ok(Vec<u8>),
+        /// 200 without a length: the body ends when the connection closes.
+        NoLength(Vec<u8>),
+        /// Declares the whole length, sends half, and closes the connection.
+        DropHalfway(Vec<u8>),
+        /// Reads the request and never answers (until the test ends).
+        Hang,
+    }
+
+    /// A running server.
+    pub struct Server {
+        port: u16,
+        routes: Arc<Mutex<HashMap<String, Route>>>,
+        hits: Arc<Mutex<HashMap<String, usize>>>,
+    }
+
+    impl Server {
+        /// Starts a server with no routes (every path is a 404).
+        pub fn start() -> Server {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+            let port = listener.local_addr().expect("addr").port();
+            let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+            let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+            let (r, h) = (Arc::clone(&routes), Arc::clone(&hits));
+            std::thread::spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let (r, h) = (Arc::clone(&r), Arc::clone(&h));
+                    std::thread::spawn(move || serve(conn, &r, &h));
+                }
+            });
+            Server { port, routes, hits }
+        }
+
+        /// Sets what `path` (starting with `/`) answers.
+        pub fn route(&self, path: &str, route: Route) -> &Server {
+            self.routes.lock().unwrap().insert(path.to_owned(), route);
+            self
+        }
+
+        /// `http://127.0.0.1:PORT` followed by `path`.
+        pub fn url(&self, path: &str) -> String {
+            format!("http://127.0.0.1:{}{path}", self.port)
+        }
+
+        /// How many requests `path` received.
+        pub fn hits(&self, path: &str) -> usize {
+            self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+        }
+    }
+
+    fn serve(conn: TcpStream, routes: &Mutex<HashMap<String, Route>>, hits: &Mutex<HashMap<String, usize>>) {
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut reader = BufReader::new(conn.try_clone().expect("clone stream"));
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        loop {
+            let mut header = String::new();
+            match reader.read_line(&mut header) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if header == "\r\n" || header == "\n" => break,
+                Ok(_) => {}
+            }
+        }
+        *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+        let route = routes.lock().unwrap().get(&path).cloned();
+        let mut out = conn;
+        let _ = match route {
+            None => out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found"),
+            Some(Route::Ok(body)) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                out.write_all(head.as_bytes()).and_then(|()| out.write_all(&body))
+            }
+            Some(Route::NoLength(body)) => out
+                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                .and_then(|()| out.write_all(&body)),
+            Some(Route::DropHalfway(body)) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                out.write_all(head.as_bytes())
+                    .and_then(|()| out.write_all(&body[..body.len() / 2]))
+            }
+            Some(Route::Hang) => {
+                std::thread::sleep(Duration::from_secs(60));
+                Ok(())
+            }
+        };
+        let _ = out.flush();
+        let _ = out.shutdown(std::net::Shutdown::Both);
+    }
+}

@@ -13,10 +13,17 @@
 //! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
 //!   multi-frame format registered from a Rust type.
 //! - `readme`: the README's C plugin compiles, loads and reads.
+//! - `helpers`: `image_as_uint` and the progress indicator against imageio
+//!   itself; `load_lib`, `appdata_dir`, `resource_dirs` on real files.
+//! - `remote`: `get_remote_file`, `urlopen` and http(s) reading against a
+//!   real HTTP server on 127.0.0.1 (drops, timeouts, 404s, seeking plugins).
+//! - `sources`: zip members (read, write, replace) against Python's zipfile,
+//!   `imageio:` standard images from a local mirror, the CLI on both.
 
 mod abi;
 mod cli;
 mod core;
+mod helpers;
 mod interop;
 mod lifecycle;
 mod loading;

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 trait Elem: Copy {
     const FLOAT: bool;
     fn to_f64(self) -> f64;
-    /// numpy's `str()` of the scalar.
+    /// How imageio's warning shows the scalar (`"{}".format(x)`).
     fn py_str(self) -> String;
     /// A C cast (`astype`): integers wrap, floats truncate (saturating in
     /// Rust where C is undefined; NaN gives 0).
@@ -36,8 +36,10 @@ impl Elem for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    /// imageio formats with `"{}".format(scalar)`, which widens a float32
+    /// to a Python float: `1e20f32` shows as `1.0000000200408773e+20`.
     fn py_str(self) -> String {
-        py_float_str(&format!("{self:e}"), self.is_finite(), self.is_nan(), self < 0.0)
+        f64::from(self).py_str()
     }
     fn cast_u8(self) -> u8 {
         self as u8
@@ -254,7 +256,10 @@ pub fn image_as_uint_with_warning(im: &NdArray, bitdepth: Option<u32>) -> Result
 /// (target `imageio`): `Lossy conversion from float32 to uint8. Range [0,
 /// 1]. Convert image to uint8 prior to saving to suppress this warning.`
 /// `bool` (an error in imageio) is defined here: `False`/`True` become 0 and
-/// the maximum.
+/// the maximum. The stretch is computed in float64 throughout: imageio
+/// computes `max - min` in the input's own dtype, which overflows for
+/// signed integers spanning more than half their range (`int8 [-128,
+/// 127]`) and then fails its own assertion under numpy 2.
 ///
 /// ```
 /// use imageio::core::image_as_uint;
@@ -291,8 +296,8 @@ mod tests {
         assert_eq!(s(1.5e16), "1.5e+16");
         assert_eq!(s(1e15), "1000000000000000.0");
         assert_eq!(s(123.456), "123.456");
-        assert_eq!(0.1f32.py_str(), "0.1");
-        assert_eq!(3.4028235e38f32.py_str(), "3.4028235e+38");
+        assert_eq!(0.1f32.py_str(), "0.10000000149011612");
+        assert_eq!(0.5f32.py_str(), "0.5");
     }
 
     #[test]

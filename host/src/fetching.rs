@@ -247,14 +247,18 @@ impl Fetcher {
             uri: url.to_owned(),
             source,
         };
-        let mut temp = tempfile::Builder::new()
-            .prefix(".imageio-download-")
-            .suffix(".part")
-            .tempfile_in(parent)
-            .map_err(|e| Error::Io {
-                uri: parent.display().to_string(),
-                source: e,
-            })?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".imageio-download-").suffix(".part");
+        #[cfg(unix)]
+        {
+            // A normal file (0666 less the umask), not tempfile's private 0600.
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let mut temp = builder.tempfile_in(parent).map_err(|e| Error::Io {
+            uri: parent.display().to_string(),
+            source: e,
+        })?;
         progress.start("", "bytes", total.unwrap_or(0));
         let mut got: u64 = 0;
         let mut chunk = vec![0u8; 8192];

@@ -261,8 +261,8 @@ pub trait ProgressIndicator {
     fn set_progress(&mut self, progress: Progress, force: bool) {
         let s = self.state_mut();
         s.progress = progress;
-        let now = (s.clock)();
-        if !(force || now - s.last_update > 0.1) {
+        // The clock is read only when needed, in imageio's order.
+        if !force && (s.clock)() - s.last_update <= 0.1 {
             return;
         }
         s.last_update = (s.clock)();

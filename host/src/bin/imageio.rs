@@ -1,11 +1,19 @@
 //! The `imageio` command-line tool: list formats and plugins, inspect and
-//! convert images, with the standard plugins built in and any plugin found in
-//! the plugin directories.
+//! convert images, fetch standard images, with the standard plugins built in
+//! and any plugin found in the plugin directories. Progress bars for long work
+//! (downloads, multi-image conversions) are drawn on stderr when it is a
+//! terminal, and nothing is drawn otherwise.
 
 use clap::{Parser, Subcommand};
+use imageio::core::{ProgressState, Status};
 use imageio::plugin::{Origin, PluginReport};
-use imageio::{Dict, Format, Options, Value, formats};
+use imageio::{
+    Dict, Fetcher, ForceDownload, Format, NullProgressIndicator, Options, ProgressIndicator, Value, formats,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value as Json, json};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -57,6 +65,189 @@ enum Command {
         #[arg(long)]
         out_format: Option<String>,
     },
+    /// Download a resource of imageio's binary repository (or of
+    /// IMAGEIO_REMOTE_URL) into the cache, unless it is there already, and
+    /// print its local path. NAME is a remote path (`images/chelsea.png`) or
+    /// a standard image's name (`chelsea.png`).
+    Fetch {
+        /// The remote name.
+        name: String,
+        /// Put the file in this folder instead of the cache.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Download even if a copy exists.
+        #[arg(long, conflicts_with = "older_than")]
+        force: bool,
+        /// Download if the copy is older than this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        older_than: Option<String>,
+    },
+    /// Show the folders imageio uses (user data, resources, plugins, cache)
+    /// and the platform.
+    Dirs {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A progress indicator drawn with indicatif on stderr.
+struct BarIndicator {
+    state: ProgressState,
+    bar: Option<ProgressBar>,
+}
+
+impl BarIndicator {
+    fn new(name: &str) -> BarIndicator {
+        BarIndicator {
+            state: ProgressState::new(name),
+            bar: None,
+        }
+    }
+}
+
+impl ProgressIndicator for BarIndicator {
+    fn state(&self) -> &ProgressState {
+        &self.state
+    }
+    fn state_mut(&mut self) -> &mut ProgressState {
+        &mut self.state
+    }
+    fn on_start(&mut self) {
+        let max = self.state.max();
+        let bar = if max > 0 {
+            ProgressBar::with_draw_target(Some(max), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        };
+        let template = match (self.state.unit(), max > 0) {
+            ("bytes", true) => "{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})",
+            ("bytes", false) => "{msg} {spinner} {bytes}",
+            (_, true) => "{msg} [{bar:30}] {pos}/{len} {prefix}",
+            (_, false) => "{msg} {spinner} {pos} {prefix}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        let msg = if self.state.action().is_empty() {
+            self.state.name().to_owned()
+        } else {
+            format!("{} ({})", self.state.name(), self.state.action())
+        };
+        bar.set_message(msg);
+        bar.set_prefix(self.state.unit().to_owned());
+        self.bar = Some(bar);
+    }
+    fn on_update(&mut self, _text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.state.progress().as_f64().max(0.0) as u64);
+        }
+    }
+    fn on_stop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            if self.status() == Status::Failed {
+                bar.abandon();
+            } else {
+                bar.finish_and_clear();
+            }
+        }
+    }
+    fn on_write(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => eprintln!("{message}"),
+        }
+    }
+}
+
+/// A bar on a terminal, nothing otherwise.
+fn progress_for(name: &str) -> Box<dyn ProgressIndicator> {
+    if std::io::stderr().is_terminal() {
+        Box::new(BarIndicator::new(name))
+    } else {
+        Box::new(NullProgressIndicator::new())
+    }
+}
+
+/// The fetcher of the environment, quiet on stdout (messages go to the log).
+fn fetcher() -> imageio::Result<Fetcher> {
+    let mut f = Fetcher::from_env()?;
+    f.print = false;
+    Ok(f)
+}
+
+/// Downloads the standard image an `imageio:NAME` URI needs (with a progress
+/// bar on a terminal) before the library opens it, so the library's own
+/// stdout messages never mix with the tool's output.
+fn prefetch(uri: &str) -> imageio::Result<()> {
+    let Some(name) = uri.strip_prefix("imageio:") else {
+        return Ok(());
+    };
+    let name = name.to_lowercase();
+    let base = match name.split_once(".zip/") {
+        Some((b, _)) => format!("{b}.zip"),
+        None => name,
+    };
+    if !imageio::core::EXAMPLE_IMAGES.contains(&base.as_str()) {
+        return Ok(()); // the request gives the error
+    }
+    let mut progress = progress_for("Downloading");
+    fetcher()?.fetch(
+        &format!("images/{base}"),
+        None,
+        &ForceDownload::No,
+        true,
+        progress.as_mut(),
+    )?;
+    Ok(())
+}
+
+fn cmd_fetch(name: &str, dir: Option<PathBuf>, force: bool, older_than: Option<String>) -> imageio::Result<()> {
+    let remote = if name.contains('/') || name.contains('\\') {
+        name.to_owned()
+    } else if imageio::core::EXAMPLE_IMAGES.contains(&name) {
+        format!("images/{name}")
+    } else {
+        name.to_owned()
+    };
+    let force = match older_than {
+        Some(date) => ForceDownload::OlderThan(date),
+        None => ForceDownload::from(force),
+    };
+    let mut progress = progress_for("Downloading");
+    let path = fetcher()?.fetch(&remote, dir.as_deref(), &force, true, progress.as_mut())?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn cmd_dirs(json: bool) -> imageio::Result<()> {
+    let shown = |p: &std::path::Path| p.display().to_string();
+    let appdata = imageio::appdata_dir(None, false).map(|p| shown(&p)).unwrap_or_default();
+    let cache = imageio::appdata_dir(Some("imageio"), false)
+        .map(|p| shown(&p))
+        .unwrap_or_default();
+    let resources: Vec<String> = imageio::resource_dirs().iter().map(|p| shown(p)).collect();
+    let plugins: Vec<String> = imageio::plugin_dirs().iter().map(|p| shown(p)).collect();
+    let platform = imageio::get_platform().unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            json!({
+                "platform": platform,
+                "appdata_dir": appdata,
+                "cache_dir": cache,
+                "resource_dirs": resources,
+                "plugin_dirs": plugins,
+            })
+        );
+        return Ok(());
+    }
+    println!("platform:      {platform}");
+    println!("appdata_dir:   {appdata}");
+    println!("cache:         {cache}");
+    println!("resource_dirs: {}", resources.join(", "));
+    println!("plugin dirs:   {}", plugins.join(", "));
+    Ok(())
 }
 
 struct StderrLogger(log::LevelFilter);
@@ -182,6 +373,7 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
         format,
         ..Options::default()
     };
+    prefetch(uri)?;
     let mut reader = imageio::get_reader(uri, '?', &opts)?;
     let length = reader.get_length()?;
     let meta = reader.get_meta_data(None)?;
@@ -232,6 +424,7 @@ fn cmd_convert(
         format: in_format,
         ..Options::default()
     };
+    prefetch(input)?;
     let mut reader = imageio::get_reader(input, '?', &in_opts)?;
     let length = reader.get_length()?;
     let mode = if length == 1 { 'i' } else { 'I' };
@@ -241,10 +434,23 @@ fn cmd_convert(
     };
     let mut writer = imageio::get_writer(output, mode, &out_opts)?;
     let mut count = 0usize;
+    let mut progress: Box<dyn ProgressIndicator> = if length > 1 {
+        progress_for("Converting")
+    } else {
+        Box::new(NullProgressIndicator::new())
+    };
+    let known = if length == imageio::LENGTH_UNKNOWN { 0 } else { length };
+    progress.start("", "images", known);
     for im in reader.iter_data()? {
-        writer.append_data(&im?, None)?;
+        let written = im.and_then(|im| writer.append_data(&im, None));
+        if let Err(e) = written {
+            progress.fail(None);
+            return Err(e);
+        }
         count += 1;
+        progress.set_progress(count.into(), false);
     }
+    progress.finish(None);
     reader.close()?;
     if count == 0 {
         return Err(imageio::Error::InvalidArgument(format!(
@@ -278,6 +484,13 @@ fn main() -> ExitCode {
             in_format,
             out_format,
         } => cmd_convert(&input, &output, in_format, out_format),
+        Command::Fetch {
+            name,
+            dir,
+            force,
+            older_than,
+        } => cmd_fetch(&name, dir, force, older_than),
+        Command::Dirs { json } => cmd_dirs(json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,4 +28,6 @@ mod interop;
 mod lifecycle;
 mod loading;
 mod readme;
+mod remote;
+mod sources;
 mod threads;

@@ -61,9 +61,10 @@ pub mod core {
     pub use crate::progress::{Progress, ProgressState, Status};
     pub use crate::request::{EXAMPLE_IMAGES, RETURN_BYTES};
     pub use crate::{
-        BaseProgressIndicator, Dict, Error, Fetcher, ForceDownload, Format, FormatManager, Image, ProgressIndicator,
-        Request, SeekableReader, StdoutProgressIndicator, UrlResponse, appdata_dir, asarray, generate_candidate_libs,
-        get_platform, get_remote_file, has_module, image_as_uint, image_as_uint_with_warning, load_lib, looks_lib,
-        no_internet_value, read_n_bytes, request_timeout, resource_dirs, sizeof_fmt, urlopen,
+        BaseProgressIndicator, Dict, Error, Fetcher, ForceDownload, Format, FormatManager, Image,
+        NullProgressIndicator, ProgressIndicator, Request, SeekableReader, StdoutProgressIndicator, UrlResponse,
+        appdata_dir, asarray, generate_candidate_libs, get_platform, get_remote_file, has_module, image_as_uint,
+        image_as_uint_with_warning, load_lib, looks_lib, no_internet_value, read_n_bytes, request_timeout,
+        resource_dirs, sizeof_fmt, urlopen,
     };
 }

@@ -158,6 +158,7 @@ pub fn resource_package_dir() -> Option<PathBuf> {
 /// cached files in each.
 ///
 /// ```
+/// # unsafe { std::env::set_var("IMAGEIO_USERDIR", std::env::temp_dir().join("iio-resource-doc")) };
 /// let dirs = imageio::resource_dirs();
 /// assert!(dirs.iter().any(|d| d.ends_with(".imageio")));
 /// ```

@@ -36,6 +36,12 @@ pub fn build_artifacts() {
             "imageio",
             "-p",
             "imageio-png-plugin",
+            "imageio-jpeg-plugin",
+            "imageio-tiff-plugin",
+            "imageio-gif-plugin",
+            "imageio-bmp-plugin",
+            "imageio-npy-plugin",
+            "imageio-webp-plugin",
             "-p",
             "iio-fixture-panicky",
         ]);
@@ -66,6 +72,24 @@ pub fn imageio_bin() -> PathBuf {
 pub fn png_plugin_library() -> PathBuf {
     build_artifacts();
     profile_dir().join(dll_name("imageio_png_plugin"))
+}
+
+/// Every standard plugin as a shared library: (format name, path).
+pub fn standard_plugin_libraries() -> Vec<(&'static str, PathBuf)> {
+    build_artifacts();
+    let mut out = vec![("PNM", pnm_plugin_library())];
+    for (name, stem) in [
+        ("PNG", "imageio_png_plugin"),
+        ("JPEG", "imageio_jpeg_plugin"),
+        ("TIFF", "imageio_tiff_plugin"),
+        ("GIF", "imageio_gif_plugin"),
+        ("BMP", "imageio_bmp_plugin"),
+        ("NPY", "imageio_npy_plugin"),
+        ("WEBP", "imageio_webp_plugin"),
+    ] {
+        out.push((name, profile_dir().join(dll_name(stem))));
+    }
+    out
 }
 
 /// The panicking fixture plugin.

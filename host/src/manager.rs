@@ -37,10 +37,16 @@ pub struct FormatManager {
 type Accessor =
     unsafe extern "C" fn(*const imageio_plugin_api::ffi::iio_host_v1) -> *const imageio_plugin_api::ffi::iio_plugin_v1;
 
-fn builtins() -> [(&'static str, Accessor); 2] {
+fn builtins() -> [(&'static str, Accessor); 8] {
     [
         ("imageio-png", imageio_png::png_plugin as Accessor),
         ("imageio-pnm", imageio_pnm::iio_pnm_plugin as Accessor),
+        ("imageio-jpeg", imageio_jpeg::jpeg_plugin as Accessor),
+        ("imageio-tiff", imageio_tiff::tiff_plugin as Accessor),
+        ("imageio-gif", imageio_gif::gif_plugin as Accessor),
+        ("imageio-bmp", imageio_bmp::bmp_plugin as Accessor),
+        ("imageio-npy", imageio_npy::npy_plugin as Accessor),
+        ("imageio-webp", imageio_webp::webp_plugin as Accessor),
     ]
 }
 
@@ -77,7 +83,8 @@ impl FormatManager {
         self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers the builtin plugins (PNG, PNM).
+    /// Registers the builtin plugins (PNG, PNM, JPEG, TIFF, GIF, BMP, NPY,
+    /// WEBP).
     pub fn add_builtins(&self) {
         for (id, accessor) in builtins() {
             let origin = Origin::Builtin(id.to_owned());

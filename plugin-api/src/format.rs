@@ -140,8 +140,31 @@ impl<'a> ImageView<'a> {
         self.bytes.len() / self.dtype.size()
     }
 
+    /// `(height, width, channels)` of an image shaped `(H, W)` (one
+    /// channel) or `(H, W, C)`, or an error naming the format and the shape.
+    pub fn hwc(&self, format: &str) -> Result<(u64, u64, u64)> {
+        match *self.shape {
+            [h, w] if h > 0 && w > 0 => Ok((h, w, 1)),
+            [h, w, c] if h > 0 && w > 0 && c > 0 => Ok((h, w, c)),
+            _ => Err(Error::invalid_argument(format!(
+                "{format} needs an image shaped (H, W) or (H, W, C), not {:?}",
+                self.shape
+            ))),
+        }
+    }
+
     /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+}
+
+/// The array shape imageio uses for an image of `channels` channels:
+/// `(H, W)` for one channel, else `(H, W, C)`.
+pub fn image_shape(height: u64, width: u64, channels: u64) -> Vec<u64> {
+    if channels == 1 {
+        vec![height, width]
+    } else {
+        vec![height, width, channels]
     }
 }

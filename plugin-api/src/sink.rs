@@ -168,6 +168,13 @@ impl<'a> ImageSink<'a> {
         Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
     }
 
+    /// Like [`alloc`](Self::alloc) for any dtype, as raw bytes (elements in
+    /// native byte order; `bool` as one byte, 0 or 1): for formats that
+    /// read pixel data straight from the file.
+    pub fn alloc_bytes(&mut self, dtype: Dtype, shape: &[u64]) -> Result<&'a mut [u8]> {
+        self.alloc_raw(dtype, shape)
+    }
+
     /// Like [`alloc`](Self::alloc) for a boolean image: one byte per element,
     /// 0 for false and 1 for true.
     pub fn alloc_bool(&mut self, shape: &[u64]) -> Result<&'a mut [u8]> {

@@ -1,0 +1,298 @@
+//! BMP reading and writing (safe code only).
+#![forbid(unsafe_code)]
+
+use image::ImageDecoder;
+use image::codecs::bmp::{BmpDecoder, BmpEncoder};
+use imageio_plugin_api::{
+    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+};
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+/// The largest image decoded, in pixels (a hostile header gets an error).
+const MAX_PIXELS: u64 = 1 << 30;
+
+/// The `BMP` format.
+pub struct Bmp;
+
+impl Format for Bmp {
+    const NAME: &'static str = "BMP";
+    const DESCRIPTION: &'static str = "Windows bitmap (image crate's BMP codec)";
+    const EXTENSIONS: &'static str = ".bmp .dib";
+    const MODES: &'static str = "i";
+    const NEEDS_SEEK: bool = true;
+    type Reader = BmpReader;
+    type Writer = BmpWriter;
+
+    fn can_read(req: &Request<'_>) -> i32 {
+        let b = req.first_bytes();
+        if matches!(req.image_mode(), 'i' | '?') && b.len() >= 18 && b.starts_with(b"BM") {
+            let dib = u32::from_le_bytes([b[14], b[15], b[16], b[17]]);
+            if matches!(dib, 12 | 40 | 52 | 56 | 64 | 108 | 124) {
+                return 100;
+            }
+        }
+        0
+    }
+
+    fn can_write(req: &Request<'_>) -> i32 {
+        if matches!(req.image_mode(), 'i' | '?') && matches!(req.extension(), ".bmp" | ".dib") {
+            100
+        } else {
+            0
+        }
+    }
+
+    fn open_reader(req: &Request<'_>) -> Result<BmpReader> {
+        req.options()?.check_known("BMP", &[])?;
+        let mut stream = req.stream()?;
+        let start = stream.stream_position()?;
+        let info = Info::read(&mut stream)?;
+        stream.seek(SeekFrom::Start(start))?;
+        Ok(BmpReader { stream, start, info })
+    }
+
+    fn open_writer(req: &Request<'_>) -> Result<BmpWriter> {
+        req.options()?.check_known("BMP", &[])?;
+        Ok(BmpWriter {
+            stream: req.stream()?,
+            written: false,
+        })
+    }
+}
+
+/// What Pillow makes of a palette.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PaletteKind {
+    /// Black and white: `bool`.
+    Bilevel,
+    /// Entry `i` is gray `i`: the index is the value.
+    Gray,
+    /// Colours: applied.
+    Color,
+}
+
+/// The header fields the plugin needs beyond the decoder's.
+struct Info {
+    bits: u16,
+    compression: u32,
+    palette: Vec<[u8; 3]>,
+    dpi: Option<(f64, f64)>,
+}
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl Info {
+    fn read(r: &mut impl Read) -> Result<Info> {
+        let mut head = [0u8; 18];
+        r.read_exact(&mut head)
+            .map_err(|_| Error::corrupt("the file is too short for a BMP header"))?;
+        if &head[..2] != b"BM" {
+            return Err(Error::corrupt("not a BMP file (no BM signature)"));
+        }
+        let dib_size = le32(&head, 14) as usize;
+        if !(12..=1024).contains(&dib_size) {
+            return Err(Error::corrupt(format!("unsupported BMP header size {dib_size}")));
+        }
+        let mut dib = vec![0u8; dib_size];
+        dib[..4].copy_from_slice(&head[14..18]);
+        r.read_exact(&mut dib[4..])
+            .map_err(|_| Error::corrupt("the BMP header is truncated"))?;
+        let (bits, compression, colors_used, padding, dpi) = if dib_size == 12 {
+            (le16(&dib, 10), 0, 0, 3usize, None)
+        } else if dib_size >= 40 {
+            let ppm = |v: u32| f64::from(v) * 0.0254;
+            let (x, y) = (le32(&dib, 24), le32(&dib, 28));
+            let dpi =
+                (x > 0 && y > 0).then(|| ((ppm(x) * 1000.0).round() / 1000.0, (ppm(y) * 1000.0).round() / 1000.0));
+            (le16(&dib, 14), le32(&dib, 16), le32(&dib, 32), 4usize, dpi)
+        } else {
+            return Err(Error::corrupt(format!("unsupported BMP header size {dib_size}")));
+        };
+        let mut palette = Vec::new();
+        if bits <= 8 {
+            let max = 1u32 << bits;
+            let colors = if colors_used == 0 || colors_used > max {
+                max
+            } else {
+                colors_used
+            } as usize;
+            let mut raw = vec![0u8; colors * padding];
+            // A short palette is tolerated: missing entries are black.
+            let mut got = 0;
+            while got < raw.len() {
+                match r.read(&mut raw[got..])? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            palette = raw.chunks_exact(padding).map(|c| [c[2], c[1], c[0]]).collect();
+        }
+        Ok(Info {
+            bits,
+            compression,
+            palette,
+            dpi,
+        })
+    }
+
+    fn palette_kind(&self) -> PaletteKind {
+        let gray_at = |i: usize, v: u8| self.palette.get(i) == Some(&[v, v, v]);
+        if self.palette.len() <= 2 {
+            if gray_at(0, 0) && (self.palette.len() < 2 || gray_at(1, 255)) {
+                return PaletteKind::Bilevel;
+            }
+        } else if (0..self.palette.len()).all(|i| gray_at(i, i as u8)) {
+            return PaletteKind::Gray;
+        }
+        PaletteKind::Color
+    }
+}
+
+fn image_error(e: image::ImageError) -> Error {
+    match e {
+        image::ImageError::Limits(l) => Error::no_memory(format!("BMP: {l}")),
+        image::ImageError::Unsupported(u) => Error::unsupported(format!("BMP: {u}")),
+        image::ImageError::IoError(io) => Error::from(io),
+        other => Error::corrupt(format!("BMP: {other}")),
+    }
+}
+
+/// An open BMP reader.
+pub struct BmpReader {
+    stream: Stream,
+    start: u64,
+    info: Info,
+}
+
+impl BmpReader {
+    fn meta(&self, sink: &mut ImageSink<'_>) -> Result<()> {
+        sink.set_meta("compression", &Value::Int(i64::from(self.info.compression)))?;
+        if let Some((x, y)) = self.info.dpi {
+            sink.set_meta("dpi", &Value::FloatArray(vec![x, y]))?;
+        }
+        Ok(())
+    }
+}
+
+impl Reader for BmpReader {
+    fn get_length(&mut self) -> Result<u64> {
+        Ok(1)
+    }
+
+    fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {
+        if index != 0 {
+            return Err(Error::index_out_of_range(index, 1));
+        }
+        self.stream.seek(SeekFrom::Start(self.start))?;
+        let mut decoder = BmpDecoder::new(BufReader::new(&mut self.stream)).map_err(image_error)?;
+        let (w, h) = decoder.dimensions();
+        let (w, h) = (u64::from(w), u64::from(h));
+        if w.saturating_mul(h) > MAX_PIXELS {
+            return Err(Error::no_memory(format!(
+                "a {w}x{h} BMP is over the {MAX_PIXELS}-pixel limit"
+            )));
+        }
+        let indexed = self.info.bits <= 8;
+        if indexed {
+            decoder.set_indexed_color(true);
+            let kind = self.info.palette_kind();
+            let mut idx = vec![0u8; (w * h) as usize];
+            decoder.read_image(&mut idx).map_err(image_error)?;
+            match kind {
+                PaletteKind::Bilevel => {
+                    let out = sink.alloc_bool(&[h, w])?;
+                    for (o, &i) in out.iter_mut().zip(&idx) {
+                        *o = u8::from(i != 0);
+                    }
+                }
+                PaletteKind::Gray => sink.alloc::<u8>(&[h, w])?.copy_from_slice(&idx),
+                PaletteKind::Color => {
+                    let out = sink.alloc::<u8>(&[h, w, 3])?;
+                    for (o, &i) in out.chunks_exact_mut(3).zip(&idx) {
+                        o.copy_from_slice(self.info.palette.get(usize::from(i)).unwrap_or(&[0, 0, 0]));
+                    }
+                }
+            }
+        } else {
+            let channels = u64::from(decoder.color_type().channel_count());
+            let out = sink.alloc::<u8>(&image_shape(h, w, channels))?;
+            if out.len() as u64 != decoder.total_bytes() {
+                return Err(Error::internal("unexpected BMP output size"));
+            }
+            decoder.read_image(out).map_err(image_error)?;
+        }
+        self.meta(sink)
+    }
+
+    fn get_meta_data(&mut self, index: Option<u64>, sink: &mut ImageSink<'_>) -> Result<()> {
+        if let Some(i) = index.filter(|&i| i != 0) {
+            return Err(Error::index_out_of_range(i, 1));
+        }
+        self.meta(sink)
+    }
+}
+
+/// An open BMP writer (one image).
+pub struct BmpWriter {
+    stream: Stream,
+    written: bool,
+}
+
+impl Writer for BmpWriter {
+    fn append_data(&mut self, image: &ImageView<'_>, _meta: &[(String, Value)]) -> Result<()> {
+        if self.written {
+            return Err(Error::unsupported(
+                "a BMP file holds one image; this one already has it",
+            ));
+        }
+        let (h, w, c) = image.hwc("BMP")?;
+        let (Ok(h32), Ok(w32)) = (u32::try_from(h), u32::try_from(w)) else {
+            return Err(Error::invalid_argument(format!(
+                "BMP cannot store an image of shape {:?}",
+                image.shape
+            )));
+        };
+        let bytes: Vec<u8>;
+        let data: &[u8] = match image.dtype {
+            Dtype::U8 => image.bytes,
+            Dtype::Bool => {
+                bytes = image.bytes.iter().map(|&b| if b != 0 { 255 } else { 0 }).collect();
+                &bytes
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "BMP stores uint8 (or bool) images, not {} (convert the image first)",
+                    other.name()
+                )));
+            }
+        };
+        let color = match c {
+            1 => image::ExtendedColorType::L8,
+            3 => image::ExtendedColorType::Rgb8,
+            4 => image::ExtendedColorType::Rgba8,
+            other => {
+                return Err(Error::unsupported(format!(
+                    "BMP stores gray, RGB or RGBA images, not {other} channels (shape {:?})",
+                    image.shape
+                )));
+            }
+        };
+        let mut out = std::io::BufWriter::new(&mut self.stream);
+        BmpEncoder::new(&mut out)
+            .encode(data, w32, h32, color)
+            .map_err(image_error)?;
+        std::io::Write::flush(&mut out)?;
+        self.written = true;
+        Ok(())
+    }
+
+    fn close(self) -> Result<()> {
+        Ok(())
+    }
+}

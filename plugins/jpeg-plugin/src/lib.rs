@@ -1,0 +1,4 @@
+//! The JPEG plugin built as a shared library: one exported symbol,
+//! `iio_plugin_entry_v1`, forwarding to [`imageio_jpeg::jpeg_plugin`].
+
+imageio_plugin_api::export_entry!(imageio_jpeg::jpeg_plugin);

@@ -1,0 +1,271 @@
+//! JPEG reading and writing (safe code only).
+#![forbid(unsafe_code)]
+
+use crate::exif;
+use imageio_plugin_api::{
+    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+};
+use std::io::{Read, Write};
+use zune_jpeg::JpegDecoder;
+use zune_jpeg::zune_core::bytestream::ZCursor;
+use zune_jpeg::zune_core::colorspace::ColorSpace;
+use zune_jpeg::zune_core::options::DecoderOptions;
+
+/// The largest encoded file read into memory.
+const MAX_FILE: u64 = 1 << 31;
+
+/// The `JPEG` format.
+pub struct Jpeg;
+
+impl Format for Jpeg {
+    const NAME: &'static str = "JPEG";
+    const DESCRIPTION: &'static str = "JPEG (zune-jpeg decoder, jpeg-encoder encoder)";
+    const EXTENSIONS: &'static str = ".jpg .jpeg .jpe .jfif";
+    const MODES: &'static str = "i";
+    type Reader = JpegReader;
+    type Writer = JpegWriter;
+
+    fn can_read(req: &Request<'_>) -> i32 {
+        if matches!(req.image_mode(), 'i' | '?') && req.first_bytes().starts_with(&[0xFF, 0xD8, 0xFF]) {
+            100
+        } else {
+            0
+        }
+    }
+
+    fn can_write(req: &Request<'_>) -> i32 {
+        if matches!(req.image_mode(), 'i' | '?') && matches!(req.extension(), ".jpg" | ".jpeg" | ".jpe" | ".jfif") {
+            100
+        } else {
+            0
+        }
+    }
+
+    fn open_reader(req: &Request<'_>) -> Result<JpegReader> {
+        req.options()?.check_known("JPEG", &[])?;
+        let mut data = Vec::new();
+        req.stream()?.take(MAX_FILE).read_to_end(&mut data)?;
+        if !data.starts_with(&[0xFF, 0xD8]) {
+            return Err(Error::corrupt("not a JPEG file (no SOI marker)"));
+        }
+        let markers = exif::scan(&data);
+        let mut decoder = JpegDecoder::new(ZCursor::new(&data[..]));
+        decoder.decode_headers().map_err(decoding_error)?;
+        let input = decoder
+            .input_colorspace()
+            .ok_or_else(|| Error::corrupt("the JPEG header names no colour space"))?;
+        let info = decoder
+            .info()
+            .ok_or_else(|| Error::corrupt("the JPEG header could not be read"))?;
+        let exif = decoder.exif().cloned().map(|e| {
+            if e.starts_with(b"Exif\0\0") {
+                e
+            } else {
+                [b"Exif\0\0".as_slice(), &e].concat()
+            }
+        });
+        let icc = decoder.icc_profile();
+        let mut meta = Vec::new();
+        if let Some(e) = &exif {
+            if let Some(o) = exif::orientation(e) {
+                meta.push(("orientation".to_owned(), Value::Int(i64::from(o))));
+            }
+            meta.push(("exif".to_owned(), Value::Bytes(e.clone())));
+        }
+        if let Some(icc) = icc {
+            meta.push(("icc_profile".to_owned(), Value::Bytes(icc)));
+        }
+        if let Some((unit, x, y)) = markers.density {
+            let scale = if unit == 2 { 2.54 } else { 1.0 };
+            meta.push((
+                "dpi".to_owned(),
+                Value::FloatArray(vec![f64::from(x) * scale, f64::from(y) * scale]),
+            ));
+        }
+        meta.push(("progressive".to_owned(), Value::Bool(markers.progressive)));
+        let out = match input {
+            ColorSpace::Luma => ColorSpace::Luma,
+            ColorSpace::CMYK => ColorSpace::CMYK,
+            _ => ColorSpace::RGB,
+        };
+        Ok(JpegReader {
+            data,
+            out,
+            invert: out == ColorSpace::CMYK && markers.adobe,
+            size: (u64::from(info.height), u64::from(info.width)),
+            meta,
+        })
+    }
+
+    fn open_writer(req: &Request<'_>) -> Result<JpegWriter> {
+        let options = req.options()?;
+        options.check_known("JPEG", &["quality", "progressive", "optimize"])?;
+        let quality = match options.get_int("quality")? {
+            None => 75,
+            Some(q @ 1..=100) => q as u8,
+            Some(q) => {
+                return Err(Error::invalid_argument(format!(
+                    "JPEG option \"quality\" must be 1..100, not {q}"
+                )));
+            }
+        };
+        Ok(JpegWriter {
+            stream: req.stream()?,
+            quality,
+            progressive: options.get_bool("progressive")?.unwrap_or(false),
+            optimize: options.get_bool("optimize")?.unwrap_or(false),
+            global_meta: Vec::new(),
+            written: false,
+        })
+    }
+}
+
+fn decoding_error(e: zune_jpeg::errors::DecodeErrors) -> Error {
+    Error::corrupt(format!("JPEG: {e}"))
+}
+
+/// An open JPEG reader (the encoded file is held in memory).
+pub struct JpegReader {
+    data: Vec<u8>,
+    out: ColorSpace,
+    invert: bool,
+    size: (u64, u64),
+    meta: Vec<(String, Value)>,
+}
+
+impl Reader for JpegReader {
+    fn get_length(&mut self) -> Result<u64> {
+        Ok(1)
+    }
+
+    fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {
+        if index != 0 {
+            return Err(Error::index_out_of_range(index, 1));
+        }
+        let options = DecoderOptions::default()
+            .jpeg_set_out_colorspace(self.out)
+            .set_max_width(65535)
+            .set_max_height(65535);
+        let mut decoder = JpegDecoder::new_with_options(ZCursor::new(&self.data[..]), options);
+        decoder.decode_headers().map_err(decoding_error)?;
+        let (h, w) = self.size;
+        let channels = self.out.num_components() as u64;
+        let expected = decoder
+            .output_buffer_size()
+            .ok_or_else(|| Error::corrupt("the JPEG header could not be read"))?;
+        let buf = sink.alloc::<u8>(&image_shape(h, w, channels))?;
+        if buf.len() != expected {
+            return Err(Error::corrupt(format!(
+                "the JPEG decoder's output ({expected} bytes) does not match the header's size {w}x{h}x{channels}"
+            )));
+        }
+        decoder.decode_into(buf).map_err(decoding_error)?;
+        if self.invert {
+            for v in buf.iter_mut() {
+                *v = 255 - *v;
+            }
+        }
+        for (k, v) in &self.meta {
+            sink.set_meta(k, v)?;
+        }
+        Ok(())
+    }
+
+    fn get_meta_data(&mut self, index: Option<u64>, sink: &mut ImageSink<'_>) -> Result<()> {
+        if let Some(i) = index.filter(|&i| i != 0) {
+            return Err(Error::index_out_of_range(i, 1));
+        }
+        for (k, v) in &self.meta {
+            sink.set_meta(k, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// An open JPEG writer (one image).
+pub struct JpegWriter {
+    stream: Stream,
+    quality: u8,
+    progressive: bool,
+    optimize: bool,
+    global_meta: Vec<(String, Value)>,
+    written: bool,
+}
+
+fn encoding_error(e: jpeg_encoder::EncodingError) -> Error {
+    match e {
+        jpeg_encoder::EncodingError::IoError(io) => Error::from(io),
+        other => Error::invalid_argument(format!("JPEG: {other}")),
+    }
+}
+
+impl Writer for JpegWriter {
+    fn append_data(&mut self, image: &ImageView<'_>, meta: &[(String, Value)]) -> Result<()> {
+        if self.written {
+            return Err(Error::unsupported(
+                "a JPEG file holds one image; this one already has it",
+            ));
+        }
+        if image.dtype != Dtype::U8 {
+            return Err(Error::unsupported(format!(
+                "JPEG stores uint8 images, not {} (convert the image first)",
+                image.dtype.name()
+            )));
+        }
+        let (h, w, c) = image.hwc("JPEG")?;
+        let (Ok(h16), Ok(w16)) = (u16::try_from(h), u16::try_from(w)) else {
+            return Err(Error::invalid_argument(format!(
+                "JPEG images are at most 65535x65535, not {w}x{h}"
+            )));
+        };
+        let color = match c {
+            1 => jpeg_encoder::ColorType::Luma,
+            3 => jpeg_encoder::ColorType::Rgb,
+            4 => jpeg_encoder::ColorType::Cmyk,
+            other => {
+                return Err(Error::unsupported(format!(
+                    "JPEG stores gray, RGB or CMYK images, not {other} channels (shape {:?})",
+                    image.shape
+                )));
+            }
+        };
+        let mut out = std::io::BufWriter::new(&mut self.stream);
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, self.quality);
+        encoder.set_progressive(self.progressive);
+        encoder.set_optimized_huffman_tables(self.optimize);
+        for (key, value) in self.global_meta.iter().chain(meta) {
+            match (key.as_str(), value) {
+                ("exif", Value::Bytes(b)) => {
+                    let payload = if b.starts_with(b"Exif\0\0") {
+                        b.clone()
+                    } else {
+                        [b"Exif\0\0".as_slice(), b].concat()
+                    };
+                    encoder.add_app_segment(1, payload).map_err(encoding_error)?;
+                }
+                ("icc_profile", Value::Bytes(b)) => encoder.add_icc_profile(b).map_err(encoding_error)?,
+                ("dpi", Value::FloatArray(d)) if d.len() == 2 => {
+                    let clamp = |v: f64| v.round().clamp(1.0, 65535.0) as u16;
+                    encoder.set_density(jpeg_encoder::PixelDensity {
+                        density: (clamp(d[0]), clamp(d[1])),
+                        unit: jpeg_encoder::PixelDensityUnit::Inches,
+                    });
+                }
+                _ => {}
+            }
+        }
+        encoder.encode(image.bytes, w16, h16, color).map_err(encoding_error)?;
+        out.flush()?;
+        self.written = true;
+        Ok(())
+    }
+
+    fn set_meta_data(&mut self, meta: &[(String, Value)]) -> Result<()> {
+        self.global_meta = meta.to_vec();
+        Ok(())
+    }
+
+    fn close(self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,4 @@
+//! The NPY plugin built as a shared library: one exported symbol,
+//! `iio_plugin_entry_v1`, forwarding to [`imageio_npy::npy_plugin`].
+
+imageio_plugin_api::export_entry!(imageio_npy::npy_plugin);

@@ -1,0 +1,4 @@
+//! The TIFF plugin built as a shared library: one exported symbol,
+//! `iio_plugin_entry_v1`, forwarding to [`imageio_tiff::tiff_plugin`].
+
+imageio_plugin_api::export_entry!(imageio_tiff::tiff_plugin);

@@ -1,0 +1,303 @@
+//! TIFF reading (safe code only).
+#![forbid(unsafe_code)]
+
+use crate::write::{TiffWriter, parse_compression};
+use imageio_plugin_api::{Dtype, Error, Format, ImageSink, Reader, Request, Result, Stream, Value};
+use std::io::{BufReader, Seek, SeekFrom};
+use tiff::decoder::{Decoder, Limits};
+use tiff::tags::Tag;
+use tiff::{ColorType, TiffError};
+
+/// The `TIFF` format.
+pub struct Tiff;
+
+impl Format for Tiff {
+    const NAME: &'static str = "TIFF";
+    const DESCRIPTION: &'static str = "Tagged Image File Format: pages and volumes (tiff crate)";
+    const EXTENSIONS: &'static str = ".tif .tiff";
+    const MODES: &'static str = "iIvV";
+    const NEEDS_SEEK: bool = true;
+    type Reader = TiffReader;
+    type Writer = TiffWriter;
+
+    fn can_read(req: &Request<'_>) -> i32 {
+        let b = req.first_bytes();
+        if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") || b.starts_with(b"II+\0") || b.starts_with(b"MM\0+") {
+            100
+        } else {
+            0
+        }
+    }
+
+    fn can_write(req: &Request<'_>) -> i32 {
+        if matches!(req.extension(), ".tif" | ".tiff") {
+            100
+        } else {
+            0
+        }
+    }
+
+    fn open_reader(req: &Request<'_>) -> Result<TiffReader> {
+        req.options()?.check_known("TIFF", &[])?;
+        let mut stream = req.stream()?;
+        let start = stream.stream_position()?;
+        let mut decoder = new_decoder(&mut stream)?;
+        let mut pages = vec![page_info(&mut decoder)?];
+        while decoder.more_images() {
+            if pages.len() >= 1 << 20 {
+                return Err(Error::corrupt("the TIFF has more than a million pages (an IFD loop?)"));
+            }
+            decoder.next_image().map_err(tiff_error)?;
+            pages.push(page_info(&mut decoder)?);
+        }
+        drop(decoder);
+        Ok(TiffReader {
+            stream,
+            start,
+            pages,
+            volume: matches!(req.image_mode(), 'v' | 'V'),
+        })
+    }
+
+    fn open_writer(req: &Request<'_>) -> Result<TiffWriter> {
+        let options = req.options()?;
+        options.check_known("TIFF", &["compression"])?;
+        let compression = parse_compression(options.get("compression"))?;
+        Ok(TiffWriter::new(
+            req.stream()?,
+            compression,
+            matches!(req.image_mode(), 'v' | 'V'),
+        ))
+    }
+}
+
+pub(crate) fn tiff_error(e: TiffError) -> Error {
+    match e {
+        TiffError::IoError(io) => Error::corrupt(format!("TIFF: the data ends early or cannot be read ({io})")),
+        TiffError::LimitsExceeded => Error::no_memory("TIFF: the image is over the decoder's memory limit"),
+        TiffError::UnsupportedError(u) => Error::unsupported(format!("TIFF: {u}")),
+        TiffError::UsageError(u) => Error::invalid_argument(format!("TIFF: {u}")),
+        other => Error::corrupt(format!("TIFF: {other}")),
+    }
+}
+
+fn new_decoder(stream: &mut Stream) -> Result<Decoder<BufReader<&mut Stream>>> {
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size = 1 << 32;
+    limits.intermediate_buffer_size = 1 << 31;
+    limits.ifd_value_size = 1 << 26;
+    Ok(Decoder::new(BufReader::new(stream))
+        .map_err(tiff_error)?
+        .with_limits(limits))
+}
+
+/// What a page holds.
+#[derive(Debug, Clone)]
+struct Page {
+    width: u64,
+    height: u64,
+    channels: u64,
+    dtype: Dtype,
+    /// 1-bit gray, unpacked to bool.
+    bilevel: bool,
+    planar: bool,
+    meta: Vec<(String, Value)>,
+}
+
+impl Page {
+    fn shape(&self) -> Vec<u64> {
+        imageio_plugin_api::image_shape(self.height, self.width, self.channels)
+    }
+}
+
+fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>) -> Result<Page> {
+    let (width, height) = d.dimensions().map_err(tiff_error)?;
+    let color = d.colortype().map_err(tiff_error)?;
+    let (bits, channels) = match color {
+        ColorType::Gray(b) | ColorType::Palette(b) => (b, 1),
+        ColorType::GrayA(b) => (b, 2),
+        ColorType::RGB(b) | ColorType::YCbCr(b) | ColorType::Lab(b) => (b, 3),
+        ColorType::RGBA(b) | ColorType::CMYK(b) => (b, 4),
+        ColorType::CMYKA(b) => (b, 5),
+        ColorType::Multiband { bit_depth, num_samples } => (bit_depth, num_samples),
+        other => {
+            return Err(Error::unsupported(format!(
+                "TIFF colour type {other:?} is not supported"
+            )));
+        }
+    };
+    let format = d
+        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
+        .map_err(tiff_error)?
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1);
+    let bilevel = bits == 1 && channels == 1 && format == 1;
+    let dtype = match (format, bits) {
+        (1, 1) if bilevel => Dtype::Bool,
+        (1, 8) => Dtype::U8,
+        (1, 16) => Dtype::U16,
+        (1, 32) => Dtype::U32,
+        (1, 64) => Dtype::U64,
+        (2, 8) => Dtype::I8,
+        (2, 16) => Dtype::I16,
+        (2, 32) => Dtype::I32,
+        (2, 64) => Dtype::I64,
+        (3, 32) => Dtype::F32,
+        (3, 64) => Dtype::F64,
+        (f, b) => {
+            return Err(Error::unsupported(format!(
+                "TIFF samples of {b} bits with sample format {f} are not supported"
+            )));
+        }
+    };
+    let planar = d
+        .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
+        .map_err(tiff_error)?
+        == Some(2);
+    let mut meta = Vec::new();
+    let ascii = |d: &mut Decoder<R>, tag| match d.find_tag(tag) {
+        Ok(Some(tiff::decoder::ifd::Value::Ascii(s))) => Some(s),
+        _ => None,
+    };
+    if let Some(s) = ascii(d, Tag::ImageDescription) {
+        meta.push(("description".to_owned(), Value::Str(s)));
+    }
+    let rational = |d: &mut Decoder<R>, tag| match d.find_tag(tag) {
+        Ok(Some(tiff::decoder::ifd::Value::Rational(n, den))) if den != 0 => Some(f64::from(n) / f64::from(den)),
+        _ => None,
+    };
+    if let (Some(x), Some(y)) = (rational(d, Tag::XResolution), rational(d, Tag::YResolution)) {
+        meta.push(("resolution".to_owned(), Value::FloatArray(vec![x, y])));
+    }
+    if let Ok(Some(unit)) = d.find_tag_unsigned::<u16>(Tag::ResolutionUnit) {
+        meta.push(("resolution_unit".to_owned(), Value::Int(i64::from(unit))));
+    }
+    if let Ok(Some(c)) = d.find_tag_unsigned::<u16>(Tag::Compression) {
+        meta.push(("compression".to_owned(), Value::Int(i64::from(c))));
+    }
+    if let Some(s) = ascii(d, Tag::Software) {
+        meta.push(("software".to_owned(), Value::Str(s)));
+    }
+    if let Some(s) = ascii(d, Tag::DateTime) {
+        meta.push(("datetime".to_owned(), Value::Str(s)));
+    }
+    Ok(Page {
+        width: u64::from(width),
+        height: u64::from(height),
+        channels: u64::from(channels),
+        dtype,
+        bilevel,
+        planar,
+        meta,
+    })
+}
+
+/// An open TIFF reader.
+pub struct TiffReader {
+    stream: Stream,
+    start: u64,
+    pages: Vec<Page>,
+    volume: bool,
+}
+
+impl TiffReader {
+    /// Decodes page `index` into `out` (the page's bytes, chunky, native order).
+    fn read_page(&mut self, index: usize, out: &mut [u8]) -> Result<()> {
+        let page = self.pages[index].clone();
+        self.stream.seek(SeekFrom::Start(self.start))?;
+        let mut decoder = new_decoder(&mut self.stream)?;
+        decoder.seek_to_image(index).map_err(tiff_error)?;
+        if page.bilevel {
+            let row = page.width.div_ceil(8) as usize;
+            let mut packed = vec![0u8; row * page.height as usize];
+            decoder.read_image_bytes(&mut packed).map_err(tiff_error)?;
+            let white_is_zero = decoder
+                .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
+                .ok()
+                .flatten()
+                == Some(0);
+            for (y, line) in out.chunks_exact_mut(page.width as usize).enumerate() {
+                for (x, v) in line.iter_mut().enumerate() {
+                    let bit = (packed[y * row + x / 8] >> (7 - x % 8)) & 1;
+                    *v = if white_is_zero { 1 - bit } else { bit };
+                }
+            }
+        } else if page.planar && page.channels > 1 {
+            let mut planes = vec![0u8; out.len()];
+            decoder.read_image_bytes(&mut planes).map_err(tiff_error)?;
+            let size = page.dtype.size();
+            let c = page.channels as usize;
+            let plane_len = out.len() / c;
+            for (p, plane) in planes.chunks_exact(plane_len).enumerate() {
+                for (i, sample) in plane.chunks_exact(size).enumerate() {
+                    let o = (i * c + p) * size;
+                    out[o..o + size].copy_from_slice(sample);
+                }
+            }
+        } else {
+            decoder.read_image_bytes(out).map_err(tiff_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl Reader for TiffReader {
+    fn get_length(&mut self) -> Result<u64> {
+        Ok(if self.volume { 1 } else { self.pages.len() as u64 })
+    }
+
+    fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {
+        let length = self.get_length()?;
+        if index >= length {
+            return Err(Error::index_out_of_range(index, length));
+        }
+        if self.volume {
+            let first = self.pages[0].clone();
+            if let Some(p) = self
+                .pages
+                .iter()
+                .find(|p| p.shape() != first.shape() || p.dtype != first.dtype)
+            {
+                return Err(Error::unsupported(format!(
+                    "the TIFF's pages differ ({:?} {} and {:?} {}), so they do not form one volume; read them in mode 'I'",
+                    first.shape(),
+                    first.dtype.name(),
+                    p.shape(),
+                    p.dtype.name()
+                )));
+            }
+            let mut shape = vec![self.pages.len() as u64];
+            shape.extend(first.shape());
+            let out = sink.alloc_bytes(first.dtype, &shape)?;
+            let page_bytes = out.len() / self.pages.len();
+            for (i, chunk) in out.chunks_exact_mut(page_bytes.max(1)).enumerate() {
+                self.read_page(i, chunk)?;
+            }
+            for (k, v) in &first.meta {
+                sink.set_meta(k, v)?;
+            }
+            return Ok(());
+        }
+        let i = index as usize;
+        let page = self.pages[i].clone();
+        let out = sink.alloc_bytes(page.dtype, &page.shape())?;
+        self.read_page(i, out)?;
+        for (k, v) in &page.meta {
+            sink.set_meta(k, v)?;
+        }
+        Ok(())
+    }
+
+    fn get_meta_data(&mut self, index: Option<u64>, sink: &mut ImageSink<'_>) -> Result<()> {
+        let length = self.get_length()?;
+        let i = match index {
+            Some(i) if i >= length => return Err(Error::index_out_of_range(i, length)),
+            Some(i) => i as usize,
+            None => 0,
+        };
+        for (k, v) in &self.pages[i].meta {
+            sink.set_meta(k, v)?;
+        }
+        Ok(())
+    }
+}

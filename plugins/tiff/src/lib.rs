@@ -1,0 +1,33 @@
+//! The TIFF format plugin for imageio-rs, on the `tiff` crate.
+//!
+//! Reads every page (mode `I`, or one page in mode `i`) with the dtype and
+//! shape tifffile gives: `uint8`-`uint64`, `int8`-`int64`, `float32`,
+//! `float64` (and 1-bit pages as `bool`), gray `(H, W)`, gray+alpha, RGB,
+//! RGBA and other multi-sample pages `(H, W, C)`, chunky or planar, in
+//! strips or tiles, uncompressed, LZW, Deflate or PackBits; palette pages
+//! read as their indices, as tifffile does. Mode `v` stacks the pages into
+//! one volume `(Z, H, W[, C])` (they must share shape and dtype). Metadata
+//! per page: `description`, `resolution` (x, y), `resolution_unit` (1 none,
+//! 2 inch, 3 cm), `compression` (the TIFF code), `software`, `datetime`.
+//!
+//! Writes pages (modes `i`/`I`) or volumes (modes `v`/`V`, one page per
+//! slice) of those dtypes, gray, RGB or RGBA (alpha marked as unassociated).
+//! Options: `compression` (`none`, `lzw`, `deflate` or `zlib`, `packbits`,
+//! or the TIFF code). Metadata written: `description`, `resolution`,
+//! `resolution_unit`, `software`.
+//!
+//! [`tiff_plugin`] is the table accessor.
+
+mod codec;
+mod write;
+
+pub use codec::Tiff;
+
+imageio_plugin_api::plugin! {
+    /// The plugin table of `imageio-tiff` (one format, `TIFF`).
+    pub fn tiff_plugin {
+        id: "imageio-tiff",
+        version: env!("CARGO_PKG_VERSION"),
+        formats: [Tiff],
+    }
+}

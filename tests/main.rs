@@ -13,6 +13,8 @@
 //! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
 //!   multi-frame format registered from a Rust type.
 //! - `readme`: the README's C plugin compiles, loads and reads.
+//! - `formats`: JPEG, TIFF, GIF, BMP, NPY and WebP against Pillow,
+//!   tifffile and numpy, both ways, in every mode the plugins claim.
 //! - `helpers`: `image_as_uint` and the progress indicator against imageio
 //!   itself; `load_lib`, `appdata_dir`, `resource_dirs` on real files.
 //! - `remote`: `get_remote_file`, `urlopen` and http(s) reading against a
@@ -23,6 +25,7 @@
 mod abi;
 mod cli;
 mod core;
+mod formats;
 mod helpers;
 mod interop;
 mod lifecycle;

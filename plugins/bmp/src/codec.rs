@@ -190,7 +190,7 @@ impl Reader for BmpReader {
             return Err(Error::index_out_of_range(index, 1));
         }
         self.stream.seek(SeekFrom::Start(self.start))?;
-        let mut decoder = BmpDecoder::new(BufReader::new(&mut self.stream)).map_err(image_error)?;
+        let decoder = BmpDecoder::new(BufReader::new(&mut self.stream)).map_err(image_error)?;
         let (w, h) = decoder.dimensions();
         let (w, h) = (u64::from(w), u64::from(h));
         if w.saturating_mul(h) > MAX_PIXELS {
@@ -198,34 +198,37 @@ impl Reader for BmpReader {
                 "a {w}x{h} BMP is over the {MAX_PIXELS}-pixel limit"
             )));
         }
-        let indexed = self.info.bits <= 8;
-        if indexed {
-            decoder.set_indexed_color(true);
-            let kind = self.info.palette_kind();
-            let mut idx = vec![0u8; (w * h) as usize];
-            decoder.read_image(&mut idx).map_err(image_error)?;
-            match kind {
-                PaletteKind::Bilevel => {
-                    let out = sink.alloc_bool(&[h, w])?;
-                    for (o, &i) in out.iter_mut().zip(&idx) {
-                        *o = u8::from(i != 0);
-                    }
-                }
-                PaletteKind::Gray => sink.alloc::<u8>(&[h, w])?.copy_from_slice(&idx),
-                PaletteKind::Color => {
-                    let out = sink.alloc::<u8>(&[h, w, 3])?;
-                    for (o, &i) in out.chunks_exact_mut(3).zip(&idx) {
-                        o.copy_from_slice(self.info.palette.get(usize::from(i)).unwrap_or(&[0, 0, 0]));
-                    }
-                }
-            }
+        // The decoder applies the palette; Pillow's gray and bilevel palettes
+        // are then reduced to one channel (their red is the value).
+        let kind = if self.info.bits <= 8 {
+            self.info.palette_kind()
         } else {
-            let channels = u64::from(decoder.color_type().channel_count());
+            PaletteKind::Color
+        };
+        let channels = u64::from(decoder.color_type().channel_count());
+        if kind == PaletteKind::Color {
             let out = sink.alloc::<u8>(&image_shape(h, w, channels))?;
             if out.len() as u64 != decoder.total_bytes() {
                 return Err(Error::internal("unexpected BMP output size"));
             }
             decoder.read_image(out).map_err(image_error)?;
+        } else {
+            let size = usize::try_from(decoder.total_bytes()).map_err(|_| Error::no_memory("the BMP is too large"))?;
+            let mut rgb = vec![0u8; size];
+            decoder.read_image(&mut rgb).map_err(image_error)?;
+            let step = channels as usize;
+            let out = if kind == PaletteKind::Bilevel {
+                sink.alloc_bool(&[h, w])?
+            } else {
+                sink.alloc::<u8>(&[h, w])?
+            };
+            for (o, px) in out.iter_mut().zip(rgb.chunks_exact(step)) {
+                *o = if kind == PaletteKind::Bilevel {
+                    u8::from(px[0] != 0)
+                } else {
+                    px[0]
+                };
+            }
         }
         self.meta(sink)
     }

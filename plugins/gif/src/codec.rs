@@ -148,7 +148,7 @@ impl GifReader {
             Repeat::Finite(n) => Some(i64::from(n)),
         };
         let pixels = usize::from(width) * usize::from(height);
-        Ok(GifReader {
+        let mut reader = GifReader {
             data,
             summary: Summary {
                 width,
@@ -165,7 +165,23 @@ impl GifReader {
                 next: 0,
                 pending: None,
             },
-        })
+        };
+        // RGBA only when some composited frame really shows transparency
+        // (a transparent index over earlier pixels does not): like Pillow,
+        // whose optimised animations use one without being transparent.
+        if transparency {
+            let mut visible = false;
+            for i in 0..reader.summary.delays.len() {
+                reader.advance_to(i)?;
+                if reader.canvas.rgba.chunks_exact(4).any(|p| p[3] != 255) {
+                    visible = true;
+                    break;
+                }
+            }
+            reader.summary.transparency = visible;
+            reader.decoder = None;
+        }
+        Ok(reader)
     }
 
     fn global_meta(&self, sink: &mut ImageSink<'_>) -> Result<()> {

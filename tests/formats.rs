@@ -1,0 +1,421 @@
+//! The standard formats against independent implementations, both ways
+//! (`tests/interop/formats.py`): files Pillow, tifffile and numpy wrote, in
+//! every mode the plugins claim, read by imageio-rs and compared with the
+//! reference tools' own decoding; files imageio-rs wrote, read by the
+//! reference tools and compared with what was written. Lossless formats
+//! must match exactly; lossy ones (JPEG, lossy WebP) within the stated
+//! tolerance.
+
+use imageio::{Dtype, Image, NdArray, Options, Value};
+use imageio_tests::*;
+use ndarray::{ArrayD, Dimension, IxDyn};
+use serde_json::{Value as Json, json};
+use std::process::Command;
+
+fn formats_py(args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg(workspace().join("tests/interop/formats.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "formats.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Compares a decoded array with raw expected bytes; returns a failure.
+fn compare(what: &str, got: &NdArray, frame: &Json, max_diff: f64, mean_diff: f64) -> Option<String> {
+    let dtype = frame["dtype"].as_str().unwrap();
+    let shape: Vec<usize> = frame["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    if got.dtype().name() != dtype || got.shape() != shape.as_slice() {
+        return Some(format!(
+            "{what}: {:?} {}, expected {shape:?} {dtype}",
+            got.shape(),
+            got.dtype().name()
+        ));
+    }
+    let want = std::fs::read(frame["raw"].as_str().unwrap()).unwrap();
+    let ours = got.to_bytes();
+    if max_diff == 0.0 {
+        if ours != want {
+            let at = ours.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+            return Some(format!("{what}: bytes differ from the reference at byte {at}"));
+        }
+        return None;
+    }
+    // Lossy formats are uint8.
+    let diffs: Vec<f64> = ours
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).abs())
+        .collect();
+    let max = diffs.iter().copied().fold(0.0, f64::max);
+    let mean = diffs.iter().sum::<f64>() / diffs.len().max(1) as f64;
+    (max > max_diff || mean > mean_diff)
+        .then(|| format!("{what}: max diff {max}, mean {mean:.3} (allowed {max_diff}, {mean_diff})"))
+}
+
+fn value_matches(got: Option<&Value>, want: &Json) -> bool {
+    match (got, want) {
+        (Some(Value::Int(i)), Json::Number(n)) => n.as_f64() == Some(*i as f64),
+        (Some(Value::Float(f)), Json::Number(n)) => n.as_f64().is_some_and(|w| (w - f).abs() < 1e-9),
+        (Some(Value::Bool(b)), Json::Bool(w)) => b == w,
+        (Some(Value::Str(s)), Json::String(w)) => s == w,
+        (Some(Value::FloatArray(a)), Json::Array(w)) => {
+            a.len() == w.len()
+                && a.iter()
+                    .zip(w)
+                    .all(|(x, y)| y.as_f64().is_some_and(|y| (x - y).abs() < 1e-6))
+        }
+        (Some(Value::IntArray(a)), Json::Array(w)) => {
+            a.len() == w.len() && a.iter().zip(w).all(|(x, y)| y.as_f64() == Some(*x as f64))
+        }
+        _ => false,
+    }
+}
+
+fn check_meta(what: &str, im: &Image, want: &Json, failures: &mut Vec<String>) {
+    for (k, v) in want.as_object().into_iter().flatten() {
+        let got = im.meta.get(k);
+        if !value_matches(got, v) {
+            failures.push(format!("{what}: metadata {k} = {got:?}, expected {v}"));
+        }
+    }
+}
+
+#[test]
+fn files_written_by_reference_tools_read_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    formats_py(&["gen", dir.path().to_str().unwrap()]);
+    let manifest: Json = serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let entries = manifest.as_array().unwrap();
+    let mut failures = Vec::new();
+    let mut per_format = std::collections::BTreeMap::<String, usize>::new();
+    for e in entries {
+        let name = e["name"].as_str().unwrap();
+        let file = e["file"].as_str().unwrap();
+        let fmt = e["format"].as_str().unwrap();
+        let mode = e["mode"].as_str().unwrap().chars().next().unwrap();
+        let read = || -> imageio::Result<(String, Vec<Image>)> {
+            let mut r = imageio::get_reader(file, mode, &Options::default())?;
+            let chosen = r.format().name().to_owned();
+            let mut images = Vec::new();
+            for im in r.iter_data()? {
+                images.push(im?);
+            }
+            r.close()?;
+            Ok((chosen, images))
+        };
+        let (chosen, images) = match read() {
+            Ok(x) => x,
+            Err(err) => {
+                failures.push(format!("{name}: cannot read: {err}"));
+                continue;
+            }
+        };
+        if chosen != fmt {
+            failures.push(format!("{name}: read as {chosen}, not {fmt}"));
+        }
+        let frames = e["frames"].as_array().unwrap();
+        if images.len() != frames.len() {
+            failures.push(format!("{name}: {} images, expected {}", images.len(), frames.len()));
+            continue;
+        }
+        let (max, mean) = (e["max_diff"].as_f64().unwrap(), e["mean_diff"].as_f64().unwrap());
+        for (i, (im, frame)) in images.iter().zip(frames).enumerate() {
+            failures.extend(compare(&format!("{name}[{i}]"), &im.data, frame, max, mean));
+        }
+        check_meta(name, &images[0], &e["meta"], &mut failures);
+        for (i, want) in e["frame_meta"].as_array().unwrap().iter().enumerate() {
+            check_meta(&format!("{name}[{i}]"), &images[i], want, &mut failures);
+        }
+        *per_format.entry(fmt.to_owned()).or_default() += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Every format is covered.
+    for f in ["JPEG", "TIFF", "GIF", "BMP", "NPY", "WEBP"] {
+        assert!(per_format.get(f).copied().unwrap_or(0) >= 3, "{f}: {per_format:?}");
+    }
+}
+
+/// Pseudo-random values covering a dtype's range.
+fn sample(dtype: Dtype, shape: &[usize], seed: u64) -> NdArray {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 11
+    };
+    let n: usize = shape.iter().product();
+    let s = IxDyn(shape);
+    macro_rules! ints {
+        ($t:ty) => {
+            ArrayD::from_shape_vec(s, (0..n).map(|_| next() as $t).collect())
+                .unwrap()
+                .into()
+        };
+    }
+    match dtype {
+        Dtype::U8 => ints!(u8),
+        Dtype::U16 => ints!(u16),
+        Dtype::U32 => ints!(u32),
+        Dtype::U64 => ArrayD::from_shape_vec(s, (0..n).map(|_| next() << 11 | next() & 0x7ff).collect::<Vec<u64>>())
+            .unwrap()
+            .into(),
+        Dtype::I8 => ints!(i8),
+        Dtype::I16 => ints!(i16),
+        Dtype::I32 => ints!(i32),
+        Dtype::I64 => ArrayD::from_shape_vec(
+            s,
+            (0..n)
+                .map(|_| (next() << 11 | next() & 0x7ff) as i64)
+                .collect::<Vec<i64>>(),
+        )
+        .unwrap()
+        .into(),
+        Dtype::F32 => ArrayD::from_shape_vec(s, (0..n).map(|_| (next() as f32 / 1e9) - 4000.0).collect::<Vec<f32>>())
+            .unwrap()
+            .into(),
+        Dtype::F64 => ArrayD::from_shape_vec(s, (0..n).map(|_| (next() as f64 / 1e9) - 4000.0).collect::<Vec<f64>>())
+            .unwrap()
+            .into(),
+        Dtype::Bool => ArrayD::from_shape_vec(s, (0..n).map(|_| next() & 1 == 1).collect::<Vec<bool>>())
+            .unwrap()
+            .into(),
+    }
+}
+
+/// A smooth uint8 image (lossy codecs are judged on realistic content).
+fn smooth(shape: &[usize]) -> NdArray {
+    NdArray::U8(ArrayD::from_shape_fn(IxDyn(shape), |i| {
+        let c = if i.ndim() == 3 { i[2] } else { 0 };
+        ((i[0] * 3 + i[1] * 2 + c * 50) % 256) as u8
+    }))
+}
+
+/// A uint8 image with few colours (exact in a GIF palette).
+fn few_colors(shape: &[usize]) -> NdArray {
+    NdArray::U8(ArrayD::from_shape_fn(IxDyn(shape), |i| {
+        let c = if i.ndim() == 3 { i[2] } else { 0 };
+        (((i[0] / 4 + i[1] / 5) % 7) * 30 + c * 10) as u8
+    }))
+}
+
+struct Out {
+    dir: std::path::PathBuf,
+    entries: Vec<Json>,
+}
+
+impl Out {
+    fn raw(&self, name: &str, a: &NdArray) -> Json {
+        let p = self.dir.join(format!("{name}.raw"));
+        std::fs::write(&p, a.to_bytes()).unwrap();
+        json!({ "raw": p.to_str().unwrap(), "dtype": a.dtype().name(), "shape": a.shape() })
+    }
+
+    fn add(&mut self, name: &str, fmt: &str, mode: &str, frames: &[NdArray], extra: Json) {
+        let raws: Vec<Json> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.raw(&format!("{name}.{i}"), f))
+            .collect();
+        let mut e = json!({
+            "name": name, "file": self.dir.join(name).to_str().unwrap(), "format": fmt, "mode": mode,
+            "frames": raws, "max_diff": 0, "mean_diff": 0.0, "frame_meta": [],
+        });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            e[k] = v.clone();
+        }
+        self.entries.push(e);
+    }
+}
+
+#[test]
+fn files_we_write_are_read_identically_by_reference_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Out {
+        dir: dir.path().to_path_buf(),
+        entries: Vec::new(),
+    };
+    let path = |name: &str| dir.path().join(name);
+    let opts = Options::default;
+
+    // JPEG: gray, RGB and CMYK; baseline and progressive.
+    for (name, shape, kw) in [
+        ("gray.jpg", vec![40usize, 56], json!({})),
+        ("rgb.jpg", vec![48, 64, 3], json!({})),
+        ("progressive.jpg", vec![48, 64, 3], json!({"progressive": true})),
+        ("cmyk.jpg", vec![32, 40, 4], json!({})),
+    ] {
+        let a = smooth(&shape);
+        let mut o = opts().with_kwarg("quality", 95);
+        if kw["progressive"] == true {
+            o = o.with_kwarg("progressive", true);
+        }
+        imageio::imwrite(path(name), &Image::from(a.clone()), &o).unwrap();
+        out.add(name, "JPEG", "i", &[a], json!({"max_diff": 24, "mean_diff": 2.0}));
+    }
+
+    // TIFF: every dtype, gray/RGB/RGBA, every compression.
+    let dtypes = [
+        Dtype::U8,
+        Dtype::U16,
+        Dtype::U32,
+        Dtype::U64,
+        Dtype::I8,
+        Dtype::I16,
+        Dtype::I32,
+        Dtype::I64,
+        Dtype::F32,
+        Dtype::F64,
+    ];
+    let mut seed = 1;
+    for dtype in dtypes {
+        for channels in [1usize, 3, 4] {
+            for comp in ["none", "lzw", "deflate", "packbits"] {
+                seed += 1;
+                let shape: Vec<usize> = if channels == 1 {
+                    vec![13, 17]
+                } else {
+                    vec![13, 17, channels]
+                };
+                let a = sample(dtype, &shape, seed);
+                let name = format!("{}-{channels}-{comp}.tif", dtype.name());
+                imageio::imwrite(
+                    path(&name),
+                    &Image::from(a.clone()),
+                    &opts().with_kwarg("compression", comp),
+                )
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+                out.add(&name, "TIFF", "i", &[a], json!({}));
+            }
+        }
+    }
+    // Pages with metadata, and a volume.
+    let pages: Vec<NdArray> = (0..3).map(|i| sample(Dtype::U16, &[9, 11, 3], 100 + i)).collect();
+    let images: Vec<Image> = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut im = Image::from(p.clone());
+            im.meta.insert("description", format!("page {i}"));
+            im.meta.insert("resolution", Value::FloatArray(vec![72.0, 300.0]));
+            im
+        })
+        .collect();
+    imageio::mimwrite(path("pages.tif"), &images, &opts().with_kwarg("compression", "lzw")).unwrap();
+    let frame_meta: Vec<Json> = (0..3)
+        .map(|i| json!({"description": format!("page {i}"), "resolution": [72.0, 300.0]}))
+        .collect();
+    out.add("pages.tif", "TIFF", "I", &pages, json!({ "frame_meta": frame_meta }));
+    let vol = sample(Dtype::F32, &[4, 6, 5], 7);
+    imageio::volwrite(path("volume.tif"), &Image::from(vol.clone()), &opts()).unwrap();
+    out.add("volume.tif", "TIFF", "v", &[vol], json!({}));
+
+    // GIF: an animation with durations and a loop count; a still image.
+    let frames: Vec<NdArray> = (0..3)
+        .map(|k| {
+            let base = few_colors(&[24, 30, 3]);
+            let NdArray::U8(mut a) = base else { unreachable!() };
+            a.mapv_inplace(|v| v.wrapping_add(k * 40));
+            NdArray::U8(a)
+        })
+        .collect();
+    let images: Vec<Image> = frames.iter().cloned().map(Image::from).collect();
+    imageio::mimwrite(
+        path("anim.gif"),
+        &images,
+        &opts()
+            .with_kwarg("duration", Value::IntArray(vec![100, 250, 400]))
+            .with_kwarg("loop", 2),
+    )
+    .unwrap();
+    let frame_meta: Vec<Json> = [100, 250, 400]
+        .iter()
+        .map(|d| json!({"duration": d, "loop": 2}))
+        .collect();
+    out.add("anim.gif", "GIF", "I", &frames, json!({ "frame_meta": frame_meta }));
+    let still = few_colors(&[10, 12, 3]);
+    imageio::imwrite(path("still.gif"), &Image::from(still.clone()), &opts()).unwrap();
+    out.add("still.gif", "GIF", "i", &[still], json!({}));
+
+    // BMP: gray, RGB, RGBA.
+    for (name, shape) in [
+        ("gray.bmp", vec![11usize, 13]),
+        ("rgb.bmp", vec![11, 13, 3]),
+        ("rgba.bmp", vec![7, 9, 4]),
+    ] {
+        let a = sample(Dtype::U8, &shape, shape.len() as u64 * 31);
+        imageio::imwrite(path(name), &Image::from(a.clone()), &opts()).unwrap();
+        out.add(name, "BMP", "i", &[a], json!({}));
+    }
+
+    // NPY: every dtype, 0 to 4 dimensions; a stack written in mode I.
+    for dtype in dtypes.iter().copied().chain([Dtype::Bool]) {
+        for shape in [vec![], vec![5usize], vec![3, 4], vec![2, 3, 4], vec![2, 2, 3, 2]] {
+            seed += 1;
+            let a = sample(dtype, &shape, seed);
+            let name = format!("{}-{}d.npy", dtype.name(), shape.len());
+            imageio::formats()
+                .get_writer(path(&name), 'v', &opts())
+                .and_then(|mut w| {
+                    w.append_data(&Image::from(a.clone()), None)?;
+                    w.close()
+                })
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            out.add(&name, "NPY", "v", &[a], json!({}));
+        }
+    }
+    let stack: Vec<NdArray> = (0..3).map(|i| sample(Dtype::I16, &[4, 5], 300 + i)).collect();
+    imageio::mimwrite(
+        path("stack.npy"),
+        &stack.iter().cloned().map(Image::from).collect::<Vec<_>>(),
+        &opts(),
+    )
+    .unwrap();
+    let NdArray::I16(first) = &stack[0] else { unreachable!() };
+    let mut all = Vec::new();
+    for s in &stack {
+        if let NdArray::I16(a) = s {
+            all.extend(a.iter().copied());
+        }
+    }
+    let stacked = NdArray::I16(ArrayD::from_shape_vec(IxDyn(&[3, first.shape()[0], first.shape()[1]]), all).unwrap());
+    out.add("stack.npy", "NPY", "v", &[stacked], json!({}));
+
+    // WebP, lossless: gray (read back as RGB by Pillow), RGB, RGBA.
+    for (name, shape) in [
+        ("gray.webp", vec![9usize, 14]),
+        ("rgb.webp", vec![12, 10, 3]),
+        ("rgba.webp", vec![8, 8, 4]),
+    ] {
+        let a = sample(Dtype::U8, &shape, shape.iter().sum::<usize>() as u64);
+        imageio::imwrite(path(name), &Image::from(a.clone()), &opts()).unwrap();
+        out.add(name, "WEBP", "i", &[a], json!({"gray_as_rgb": true}));
+    }
+
+    let manifest = dir.path().join("ours.json");
+    std::fs::write(&manifest, serde_json::to_vec(&out.entries).unwrap()).unwrap();
+    let failures: Vec<String> = serde_json::from_str(&formats_py(&["check", manifest.to_str().unwrap()])).unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(out.entries.len() > 150, "{}", out.entries.len());
+}

@@ -6,6 +6,9 @@
 //!   non-thread-safe plugins serialised.
 //! - `interop`: files written by Pillow/pypng read identically; files we
 //!   write read identically in Pillow/pypng.
+//! - `conformance`: `imageio check-plugin` passes every standard plugin and
+//!   fails each broken fixture (load errors, panics, a segfault, a hang,
+//!   impure can_read, errors without messages) with a clear report.
 //! - `core`: Request, FormatManager and the user functions on real files.
 //! - `cli`: the `imageio` tool, including a third-party C plugin built from
 //!   the header alone and a garbage `.so` in `IMAGEIO_PLUGIN_PATH`.
@@ -24,6 +27,7 @@
 
 mod abi;
 mod cli;
+mod conformance;
 mod core;
 mod formats;
 mod helpers;

@@ -13,6 +13,7 @@
 //! # Ok::<(), imageio::Error>(())
 //! ```
 
+pub mod conformance;
 mod convert;
 mod dict;
 mod error;

@@ -89,6 +89,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check that a plugin library conforms (table, can_read, round trips of
+    /// every dtype and mode it claims, damaged input without crash or hang,
+    /// threads, error messages); exit status 1 on any failure.
+    CheckPlugin {
+        /// The shared library.
+        path: PathBuf,
+        /// A valid file for a format that cannot write its own (NAME=FILE).
+        #[arg(long = "sample", value_name = "NAME=FILE")]
+        samples: Vec<String>,
+        /// Seconds allowed for the damaged-input phase of each format.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Internal: read the damaged variants of --sample with this format
+        /// and print one outcome digit per file.
+        #[arg(long, hide = true)]
+        worker: Option<String>,
+    },
 }
 
 /// A progress indicator drawn with indicatif on stderr.
@@ -218,6 +238,59 @@ fn cmd_fetch(name: &str, dir: Option<PathBuf>, force: bool, older_than: Option<S
     let path = fetcher()?.fetch(&remote, dir.as_deref(), &force, true, progress.as_mut())?;
     println!("{}", path.display());
     Ok(())
+}
+
+fn cmd_check_plugin(
+    path: &std::path::Path,
+    samples: &[String],
+    timeout: u64,
+    json: bool,
+    worker: Option<&str>,
+) -> imageio::Result<bool> {
+    use imageio::conformance;
+    use std::io::Write;
+    let mut sample_list = Vec::new();
+    for s in samples {
+        let Some((name, file)) = s.split_once('=') else {
+            return Err(imageio::Error::InvalidArgument(format!(
+                "--sample takes NAME=FILE, not {s:?}"
+            )));
+        };
+        sample_list.push((name.to_owned(), PathBuf::from(file)));
+    }
+    if let Some(format) = worker {
+        let file = sample_list
+            .first()
+            .map(|(_, f)| f.clone())
+            .ok_or_else(|| imageio::Error::InvalidArgument("--worker needs --sample".into()))?;
+        let bytes = std::fs::read(&file).map_err(|e| imageio::Error::Io {
+            uri: file.display().to_string(),
+            source: e,
+        })?;
+        let fm = imageio::FormatManager::new();
+        // SAFETY: the parent check-plugin run asked for this library to be loaded.
+        unsafe { fm.load_plugin(path) }?;
+        let mut out = std::io::stdout().lock();
+        for v in conformance::damaged_inputs(&bytes) {
+            let outcome = conformance::read_damaged(&fm, format, v);
+            let _ = write!(out, "{}", outcome as u8);
+            let _ = out.flush();
+        }
+        return Ok(true);
+    }
+    let options = conformance::CheckOptions {
+        samples: sample_list,
+        worker: std::env::current_exe().ok(),
+        timeout: Some(std::time::Duration::from_secs(timeout)),
+    };
+    // SAFETY: checking a plugin means loading it; the user named the file.
+    let report = unsafe { conformance::check_plugin(path, &options) };
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(report.passed())
 }
 
 fn cmd_dirs(json: bool) -> imageio::Result<()> {
@@ -491,6 +564,17 @@ fn main() -> ExitCode {
             older_than,
         } => cmd_fetch(&name, dir, force, older_than),
         Command::Dirs { json } => cmd_dirs(json),
+        Command::CheckPlugin {
+            path,
+            samples,
+            timeout,
+            json,
+            worker,
+        } => match cmd_check_plugin(&path, &samples, timeout, json, worker.as_deref()) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,6 +37,10 @@ impl PluginInfo {
     }
 }
 
+/// The end of the message the host substitutes when a plugin's error has
+/// none (the conformance kit looks for it).
+pub(crate) const NO_MESSAGE: &str = " without a message";
+
 /// A plugin's error: its status and message.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
@@ -151,8 +155,8 @@ fn failure(status: iio_status, err: &iio_error) -> Failure {
     // The message is NUL-terminated within the buffer, or we stop at its end.
     let bytes: Vec<u8> = err.message.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     let mut message = String::from_utf8_lossy(&bytes).into_owned();
-    if message.is_empty() {
-        message = format!("the plugin returned status {status} without a message");
+    if message.trim().is_empty() {
+        message = format!("the plugin returned status {status}{NO_MESSAGE}");
     }
     Failure { code: status, message }
 }

@@ -385,6 +385,11 @@ impl Writer for GifWriter {
                 )));
             }
         };
+        if c == 4 && data.chunks_exact(4).any(|p| p[3] != 0 && p[3] != 255) {
+            return Err(Error::unsupported(
+                "GIF transparency is on or off: RGBA frames must have alpha 0 or 255 (threshold the alpha first)",
+            ));
+        }
         let mut rgba: Vec<u8> = match c {
             1 => data.iter().flat_map(|&g| [g, g, g, 255]).collect(),
             3 => data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),

@@ -10,7 +10,8 @@
 //! Writes a sequence of `uint8` (or `bool`) images, gray `(H, W)`, RGB or
 //! RGBA, of one size: frames with at most 256 colours keep them exactly,
 //! others are quantised (NeuQuant); fully transparent pixels of RGBA frames
-//! become the transparent colour. Options: `duration` (ms, one number for
+//! become the transparent colour (alpha must be 0 or 255: GIF has no partial
+//! transparency). Options: `duration` (ms, one number for
 //! every frame or one per frame), `loop` (0 = forever, the default). A
 //! frame's own `duration` metadata wins over the option.
 //!

@@ -232,6 +232,11 @@ impl Writer for JpegWriter {
         let mut out = std::io::BufWriter::new(&mut self.stream);
         let mut encoder = jpeg_encoder::Encoder::new(&mut out, self.quality);
         encoder.set_progressive(self.progressive);
+        if color == jpeg_encoder::ColorType::Cmyk {
+            // Full resolution for every CMYK component, as libjpeg writes
+            // them (subsampled CMYK is rare and badly supported by readers).
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
+        }
         encoder.set_optimized_huffman_tables(self.optimize);
         for (key, value) in self.global_meta.iter().chain(meta) {
             match (key.as_str(), value) {

@@ -51,10 +51,12 @@ impl Format for Tiff {
             pages.push(page_info(&mut decoder)?);
         }
         drop(decoder);
+        let volumes = series(&pages);
         Ok(TiffReader {
             stream,
             start,
             pages,
+            volumes,
             volume: matches!(req.image_mode(), 'v' | 'V'),
         })
     }
@@ -192,11 +194,38 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>) -> Result<Page> {
     })
 }
 
+/// Splits the pages into volumes: a page whose description is tifffile's
+/// shape metadata (`{"shape": [...]`) starts a new volume; without any, all
+/// pages are one volume.
+fn series(pages: &[Page]) -> Vec<std::ops::Range<usize>> {
+    let starts: Vec<usize> = pages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.meta
+                .iter()
+                .any(|(k, v)| k == "description" && matches!(v, Value::Str(s) if s.starts_with("{\"shape\": [")))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if starts.first() != Some(&0) {
+        return std::iter::once(0..pages.len()).collect();
+    }
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(pages.len());
+        out.push(s..end);
+    }
+    out
+}
+
 /// An open TIFF reader.
 pub struct TiffReader {
     stream: Stream,
     start: u64,
     pages: Vec<Page>,
+    /// The pages of each volume (modes `v` and `V`).
+    volumes: Vec<std::ops::Range<usize>>,
     volume: bool,
 }
 
@@ -243,7 +272,11 @@ impl TiffReader {
 
 impl Reader for TiffReader {
     fn get_length(&mut self) -> Result<u64> {
-        Ok(if self.volume { 1 } else { self.pages.len() as u64 })
+        Ok(if self.volume {
+            self.volumes.len()
+        } else {
+            self.pages.len()
+        } as u64)
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {
@@ -252,9 +285,9 @@ impl Reader for TiffReader {
             return Err(Error::index_out_of_range(index, length));
         }
         if self.volume {
-            let first = self.pages[0].clone();
-            if let Some(p) = self
-                .pages
+            let range = self.volumes[index as usize].clone();
+            let first = self.pages[range.start].clone();
+            if let Some(p) = self.pages[range.clone()]
                 .iter()
                 .find(|p| p.shape() != first.shape() || p.dtype != first.dtype)
             {
@@ -266,11 +299,11 @@ impl Reader for TiffReader {
                     p.dtype.name()
                 )));
             }
-            let mut shape = vec![self.pages.len() as u64];
+            let mut shape = vec![range.len() as u64];
             shape.extend(first.shape());
             let out = sink.alloc_bytes(first.dtype, &shape)?;
-            let page_bytes = out.len() / self.pages.len();
-            for (i, chunk) in out.chunks_exact_mut(page_bytes.max(1)).enumerate() {
+            let page_bytes = (out.len() / range.len()).max(1);
+            for (i, chunk) in range.zip(out.chunks_exact_mut(page_bytes)) {
                 self.read_page(i, chunk)?;
             }
             for (k, v) in &first.meta {
@@ -292,6 +325,7 @@ impl Reader for TiffReader {
         let length = self.get_length()?;
         let i = match index {
             Some(i) if i >= length => return Err(Error::index_out_of_range(i, length)),
+            Some(i) if self.volume => self.volumes[i as usize].start,
             Some(i) => i as usize,
             None => 0,
         };

@@ -298,8 +298,14 @@ impl Writer for TiffWriter {
         page_meta.apply(meta);
         let encoder = self.encoder.as_mut().expect("just set");
         let page_bytes = image.bytes.len() / z as usize;
-        for chunk in image.bytes.chunks_exact(page_bytes) {
-            page(encoder, image.dtype, w32, h32, c, chunk, &page_meta)?;
+        for (k, chunk) in image.bytes.chunks_exact(page_bytes).enumerate() {
+            let mut meta = page_meta.clone();
+            if self.volume && k == 0 && meta.description.is_none() {
+                // tifffile's series metadata: this page starts a volume.
+                let dims: Vec<String> = image.shape.iter().map(u64::to_string).collect();
+                meta.description = Some(format!("{{\"shape\": [{}]}}", dims.join(", ")));
+            }
+            page(encoder, image.dtype, w32, h32, c, chunk, &meta)?;
             self.pages += 1;
         }
         Ok(())

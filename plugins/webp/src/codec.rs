@@ -68,16 +68,41 @@ impl Format for Webp {
 
     fn open_writer(req: &Request<'_>) -> Result<WebpWriter> {
         let options = req.options()?;
-        options.check_known("WEBP", &["lossless"])?;
+        options.check_known("WEBP", &["lossless", "duration", "loop"])?;
         if options.get_bool("lossless")? == Some(false) {
             return Err(Error::unsupported(
                 "lossy WebP encoding is not available in imageio-webp; write lossless (the default)",
             ));
         }
+        let durations = match options.get("duration") {
+            None => Vec::new(),
+            Some(Value::Int(d)) => vec![*d as f64],
+            Some(Value::Float(d)) => vec![*d],
+            Some(Value::IntArray(d)) => d.iter().map(|&v| v as f64).collect(),
+            Some(Value::FloatArray(d)) => d.clone(),
+            Some(other) => {
+                return Err(Error::invalid_argument(format!(
+                    "WebP option \"duration\" must be milliseconds (a number or a list), not {other:?}"
+                )));
+            }
+        };
+        let loop_count = match options.get_int("loop")? {
+            None => 0,
+            Some(n @ 0..=65535) => n as u16,
+            Some(n) => {
+                return Err(Error::invalid_argument(format!(
+                    "WebP option \"loop\" must be 0..65535, not {n}"
+                )));
+            }
+        };
         Ok(WebpWriter {
             stream: req.stream()?,
+            durations,
+            loop_count,
             global_meta: Vec::new(),
-            written: false,
+            still: None,
+            frames: Vec::new(),
+            size: (0, 0),
         })
     }
 }
@@ -155,20 +180,151 @@ impl Reader for WebpReader {
     }
 }
 
-/// An open WebP writer (one lossless image).
+/// One encoded frame of an animation.
+struct EncodedFrame {
+    /// The `VP8L` chunk (header and payload, padded).
+    chunk: Vec<u8>,
+    alpha: bool,
+    duration: u32,
+}
+
+/// The first image: pixels, width, height, colour type and metadata.
+type Still = (Vec<u8>, u32, u32, image_webp::ColorType, Vec<(String, Value)>);
+
+/// An open WebP writer: one lossless image, or an animation of lossless
+/// frames (written when the writer closes).
 pub struct WebpWriter {
     stream: Stream,
+    durations: Vec<f64>,
+    loop_count: u16,
     global_meta: Vec<(String, Value)>,
-    written: bool,
+    /// The first image, kept raw until we know whether more follow.
+    still: Option<Still>,
+    frames: Vec<EncodedFrame>,
+    size: (u32, u32),
+}
+
+/// Encodes one lossless image as a complete simple-format file.
+fn encode_simple(
+    data: &[u8],
+    w: u32,
+    h: u32,
+    color: image_webp::ColorType,
+    meta: &[(String, Value)],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = WebPEncoder::new(&mut out);
+    for (key, value) in meta {
+        match (key.as_str(), value) {
+            ("icc_profile", Value::Bytes(b)) => encoder.set_icc_profile(b.clone()),
+            ("exif", Value::Bytes(b)) => encoder.set_exif_metadata(b.clone()),
+            _ => {}
+        }
+    }
+    encoder
+        .encode(data, w, h, color)
+        .map_err(|e| Error::internal(format!("WebP encoding failed: {e}")))?;
+    Ok(out)
+}
+
+/// The `VP8L` chunk of a simple-format file made by [`encode_simple`].
+fn vp8l_chunk(file: &[u8]) -> Result<Vec<u8>> {
+    let mut at = 12;
+    while at + 8 <= file.len() {
+        let size = u32::from_le_bytes([file[at + 4], file[at + 5], file[at + 6], file[at + 7]]) as usize;
+        let end = (at + 8 + size + (size & 1)).min(file.len());
+        if &file[at..at + 4] == b"VP8L" {
+            return Ok(file[at..end].to_vec());
+        }
+        at = end;
+    }
+    Err(Error::internal("the WebP encoder produced no VP8L chunk"))
+}
+
+fn u24(v: u32) -> [u8; 3] {
+    let b = v.to_le_bytes();
+    [b[0], b[1], b[2]]
+}
+
+fn chunk(tag: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut c = Vec::with_capacity(payload.len() + 9);
+    c.extend_from_slice(tag);
+    c.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    c.extend_from_slice(payload);
+    if payload.len() % 2 == 1 {
+        c.push(0);
+    }
+    c
+}
+
+impl WebpWriter {
+    fn frame_duration(&self, index: usize, meta: &[(String, Value)]) -> u32 {
+        meta.iter()
+            .find(|(k, _)| k == "duration")
+            .and_then(|(_, v)| match v {
+                Value::Int(i) => Some(*i as f64),
+                Value::Float(f) => Some(*f),
+                _ => None,
+            })
+            .or_else(|| self.durations.get(index).or(self.durations.last()).copied())
+            .unwrap_or(0.0)
+            .round()
+            .clamp(0.0, f64::from((1u32 << 24) - 1)) as u32
+    }
+
+    fn push_frame(
+        &mut self,
+        data: &[u8],
+        w: u32,
+        h: u32,
+        color: image_webp::ColorType,
+        meta: &[(String, Value)],
+    ) -> Result<()> {
+        let index = self.frames.len();
+        let file = encode_simple(data, w, h, color, &[])?;
+        let alpha = matches!(color, image_webp::ColorType::La8 | image_webp::ColorType::Rgba8);
+        let duration = self.frame_duration(index, meta);
+        self.frames.push(EncodedFrame {
+            chunk: vp8l_chunk(&file)?,
+            alpha,
+            duration,
+        });
+        Ok(())
+    }
+
+    /// The animated file: VP8X, ANIM, then one ANMF per frame (full canvas,
+    /// no blending, so every frame is exactly what was written).
+    fn animation(&self) -> Vec<u8> {
+        let (w, h) = self.size;
+        let alpha = self.frames.iter().any(|f| f.alpha);
+        let mut vp8x = vec![0x02 | if alpha { 0x10 } else { 0 }, 0, 0, 0];
+        vp8x.extend_from_slice(&u24(w - 1));
+        vp8x.extend_from_slice(&u24(h - 1));
+        let mut anim = vec![0u8; 4];
+        anim.extend_from_slice(&self.loop_count.to_le_bytes());
+        let mut body = b"WEBP".to_vec();
+        body.extend(chunk(b"VP8X", &vp8x));
+        body.extend(chunk(b"ANIM", &anim));
+        for f in &self.frames {
+            let mut anmf = Vec::with_capacity(f.chunk.len() + 16);
+            anmf.extend_from_slice(&u24(0));
+            anmf.extend_from_slice(&u24(0));
+            anmf.extend_from_slice(&u24(w - 1));
+            anmf.extend_from_slice(&u24(h - 1));
+            anmf.extend_from_slice(&u24(f.duration));
+            anmf.push(0x02); // do not blend, do not dispose
+            anmf.extend_from_slice(&f.chunk);
+            body.extend(chunk(b"ANMF", &anmf));
+        }
+        let mut file = b"RIFF".to_vec();
+        file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        file.extend(body);
+        file
+    }
 }
 
 impl Writer for WebpWriter {
     fn append_data(&mut self, image: &ImageView<'_>, meta: &[(String, Value)]) -> Result<()> {
-        if self.written {
-            return Err(Error::unsupported(
-                "imageio-webp writes one image per file (animated WebP encoding is not available)",
-            ));
-        }
         if image.dtype != Dtype::U8 {
             return Err(Error::unsupported(format!(
                 "WebP stores uint8 images, not {} (convert the image first)",
@@ -188,21 +344,23 @@ impl Writer for WebpWriter {
                 return Err(Error::unsupported(format!("WebP stores 1 to 4 channels, not {other}")));
             }
         };
-        let mut out = std::io::BufWriter::new(&mut self.stream);
-        let mut encoder = WebPEncoder::new(&mut out);
-        for (key, value) in self.global_meta.iter().chain(meta) {
-            match (key.as_str(), value) {
-                ("icc_profile", Value::Bytes(b)) => encoder.set_icc_profile(b.clone()),
-                ("exif", Value::Bytes(b)) => encoder.set_exif_metadata(b.clone()),
-                _ => {}
-            }
+        if self.still.is_none() && self.frames.is_empty() {
+            self.size = (w32, h32);
+            let mut all_meta = self.global_meta.clone();
+            all_meta.extend_from_slice(meta);
+            self.still = Some((image.bytes.to_vec(), w32, h32, color, all_meta));
+            return Ok(());
         }
-        encoder
-            .encode(image.bytes, w32, h32, color)
-            .map_err(|e| Error::internal(format!("WebP encoding failed: {e}")))?;
-        out.flush()?;
-        self.written = true;
-        Ok(())
+        if self.size != (w32, h32) {
+            return Err(Error::invalid_argument(format!(
+                "every WebP frame must have the first one's size {}x{}, not {w}x{h}",
+                self.size.0, self.size.1
+            )));
+        }
+        if let Some((data, fw, fh, fc, fmeta)) = self.still.take() {
+            self.push_frame(&data, fw, fh, fc, &fmeta)?;
+        }
+        self.push_frame(image.bytes, w32, h32, color, meta)
     }
 
     fn set_meta_data(&mut self, meta: &[(String, Value)]) -> Result<()> {
@@ -210,7 +368,17 @@ impl Writer for WebpWriter {
         Ok(())
     }
 
-    fn close(self) -> Result<()> {
+    fn close(mut self) -> Result<()> {
+        let file = match self.still.take() {
+            Some((data, w, h, color, meta)) => encode_simple(&data, w, h, color, &meta)?,
+            None if self.frames.is_empty() => {
+                return Err(Error::invalid_argument("no image was written to the WebP file"));
+            }
+            None => self.animation(),
+        };
+        let mut out = std::io::BufWriter::new(&mut self.stream);
+        out.write_all(&file)?;
+        out.flush()?;
         Ok(())
     }
 }

@@ -6,9 +6,12 @@
 //! forever) and `duration` (ms, per frame) for animations, `icc_profile`,
 //! `exif`.
 //!
-//! Writes one image losslessly: `uint8` `(H, W)`, `(H, W, 2)`, `(H, W, 3)`
-//! or `(H, W, 4)`, with `icc_profile` and `exif` metadata. Lossy encoding is
-//! not available (`lossless=False` is an error that says so).
+//! Writes losslessly: `uint8` `(H, W)`, `(H, W, 2)`, `(H, W, 3)` or
+//! `(H, W, 4)`; one image (with `icc_profile` and `exif` metadata), or an
+//! animation in mode `I` (frames of one size, each replacing the canvas;
+//! options `duration` in ms, one number or one per frame, and `loop`, 0 =
+//! forever). Lossy encoding is not available (`lossless=False` is an error
+//! that says so).
 //!
 //! [`webp_plugin`] is the table accessor.
 

@@ -1,0 +1,857 @@
+//! The conformance kit for plugin authors (`imageio check-plugin PATH`):
+//! loads one plugin library and checks, for each format it declares, what
+//! a host relies on.
+//!
+//! - **load**: the library loads and its table is valid (the loader's
+//!   checks: entry point, ABI major, sizes, required functions).
+//! - **table**: a name, modes within `iIvV`, extensions starting with `.`,
+//!   a description, and read or write declared.
+//! - **can_read**: deterministic (the same answer twice), within 0..100, and
+//!   0 for empty input; random input is reported when claimed.
+//! - **round trip**: for every mode it declares and every dtype and layout
+//!   (gray, RGB, RGBA; volumes), a write then a read with the same format.
+//!   A write refused with a clean error is "not claimed"; one that succeeds
+//!   must read back with the same shape and dtype (or a documented
+//!   expansion: gray to RGB(A), bool to 0/255) and the same values, or, for
+//!   `uint8`, within 30 dB PSNR (reported as lossy).
+//! - **damaged input**: truncations and byte corruptions of a valid file
+//!   must each read or fail with an error that has a message: no panic, no
+//!   crash, no hang. When the kit runs from the `imageio` tool this phase
+//!   runs in a child process with a time limit, so a crash or a hang is
+//!   reported instead of taking the checker down.
+//! - **threads**: concurrent reads of one file through one format agree
+//!   with a single read (the plugin's thread-safety claim, or the host's
+//!   serialisation when it makes none).
+//! - **error messages**: every error the plugin returned had a message.
+
+use crate::dict::Dict;
+use crate::error::Error;
+use crate::format::Format;
+use crate::image::{Image, NdArray};
+use crate::manager::FormatManager;
+use crate::request::Request;
+use imageio_plugin_api::Dtype;
+use ndarray::{ArrayD, IxDyn};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed.
+    Pass,
+    /// Failed: the plugin does not conform.
+    Fail,
+    /// Could not be run (with the reason in the detail).
+    Skip,
+}
+
+impl Outcome {
+    /// `PASS`, `FAIL` or `SKIP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "SKIP",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The format checked, or `None` for the library.
+    pub format: Option<String>,
+    /// What was checked.
+    pub name: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// What was found.
+    pub detail: String,
+}
+
+/// The conformance report of one plugin library.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The library checked.
+    pub path: PathBuf,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Whether no check failed.
+    pub fn passed(&self) -> bool {
+        !self.checks.iter().any(|c| c.outcome == Outcome::Fail)
+    }
+
+    /// The report for people: one line per check, then the verdict.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("check-plugin {}\n", self.path.display());
+        for c in &self.checks {
+            let what = match &c.format {
+                Some(f) => format!("{f} {}", c.name),
+                None => c.name.clone(),
+            };
+            let _ = writeln!(s, "  {what:<24} {}  {}", c.outcome.as_str(), c.detail);
+        }
+        let failed = self.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+        let _ = writeln!(
+            s,
+            "result: {} ({} checks, {failed} failed)",
+            if failed == 0 { "PASS" } else { "FAIL" },
+            self.checks.len()
+        );
+        s
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "path": self.path.display().to_string(),
+            "passed": self.passed(),
+            "checks": self.checks.iter().map(|c| serde_json::json!({
+                "format": c.format, "check": c.name, "outcome": c.outcome.as_str(), "detail": c.detail,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn push(&mut self, format: Option<&str>, name: &str, outcome: Outcome, detail: impl Into<String>) {
+        self.checks.push(Check {
+            format: format.map(str::to_owned),
+            name: name.to_owned(),
+            outcome,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// How to run the checks.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// A valid file per format name, for formats that cannot write their
+    /// own sample (read-only plugins).
+    pub samples: Vec<(String, PathBuf)>,
+    /// The `imageio` executable to run the damaged-input phase in a child
+    /// process (crash and hang isolation); `None` runs it in this process.
+    pub worker: Option<PathBuf>,
+    /// The time limit of the damaged-input phase per format.
+    pub timeout: Option<Duration>,
+}
+
+/// A deterministic pseudo-random generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Sample data of a dtype and shape: smooth `uint8` (fair to lossy
+/// codecs), pseudo-random values over the range for other dtypes.
+fn sample(dtype: Dtype, shape: &[usize], seed: u64) -> NdArray {
+    let mut rng = Rng(seed);
+    let n: usize = shape.iter().product();
+    let s = IxDyn(shape);
+    macro_rules! fill {
+        ($t:ty, $f:expr) => {
+            ArrayD::from_shape_vec(s, (0..n).map(|_| $f(rng.next()) as $t).collect())
+                .expect("sized")
+                .into()
+        };
+    }
+    match dtype {
+        Dtype::U8 => {
+            let w = shape.get(1).copied().unwrap_or(1).max(1);
+            let c = if shape.len() >= 3 { shape[shape.len() - 1] } else { 1 };
+            NdArray::U8(
+                ArrayD::from_shape_vec(
+                    s,
+                    (0..n)
+                        .map(|i| {
+                            let px = i / c;
+                            (20 + (px / w) * 3 + (px % w) * 3 + (i % c) * 20 + (rng.next() % 4) as usize).min(255) as u8
+                        })
+                        .collect(),
+                )
+                .expect("sized"),
+            )
+        }
+        Dtype::U16 => fill!(u16, |v| v),
+        Dtype::U32 => fill!(u32, |v| v),
+        Dtype::U64 => fill!(u64, |v| v),
+        Dtype::I8 => fill!(i8, |v| v),
+        Dtype::I16 => fill!(i16, |v| v),
+        Dtype::I32 => fill!(i32, |v| v),
+        Dtype::I64 => fill!(i64, |v| v),
+        Dtype::F32 => fill!(f32, |v: u64| (v >> 40) as f32 / 1000.0 - 8000.0),
+        Dtype::F64 => fill!(f64, |v: u64| (v >> 11) as f64 / 1e9 - 4e6),
+        Dtype::Bool => fill!(bool, |v: u64| v & 1 == 1),
+    }
+}
+
+const DTYPES: [Dtype; 11] = [
+    Dtype::U8,
+    Dtype::U16,
+    Dtype::U32,
+    Dtype::U64,
+    Dtype::I8,
+    Dtype::I16,
+    Dtype::I32,
+    Dtype::I64,
+    Dtype::F32,
+    Dtype::F64,
+    Dtype::Bool,
+];
+
+/// The layouts written in a mode: (label, shape of one item, items).
+fn layouts(mode: char) -> Vec<(&'static str, Vec<usize>, usize)> {
+    match mode {
+        'i' => vec![
+            ("gray", vec![16, 24], 1),
+            ("rgb", vec![16, 24, 3], 1),
+            ("rgba", vec![16, 24, 4], 1),
+        ],
+        'I' => vec![("gray x3", vec![16, 24], 3), ("rgb x3", vec![16, 24, 3], 3)],
+        'v' => vec![("volume", vec![4, 16, 24], 1), ("rgb volume", vec![4, 16, 24, 3], 1)],
+        _ => vec![("volumes x2", vec![3, 8, 12], 2)],
+    }
+}
+
+/// Whether an error is the plugin's own, and its message.
+fn plugin_message(e: &Error) -> Option<&str> {
+    match e {
+        Error::Plugin { message, .. } | Error::Protocol { message, .. } => Some(message),
+        _ => None,
+    }
+}
+
+/// What the kit saw of errors.
+#[derive(Default)]
+struct Errors {
+    seen: usize,
+    without_message: Vec<String>,
+}
+
+impl Errors {
+    fn note(&mut self, what: &str, e: &Error) {
+        if let Some(m) = plugin_message(e) {
+            self.seen += 1;
+            if m.trim().is_empty() || m.ends_with(crate::plugin::backend::NO_MESSAGE) {
+                self.without_message.push(what.to_owned());
+            }
+        }
+    }
+}
+
+/// Normalises what was written to what a format may legitimately return:
+/// gray expanded to RGB or RGBA (opaque), RGB to RGBA, `bool` as 0/255.
+fn expected_as(written: &NdArray, read: &NdArray) -> Option<NdArray> {
+    if written.shape() == read.shape() && written.dtype() == read.dtype() {
+        return Some(written.clone());
+    }
+    let base = match (written, read.dtype()) {
+        (NdArray::Bool(a), Dtype::U8) => NdArray::U8(a.mapv(|b| if b { 255 } else { 0 })),
+        (w, d) if w.dtype() == d => w.clone(),
+        _ => return None,
+    };
+    let NdArray::U8(a) = base else {
+        return (base.shape() == read.shape()).then_some(base);
+    };
+    let ws = a.shape().to_vec();
+    let rs = read.shape();
+    let (gray, wc) = if ws.len() + 1 == rs.len() {
+        (true, 1)
+    } else {
+        (false, *ws.last()?)
+    };
+    let prefix = if gray { &ws[..] } else { &ws[..ws.len() - 1] };
+    let rc = *rs.last()?;
+    if rs[..rs.len() - 1] != *prefix || !(wc == 1 || wc == 3) || !(rc == 3 || rc == 4) || rc <= wc {
+        return (a.shape() == rs).then_some(NdArray::U8(a));
+    }
+    let flat: Vec<u8> = a.iter().copied().collect();
+    let mut out = Vec::with_capacity(flat.len() / wc * rc);
+    for px in flat.chunks_exact(wc) {
+        let rgb = if wc == 1 { [px[0]; 3] } else { [px[0], px[1], px[2]] };
+        out.extend_from_slice(&rgb[..rc.min(3)]);
+        if rc == 4 {
+            out.push(255);
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(rs), out).ok().map(NdArray::U8)
+}
+
+/// The colour of fully transparent pixels is free: formats with binary
+/// transparency (GIF) do not keep it.
+fn clear_transparent(a: &NdArray) -> NdArray {
+    match a {
+        NdArray::U8(x) if x.ndim() == 3 && x.shape()[2] == 4 => {
+            let mut y = x.clone();
+            for mut px in y.rows_mut() {
+                if px[3] == 0 {
+                    px.fill(0);
+                }
+            }
+            NdArray::U8(y)
+        }
+        other => other.clone(),
+    }
+}
+
+/// `None` when equal, else the PSNR in dB for `uint8` (or `-inf`).
+fn difference(a: &NdArray, b: &NdArray) -> Option<f64> {
+    if a == b {
+        return None;
+    }
+    let (a, b) = (&clear_transparent(a), &clear_transparent(b));
+    if a == b {
+        return None;
+    }
+    match (a, b) {
+        (NdArray::U8(x), NdArray::U8(y)) if x.shape() == y.shape() => {
+            let mse = x
+                .iter()
+                .zip(y.iter())
+                .map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2))
+                .sum::<f64>()
+                / x.len().max(1) as f64;
+            Some(10.0 * (255.0f64 * 255.0 / mse).log10())
+        }
+        _ => Some(f64::NEG_INFINITY),
+    }
+}
+
+fn write_items(fm: &FormatManager, format: &Format, mode: char, items: &[Image]) -> crate::Result<Vec<u8>> {
+    let ext = format.extensions().first().cloned().unwrap_or_default();
+    let req = Request::with_options(
+        crate::request::RETURN_BYTES,
+        &format!("w{mode}"),
+        Some(&ext),
+        Dict::new(),
+    )?;
+    let mut w = fm.writer_for(req, Some(format.name()))?;
+    for im in items {
+        w.append_data(im, None)?;
+    }
+    w.close()?;
+    w.get_result()
+        .ok_or_else(|| Error::Unsupported("the writer produced no bytes".into()))
+}
+
+fn read_items(fm: &FormatManager, format: &Format, mode: char, bytes: Vec<u8>) -> crate::Result<Vec<Image>> {
+    let req = Request::new(bytes, &format!("r{mode}"))?;
+    let mut r = fm.reader_for(req, Some(format.name()))?;
+    let mut out = Vec::new();
+    for im in r.iter_data()? {
+        out.push(im?);
+    }
+    r.get_meta_data(None)?;
+    r.close()?;
+    Ok(out)
+}
+
+/// The round trips of one mode: (check detail, failed), and a sample file.
+fn round_trips(
+    fm: &FormatManager,
+    format: &Format,
+    mode: char,
+    errors: &mut Errors,
+    sample_out: &mut Option<Vec<u8>>,
+) -> (String, bool) {
+    let (mut ok, mut lossy, mut refused) = (0, 0, 0);
+    let mut problems = Vec::new();
+    let mut seed = 1;
+    for dtype in DTYPES {
+        for (label, shape, count) in layouts(mode) {
+            seed += 1;
+            let items: Vec<Image> = (0..count)
+                .map(|k| Image::from(sample(dtype, &shape, seed * 31 + k as u64)))
+                .collect();
+            let what = format!("{} {label}", dtype.name());
+            let bytes = match write_items(fm, format, mode, &items) {
+                Ok(b) => b,
+                Err(e) => {
+                    errors.note(&format!("writing {what}"), &e);
+                    match e {
+                        Error::Panicked { message, .. } => {
+                            problems.push(format!("{what}: writing panicked: {message}"))
+                        }
+                        _ => refused += 1,
+                    }
+                    continue;
+                }
+            };
+            let read = match read_items(fm, format, mode, bytes.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.note(&format!("reading back {what}"), &e);
+                    problems.push(format!("{what}: written, but reading it back failed: {e}"));
+                    continue;
+                }
+            };
+            if read.len() != items.len() {
+                problems.push(format!(
+                    "{what}: wrote {} images, read back {}",
+                    items.len(),
+                    read.len()
+                ));
+                continue;
+            }
+            let mut this_lossy = false;
+            let mut bad = None;
+            for (w, r) in items.iter().zip(&read) {
+                let Some(expected) = expected_as(&w.data, &r.data) else {
+                    bad = Some(format!(
+                        "{what}: wrote {:?} {}, read back {:?} {}",
+                        w.data.shape(),
+                        w.data.dtype().name(),
+                        r.data.shape(),
+                        r.data.dtype().name()
+                    ));
+                    break;
+                };
+                match difference(&expected, &r.data) {
+                    None => {}
+                    Some(psnr) if psnr >= 30.0 => this_lossy = true,
+                    Some(psnr) => {
+                        bad = Some(format!("{what}: the values read back differ (PSNR {psnr:.1} dB)"));
+                        break;
+                    }
+                }
+            }
+            match bad {
+                Some(b) => problems.push(b),
+                None => {
+                    ok += 1;
+                    if this_lossy {
+                        lossy += 1;
+                    }
+                    if sample_out.is_none() || (dtype == Dtype::U8 && label == "rgb") {
+                        *sample_out = Some(bytes);
+                    }
+                }
+            }
+        }
+    }
+    let mut detail = format!(
+        "{ok} written and read back ({} lossless, {lossy} lossy), {refused} refused cleanly",
+        ok - lossy
+    );
+    if ok == 0 && problems.is_empty() {
+        detail.push_str("; no dtype or layout could be written in this mode");
+        return (detail, true);
+    }
+    if !problems.is_empty() {
+        detail = format!("{}; {detail}", problems.join("; "));
+    }
+    (detail, !problems.is_empty())
+}
+
+/// The bad inputs of the damaged-input phase: garbage (empty, one byte,
+/// random bytes), then, given a valid file, its truncations and byte
+/// corruptions (a fixed seed, so every run checks the same files).
+pub fn damaged_inputs(sample: &[u8]) -> Vec<Vec<u8>> {
+    let mut garbage = Rng(0xBAD);
+    let mut out = vec![
+        Vec::new(),
+        vec![0],
+        (0..64).map(|_| garbage.next() as u8).collect(),
+        (0..4096).map(|_| garbage.next() as u8).collect(),
+    ];
+    let n = sample.len();
+    let mut cuts: Vec<usize> = vec![0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
+    cuts.extend((1..16).map(|k| n * k / 16));
+    cuts.extend([n.saturating_sub(1), n.saturating_sub(2)]);
+    cuts.sort_unstable();
+    cuts.dedup();
+    for c in cuts.into_iter().filter(|&c| c < n) {
+        out.push(sample[..c].to_vec());
+    }
+    let mut rng = Rng(0xC0FFEE);
+    for k in 0..160 {
+        let mut v = sample.to_vec();
+        if v.is_empty() {
+            break;
+        }
+        let flips = 1 + k % 8;
+        for _ in 0..flips {
+            let at = (rng.next() as usize) % v.len();
+            // Corrupt the header more often: it drives allocation and parsing.
+            let at = if k % 2 == 0 { at % v.len().min(512) } else { at };
+            v[at] = match rng.next() % 4 {
+                0 => 0xFF,
+                1 => 0x00,
+                2 => v[at] ^ (1 << (rng.next() % 8)),
+                _ => rng.next() as u8,
+            };
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// The result of reading one damaged file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseOutcome {
+    /// It read (a damage the format does not notice).
+    Read,
+    /// A clean error with a message.
+    CleanError,
+    /// An error without a message.
+    SilentError,
+    /// The plugin panicked (contained by the SDK).
+    Panicked,
+}
+
+/// Reads one damaged file with `format` (every image and the metadata), with
+/// a memory guard so that a hostile size field is refused, not obeyed.
+pub fn read_damaged(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> CaseOutcome {
+    let run = || -> crate::Result<()> {
+        let req = Request::new(bytes, "r?")?;
+        let mut r = fm.reader_for(req, Some(format))?;
+        r.set_max_image_bytes(256 << 20);
+        let n = r.get_length()?;
+        for i in 0..n.min(64) {
+            r.get_data(i)?;
+        }
+        r.get_meta_data(None)?;
+        r.close()
+    };
+    match run() {
+        Ok(()) => CaseOutcome::Read,
+        Err(Error::Panicked { .. }) => CaseOutcome::Panicked,
+        Err(e) => match plugin_message(&e) {
+            Some(m) if m.trim().is_empty() || m.ends_with(crate::plugin::backend::NO_MESSAGE) => {
+                CaseOutcome::SilentError
+            }
+            _ => CaseOutcome::CleanError,
+        },
+    }
+}
+
+/// The damaged-input phase in this process.
+fn damaged_in_process(fm: &FormatManager, format: &str, sample: &[u8]) -> (String, bool) {
+    let mut counts = [0usize; 4];
+    for v in damaged_inputs(sample) {
+        counts[read_damaged(fm, format, v) as usize] += 1;
+    }
+    summarize(counts, None)
+}
+
+fn summarize(counts: [usize; 4], problem: Option<String>) -> (String, bool) {
+    let [read, clean, silent, panicked] = counts;
+    let total = read + clean + silent + panicked;
+    let mut detail = format!("{total} damaged files: {read} read, {clean} clean errors");
+    if silent > 0 {
+        let _ = write!(detail, ", {silent} errors WITHOUT a message");
+    }
+    if panicked > 0 {
+        let _ = write!(detail, ", {panicked} PANICS");
+    }
+    let failed = silent > 0 || panicked > 0 || problem.is_some();
+    if let Some(p) = problem {
+        detail = format!("{p} ({total} handled before it: {read} read, {clean} clean errors)");
+    } else if !failed {
+        detail.push_str("; no crash, no hang");
+    }
+    (detail, failed)
+}
+
+/// The damaged-input phase in a child process (`imageio check-plugin PATH
+/// --worker FORMAT --sample FILE`), which prints one outcome digit per file.
+fn damaged_in_child(worker: &Path, library: &Path, format: &str, sample: &[u8], timeout: Duration) -> (String, bool) {
+    use std::io::Read;
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return (format!("cannot make a temporary folder: {e}"), true),
+    };
+    let sample_path = dir.path().join("sample.bin");
+    if let Err(e) = std::fs::write(&sample_path, sample) {
+        return (format!("cannot write the sample: {e}"), true);
+    }
+    let child = std::process::Command::new(worker)
+        .arg("check-plugin")
+        .arg(library)
+        .arg("--worker")
+        .arg(format)
+        .arg("--sample")
+        .arg(format!("{format}={}", sample_path.display()))
+        .env("IMAGEIO_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return (format!("cannot start the worker {}: {e}", worker.display()), true),
+    };
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break None,
+        }
+    };
+    let output = reader.join().unwrap_or_default();
+    let mut counts = [0usize; 4];
+    for c in output.chars() {
+        if let Some(d) = c.to_digit(10).filter(|d| *d < 4) {
+            counts[d as usize] += 1;
+        }
+    }
+    let done: usize = counts.iter().sum();
+    let problem = match status {
+        None => Some(format!(
+            "HANG: no result within {} s (after {done} files)",
+            timeout.as_secs()
+        )),
+        Some(s) if !s.success() => Some(format!(
+            "CRASH: the reader process died ({s}) on damaged file {}",
+            done + 1
+        )),
+        Some(_) => None,
+    };
+    summarize(counts, problem)
+}
+
+/// Concurrent reads of `sample` agree with a single read.
+fn threads_check(fm: &FormatManager, format: &Format, sample: &[u8]) -> (String, bool) {
+    let name = format.name().to_owned();
+    let reference = match read_items(fm, format, '?', sample.to_vec()) {
+        Ok(r) => r,
+        Err(e) => return (format!("the sample cannot be read: {e}"), true),
+    };
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (reference, failures, name) = (&reference, &failures, &name);
+            s.spawn(move || {
+                for _ in 0..6 {
+                    match read_items(fm, format, '?', sample.to_vec()) {
+                        Ok(r) if r.iter().map(|i| &i.data).eq(reference.iter().map(|i| &i.data)) => {}
+                        Ok(_) => failures
+                            .lock()
+                            .expect("lock")
+                            .push(format!("thread {t}: {name} read different pixels")),
+                        Err(e) => failures.lock().expect("lock").push(format!("thread {t}: {e}")),
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap_or_default();
+    let how = if format.is_serialized() {
+        "not declared thread-safe: the host serialised the calls"
+    } else {
+        "declared thread-safe"
+    };
+    if failures.is_empty() {
+        (format!("{how}; 4 threads x 6 reads agree"), false)
+    } else {
+        (format!("{how}; {}", failures.join("; ")), true)
+    }
+}
+
+/// Checks one plugin library; see the module documentation for the checks.
+///
+/// # Safety
+///
+/// Loading a library runs its code: only check libraries you trust to be
+/// loaded (the damaged-input phase is isolated only with a `worker`).
+pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
+    let mut report = Report {
+        path: path.to_owned(),
+        checks: Vec::new(),
+    };
+    let fm = FormatManager::new();
+    // SAFETY: forwarded from this function's contract.
+    let names = match unsafe { fm.load_plugin(path) } {
+        Ok(n) => n,
+        Err(e) => {
+            report.push(None, "load", Outcome::Fail, e.to_string());
+            return report;
+        }
+    };
+    let plugin = fm.plugin_reports().pop();
+    if names.is_empty() {
+        report.push(None, "load", Outcome::Fail, "the plugin registers no format");
+        return report;
+    }
+    let id = plugin.and_then(|p| p.id).unwrap_or_default();
+    report.push(
+        None,
+        "load",
+        Outcome::Pass,
+        format!("{id}: {} format(s) ({})", names.len(), names.join(", ")),
+    );
+
+    for name in &names {
+        let Ok(format) = fm.get(name) else { continue };
+        let f = Some(name.as_str());
+        let mut errors = Errors::default();
+
+        // The table.
+        let mut table = Vec::new();
+        if format.modes().is_empty() || !format.modes().chars().all(|c| "iIvV".contains(c)) {
+            table.push(format!("modes {:?} are not a subset of iIvV", format.modes()));
+        }
+        if let Some(e) = format.extensions().iter().find(|e| !e.starts_with('.') || e.len() < 2) {
+            table.push(format!("extension {e:?} does not start with a dot"));
+        }
+        if format.description().trim().is_empty() {
+            table.push("no description".into());
+        }
+        if !format.supports_read() && !format.supports_write() {
+            table.push("declares neither reading nor writing".into());
+        }
+        let rw = match (format.supports_read(), format.supports_write()) {
+            (true, true) => "read+write",
+            (true, false) => "read only",
+            (false, true) => "write only",
+            _ => "neither",
+        };
+        if table.is_empty() {
+            report.push(
+                f,
+                "table",
+                Outcome::Pass,
+                format!(
+                    "modes {}, extensions {}, {rw}",
+                    format.modes(),
+                    format.extensions().join(" ")
+                ),
+            );
+        } else {
+            report.push(f, "table", Outcome::Fail, table.join("; "));
+        }
+
+        // can_read.
+        if format.supports_read() {
+            let mut rng = Rng(7);
+            let random: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+            let mut problems = Vec::new();
+            let mut claims_random = false;
+            for (what, bytes) in [("empty", Vec::new()), ("random", random)] {
+                let conf = |b: &Vec<u8>| Request::new(b.clone(), "r?").and_then(|mut r| format.confidence(&mut r));
+                match (conf(&bytes), conf(&bytes)) {
+                    (Ok(a), Ok(b)) if a != b => problems.push(format!("{what} input: {a} then {b}")),
+                    (Ok(a), Ok(_)) if !(0..=100).contains(&a) => {
+                        problems.push(format!("{what} input: confidence {a} outside 0..100"))
+                    }
+                    (Ok(a), Ok(_)) if what == "empty" && a > 0 => problems.push(format!("claims empty input ({a})")),
+                    (Ok(a), Ok(_)) if a > 0 => claims_random = true,
+                    (Ok(_), Ok(_)) => {}
+                    (Err(e), _) | (_, Err(e)) => problems.push(format!("{what} input: {e}")),
+                }
+            }
+            if problems.is_empty() {
+                let note = if claims_random {
+                    "; claims random bytes (confidence > 0)"
+                } else {
+                    "; 0 for empty and random input"
+                };
+                report.push(f, "can_read", Outcome::Pass, format!("deterministic{note}"));
+            } else {
+                report.push(f, "can_read", Outcome::Fail, problems.join("; "));
+            }
+        }
+
+        // Round trips, which also make the sample for what follows.
+        let mut sample: Option<Vec<u8>> = options
+            .samples
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, p)| std::fs::read(p).ok());
+        if format.supports_write() && format.supports_read() {
+            for mode in format.modes().chars() {
+                let (detail, failed) = round_trips(&fm, &format, mode, &mut errors, &mut sample);
+                report.push(
+                    f,
+                    &format!("round trip {mode}"),
+                    if failed { Outcome::Fail } else { Outcome::Pass },
+                    detail,
+                );
+            }
+        } else {
+            report.push(f, "round trip", Outcome::Skip, format!("the format is {rw}"));
+        }
+
+        // Bad input always (garbage, plus damaged copies of a valid file
+        // when there is one); threads need a valid file.
+        let mut isolated_ok = true;
+        if format.supports_read() {
+            let bytes = sample.clone().unwrap_or_default();
+            let timeout = options.timeout.unwrap_or(Duration::from_secs(120));
+            let (mut detail, failed) = match &options.worker {
+                Some(w) => damaged_in_child(w, path, name, &bytes, timeout),
+                None => damaged_in_process(&fm, name, &bytes),
+            };
+            if sample.is_none() {
+                detail.push_str(" (garbage only: no valid sample; pass --sample NAME=FILE)");
+            }
+            isolated_ok = !failed;
+            report.push(
+                f,
+                "damaged input",
+                if failed { Outcome::Fail } else { Outcome::Pass },
+                detail,
+            );
+            match &sample {
+                Some(bytes) => {
+                    let (detail, failed) = threads_check(&fm, &format, bytes);
+                    report.push(f, "threads", if failed { Outcome::Fail } else { Outcome::Pass }, detail);
+                }
+                None => report.push(f, "threads", Outcome::Skip, "no valid sample (pass --sample NAME=FILE)"),
+            }
+        }
+        // Errors seen in the in-process phases, and on a few bad inputs
+        // (in process: only after the isolated phase found no crash or hang).
+        if format.supports_read() && isolated_ok {
+            let bytes = sample.clone().unwrap_or_default();
+            for v in damaged_inputs(&bytes).into_iter().take(40) {
+                let req = Request::new(v, "r?");
+                if let Ok(req) = req
+                    && let Err(e) = fm
+                        .reader_for(req, Some(name))
+                        .and_then(|mut r| r.get_data(0).map(|_| ()))
+                {
+                    errors.note("a damaged file", &e);
+                }
+            }
+        }
+        if errors.without_message.is_empty() {
+            report.push(
+                f,
+                "error messages",
+                Outcome::Pass,
+                format!("all {} errors seen had a message", errors.seen),
+            );
+        } else {
+            report.push(
+                f,
+                "error messages",
+                Outcome::Fail,
+                format!("errors without a message: {}", errors.without_message.join(", ")),
+            );
+        }
+    }
+    report
+}

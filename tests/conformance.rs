@@ -1,0 +1,121 @@
+//! `imageio check-plugin`, the conformance kit: every standard plugin
+//! library passes; every broken fixture fails with a report that says why.
+
+use imageio_tests::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn check(lib: &Path, extra: &[&str]) -> Output {
+    Command::new(imageio_bin())
+        .arg("check-plugin")
+        .arg(lib)
+        .args(extra)
+        .env("IMAGEIO_LOG", "off")
+        .output()
+        .expect("run imageio check-plugin")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn every_standard_plugin_passes() {
+    for (name, lib) in standard_plugin_libraries() {
+        let o = check(&lib, &["--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(o.status.success() && report["passed"] == true, "{name}:\n{report:#}");
+        let checks = report["checks"].as_array().unwrap();
+        let names: Vec<&str> = checks.iter().map(|c| c["check"].as_str().unwrap()).collect();
+        for want in [
+            "load",
+            "table",
+            "can_read",
+            "damaged input",
+            "threads",
+            "error messages",
+        ] {
+            assert!(names.contains(&want), "{name}: no {want} check in {names:?}");
+        }
+        assert!(names.iter().any(|n| n.starts_with("round trip")), "{name}: {names:?}");
+        // Every mode the format declares was round-tripped.
+        let modes = checks[1]["detail"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("modes ")
+            .to_owned();
+        for m in modes.chars() {
+            assert!(
+                names.contains(&format!("round trip {m}").as_str()),
+                "{name}: mode {m} not checked"
+            );
+        }
+        // Nothing was skipped for a standard plugin: each writes its own sample.
+        assert!(checks.iter().all(|c| c["outcome"] == "PASS"), "{name}:\n{report:#}");
+    }
+}
+
+#[test]
+fn broken_fixtures_fail_with_a_clear_report() {
+    let cases = [
+        ("no_entry", "is not a plugin (no `iio_plugin_entry_v1` symbol)"),
+        ("null_entry", "refused this host"),
+        ("major2", "was built for plugin ABI 2.x"),
+        ("major2_only", "was built for plugin ABI 2.x"),
+        ("truncated", "truncated table"),
+        ("missing_fn", "get_data is NULL"),
+    ];
+    for (fixture, why) in cases {
+        let o = check(&c_fixture(fixture), &[]);
+        let t = text(&o);
+        assert!(!o.status.success(), "{fixture}: {t}");
+        assert!(
+            t.contains("load") && t.contains("FAIL") && t.contains(why),
+            "{fixture}:\n{t}"
+        );
+        assert!(t.contains("result: FAIL"), "{fixture}:\n{t}");
+    }
+    // Loads, but panics on every read: contained, and reported.
+    let o = check(&panicky_library(), &[]);
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("PANICS"), "{t}");
+    // Segfaults: the damaged-input phase runs in a child process.
+    let o = check(&c_fixture("crashy"), &["--timeout", "20"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("CRASH: the reader process died"),
+        "{t}"
+    );
+    // Never returns: the child is killed at the time limit.
+    let o = check(&c_fixture("hangs"), &["--timeout", "2"]);
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("HANG: no result within 2 s"), "{t}");
+    // Impure can_read and errors without messages.
+    let o = check(&c_fixture("silent"), &[]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("can_read") && t.contains("empty input: 0 then 40"), "{t}");
+    assert!(t.contains("errors WITHOUT a message"), "{t}");
+}
+
+#[test]
+fn a_read_only_plugin_can_be_given_a_sample() {
+    // The third-party SERIAL plugin cannot write its own sample.
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("x.serial");
+    std::fs::write(&sample, b"SERIAL\x07").unwrap();
+    let o = check(
+        &c_fixture("serial"),
+        &["--sample", &format!("SERIAL={}", sample.display())],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("SERIAL threads") && t.contains("not declared thread-safe: the host serialised the calls"),
+        "{t}"
+    );
+    assert!(t.contains("SERIAL damaged input") && !t.contains("garbage only"), "{t}");
+}

@@ -49,7 +49,10 @@ fn third_party_c_plugin_and_garbage_in_plugin_path() {
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["PNG", "PNM", "SERIAL"]);
+    assert_eq!(
+        names,
+        ["PNG", "PNM", "JPEG", "TIFF", "GIF", "BMP", "NPY", "WEBP", "SERIAL"]
+    );
     assert!(formats[0]["origin"] == "builtin");
 
     let plugins_json = json(&run(&["plugins", "--json"], Some(&plugins), userdir.path()));
@@ -121,7 +124,7 @@ fn format_order_from_the_environment() {
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["PNM", "PNG"]);
+    assert_eq!(names, ["PNM", "PNG", "JPEG", "TIFF", "GIF", "BMP", "NPY", "WEBP"]);
 }
 
 #[test]

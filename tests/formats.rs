@@ -419,3 +419,52 @@ fn files_we_write_are_read_identically_by_reference_tools() {
     );
     assert!(out.entries.len() > 150, "{}", out.entries.len());
 }
+
+#[test]
+fn options_reach_the_plugins_and_unknown_ones_are_named() {
+    let im = Image::from(smooth(&[64, 64, 3]));
+    let size = |q: i64| {
+        imageio::imwrite("<bytes>.jpg", &im, &Options::default().with_kwarg("quality", q))
+            .unwrap()
+            .unwrap()
+            .len()
+    };
+    assert!(
+        size(95) > size(30) * 2,
+        "quality changes the file: {} vs {}",
+        size(95),
+        size(30)
+    );
+    let e = imageio::imwrite("<bytes>.jpg", &im, &Options::default().with_kwarg("qualty", 90)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown option \"qualty\" for format JPEG (known options: quality, progressive, optimize)"),
+        "{e}"
+    );
+    for (ext, bad) in [
+        (".tif", "compresion"),
+        (".gif", "fps"),
+        (".webp", "quality"),
+        (".bmp", "x"),
+        (".npy", "y"),
+    ] {
+        let e = imageio::imwrite(format!("<bytes>{ext}"), &im, &Options::default().with_kwarg(bad, 1)).unwrap_err();
+        assert!(
+            e.to_string().contains(&format!("unknown option \"{bad}\"")),
+            "{ext}: {e}"
+        );
+    }
+    let e = imageio::imwrite(
+        "<bytes>.tif",
+        &im,
+        &Options::default().with_kwarg("compression", "jpeg2000"),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("must be none, lzw, deflate (zlib), packbits or a TIFF code"),
+        "{e}"
+    );
+    let e = imageio::imwrite("<bytes>.webp", &im, &Options::default().with_kwarg("lossless", false)).unwrap_err();
+    assert!(e.to_string().contains("lossy WebP encoding is not available"), "{e}");
+}

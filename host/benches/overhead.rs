@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p imageio --bench overhead` prints, per case, the median time
 //! of each and the ratio host/direct, plus the absolute per-call overhead.
+//! It also reads a 48 MiB NPY file through `imageio::imread` against reading
+//! the same file into memory with `std::fs::read` (the floor: "as fast as
+//! the file can be read").
 
 use std::hint::black_box;
 use std::io::Cursor;
@@ -76,4 +79,37 @@ fn main() {
         .expect("encode")
         .expect("bytes");
     case("2048x2048 RGB (12 MiB)", big);
+    npy_case();
+}
+
+/// NPY: the plugin reads the payload straight into the host's buffer.
+fn npy_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("big.npy");
+    let arr = imageio::Image::from(ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[4096, 4096, 3]), |i| {
+        ((i[0] + i[1] * 3 + i[2]) % 256) as u8
+    }));
+    imageio::imwrite(&path, &arr, &imageio::Options::default()).expect("write npy");
+    let opts = imageio::Options::default();
+    let host = median(
+        || {
+            black_box(imageio::imread(black_box(&path), &opts).expect("imread"));
+        },
+        10,
+        Duration::from_secs(3),
+    );
+    let floor = median(
+        || {
+            black_box(std::fs::read(black_box(&path)).expect("read"));
+        },
+        10,
+        Duration::from_secs(3),
+    );
+    println!(
+        "{:<28} host {:>10.1} ms   fs::read  {:>10.1} ms   ratio {:.3}",
+        "NPY 4096x4096x3 u8 (48 MiB)",
+        host.as_secs_f64() * 1e3,
+        floor.as_secs_f64() * 1e3,
+        host.as_secs_f64() / floor.as_secs_f64()
+    );
 }

@@ -150,6 +150,34 @@ impl Options {
         }
     }
 
+    /// An integer option that must lie in `range` (the error names it).
+    pub fn get_int_in(&self, key: &str, range: std::ops::RangeInclusive<i64>) -> Result<Option<i64>> {
+        match self.get_int(key)? {
+            Some(v) if !range.contains(&v) => Err(Error::invalid_argument(format!(
+                "option {key:?} must be {}..{}, not {v}",
+                range.start(),
+                range.end()
+            ))),
+            v => Ok(v),
+        }
+    }
+
+    /// A number, or a list of numbers (per-frame durations, say), as floats.
+    pub fn get_float_list(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        Ok(match self.get(key) {
+            None | Some(Value::None) => None,
+            Some(Value::Int(i)) => Some(vec![*i as f64]),
+            Some(Value::Float(f)) => Some(vec![*f]),
+            Some(Value::IntArray(a)) => Some(a.iter().map(|&v| v as f64).collect()),
+            Some(Value::FloatArray(a)) => Some(a.clone()),
+            Some(v) => {
+                return Err(Error::invalid_argument(format!(
+                    "option {key:?} must be a number or a list of numbers, not {v:?}"
+                )));
+            }
+        })
+    }
+
     /// A boolean option (an integer counts as true when non-zero).
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {

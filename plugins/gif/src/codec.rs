@@ -11,7 +11,7 @@ use std::io::{Cursor, Read, Write};
 /// The largest encoded file read into memory.
 const MAX_FILE: u64 = 1 << 31;
 /// The largest canvas decoded, in pixels.
-const MAX_PIXELS: u64 = 1 << 28;
+const MAX_PIXELS: u64 = 1 << 26;
 
 /// The `GIF` format.
 pub struct Gif;
@@ -47,27 +47,8 @@ impl Format for Gif {
     fn open_writer(req: &Request<'_>) -> Result<GifWriter> {
         let options = req.options()?;
         options.check_known("GIF", &["duration", "loop"])?;
-        let durations = match options.get("duration") {
-            None => Vec::new(),
-            Some(Value::Int(d)) => vec![*d as f64],
-            Some(Value::Float(d)) => vec![*d],
-            Some(Value::IntArray(d)) => d.iter().map(|&v| v as f64).collect(),
-            Some(Value::FloatArray(d)) => d.clone(),
-            Some(other) => {
-                return Err(Error::invalid_argument(format!(
-                    "GIF option \"duration\" must be milliseconds (a number or a list), not {other:?}"
-                )));
-            }
-        };
-        let loop_count = match options.get_int("loop")? {
-            None => 0,
-            Some(n @ 0..=65535) => n as u16,
-            Some(n) => {
-                return Err(Error::invalid_argument(format!(
-                    "GIF option \"loop\" must be 0..65535, not {n}"
-                )));
-            }
-        };
+        let durations = options.get_float_list("duration")?.unwrap_or_default();
+        let loop_count = options.get_int_in("loop", 0..=65535)?.unwrap_or(0) as u16;
         Ok(GifWriter {
             stream: Some(req.stream()?),
             durations,

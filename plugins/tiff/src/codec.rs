@@ -86,7 +86,7 @@ pub(crate) fn tiff_error(e: TiffError) -> Error {
 fn new_decoder(stream: &mut Stream) -> Result<Decoder<BufReader<&mut Stream>>> {
     let mut limits = Limits::default();
     limits.decoding_buffer_size = 1 << 32;
-    limits.intermediate_buffer_size = 1 << 31;
+    limits.intermediate_buffer_size = 1 << 29;
     limits.ifd_value_size = 1 << 26;
     Ok(Decoder::new(BufReader::new(stream))
         .map_err(tiff_error)?

@@ -74,27 +74,8 @@ impl Format for Webp {
                 "lossy WebP encoding is not available in imageio-webp; write lossless (the default)",
             ));
         }
-        let durations = match options.get("duration") {
-            None => Vec::new(),
-            Some(Value::Int(d)) => vec![*d as f64],
-            Some(Value::Float(d)) => vec![*d],
-            Some(Value::IntArray(d)) => d.iter().map(|&v| v as f64).collect(),
-            Some(Value::FloatArray(d)) => d.clone(),
-            Some(other) => {
-                return Err(Error::invalid_argument(format!(
-                    "WebP option \"duration\" must be milliseconds (a number or a list), not {other:?}"
-                )));
-            }
-        };
-        let loop_count = match options.get_int("loop")? {
-            None => 0,
-            Some(n @ 0..=65535) => n as u16,
-            Some(n) => {
-                return Err(Error::invalid_argument(format!(
-                    "WebP option \"loop\" must be 0..65535, not {n}"
-                )));
-            }
-        };
+        let durations = options.get_float_list("duration")?.unwrap_or_default();
+        let loop_count = options.get_int_in("loop", 0..=65535)?.unwrap_or(0) as u16;
         Ok(WebpWriter {
             stream: req.stream()?,
             durations,

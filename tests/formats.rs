@@ -1,8 +1,10 @@
 //! The standard formats against independent implementations, both ways
 //! (`tests/interop/formats.py`): files Pillow, tifffile and numpy wrote, in
 //! every mode the plugins claim, read by imageio-rs and compared with the
-//! reference tools' own decoding; files imageio-rs wrote, read by the
-//! reference tools and compared with what was written. Lossless formats
+//! reference tools' own decoding (and with the shapes and dtypes imageio
+//! itself returns for them); files imageio-rs wrote, read by the
+//! reference tools and compared with what was written, and read by imageio
+//! itself with the shapes and dtypes imageio-rs reads them with. Lossless formats
 //! must match exactly; lossy ones (JPEG, lossy WebP) within the stated
 //! tolerance.
 
@@ -133,6 +135,20 @@ fn files_written_by_reference_tools_read_identically() {
         for (i, (im, frame)) in images.iter().zip(frames).enumerate() {
             failures.extend(compare(&format!("{name}[{i}]"), &im.data, frame, max, mean));
         }
+        // The same shapes and dtypes as imageio itself (its v2 API).
+        if let Some(view) = e.get("imageio") {
+            let mut shape: Vec<u64> = images[0].shape().iter().map(|&d| d as u64).collect();
+            if mode == 'I' {
+                shape.insert(0, images.len() as u64);
+            }
+            if view["shape"] != json!(shape) || view["dtype"] != images[0].dtype().name() {
+                failures.push(format!(
+                    "{name}: imageio gives {view}, imageio-rs {shape:?} {}",
+                    images[0].dtype().name()
+                ));
+            }
+            *per_format.entry("imageio".into()).or_default() += 1;
+        }
         check_meta(name, &images[0], &e["meta"], &mut failures);
         for (i, want) in e["frame_meta"].as_array().unwrap().iter().enumerate() {
             check_meta(&format!("{name}[{i}]"), &images[i], want, &mut failures);
@@ -145,6 +161,7 @@ fn files_written_by_reference_tools_read_identically() {
         failures.len(),
         failures.join("\n")
     );
+    assert!(per_format["imageio"] >= 100, "{per_format:?}");
     // Every format is covered.
     for f in ["JPEG", "TIFF", "GIF", "BMP", "NPY", "WEBP"] {
         assert!(per_format.get(f).copied().unwrap_or(0) >= 3, "{f}: {per_format:?}");
@@ -408,6 +425,21 @@ fn files_we_write_are_read_identically_by_reference_tools() {
         out.add(name, "WEBP", "i", &[a], json!({"gray_as_rgb": true}));
     }
 
+    // How imageio-rs reads each file back (imageio must read it the same way).
+    for e in &mut out.entries {
+        let file = e["file"].as_str().unwrap().to_owned();
+        let mode = e["mode"].as_str().unwrap().chars().next().unwrap();
+        let images = match mode {
+            'I' => imageio::mimread(&file, &Options::default()).unwrap(),
+            'v' => vec![imageio::volread(&file, &Options::default()).unwrap()],
+            _ => vec![imageio::imread(&file, &Options::default()).unwrap()],
+        };
+        let mut shape: Vec<usize> = images[0].shape().to_vec();
+        if mode == 'I' {
+            shape.insert(0, images.len());
+        }
+        e["ours_read"] = json!({ "shape": shape, "dtype": images[0].dtype().name() });
+    }
     let manifest = dir.path().join("ours.json");
     std::fs::write(&manifest, serde_json::to_vec(&out.entries).unwrap()).unwrap();
     let failures: Vec<String> = serde_json::from_str(&formats_py(&["check", manifest.to_str().unwrap()])).unwrap();

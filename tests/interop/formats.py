@@ -153,7 +153,7 @@ def gen_tiff(g):
     # Planar RGB, and tiles.
     planar = numeric((3, 14, 10), "uint8")
     tifffile.imwrite(g.path("planar.tif"), planar, photometric="rgb", planarconfig="separate")
-    g.add("planar.tif", "TIFF", "i", [np.moveaxis(planar, 0, -1)])
+    g.add("planar.tif", "TIFF", "i", [tifffile.imread(g.path("planar.tif"))])
     tiled = numeric((40, 50), "float32")
     tifffile.imwrite(g.path("tiled.tif"), tiled, tile=(16, 16), compression="zlib")
     g.add("tiled.tif", "TIFF", "i", [tiled])
@@ -385,6 +385,14 @@ def check(manifest):
             if diff > e["max_diff"] or mean > e["mean_diff"]:
                 failures.append(f"{e['name']}[{i}]: max diff {diff}, mean {mean:.3f} (allowed {e['max_diff']}, "
                                 f"{e['mean_diff']})")
+        if "ours_read" in e and e["format"] != "NPY":
+            try:
+                view = imageio_view(e["file"], e["mode"])
+            except Exception as ex:
+                failures.append(f"{e['name']}: imageio cannot read it: {ex!r}")
+                view = e["ours_read"]
+            if view != e["ours_read"]:
+                failures.append(f"{e['name']}: imageio reads {view}, imageio-rs {e['ours_read']}")
         for i, want in enumerate(e.get("frame_meta", [])):
             for k, v in want.items():
                 got = metas[i].get(k) if i < len(metas) else None
@@ -393,9 +401,42 @@ def check(manifest):
     json.dump(failures, sys.stdout)
 
 
+
+
+def imageio_view(path, mode):
+    """What imageio itself returns (its v2 API, which imageio-rs ports, with
+    imageio's default plugin choice): the shape (frames stacked for mode I)."""
+    import imageio.v2 as iio
+
+    if mode == "I":
+        frames = iio.mimread(path)
+        arr = np.stack(frames)
+    elif mode == "v":
+        arr = iio.volread(path)
+    else:
+        arr = iio.imread(path)
+    return {"shape": list(arr.shape), "dtype": str(arr.dtype)}
+
+
+def add_imageio_views(out):
+    path = os.path.join(out, "manifest.json")
+    with open(path) as f:
+        entries = json.load(f)
+    for e in entries:
+        if e["format"] == "NPY":
+            continue  # imageio has no .npy plugin
+        try:
+            e["imageio"] = imageio_view(e["file"], e["mode"])
+        except Exception as ex:
+            e["imageio"] = {"error": repr(ex)}
+    with open(path, "w") as f:
+        json.dump(entries, f)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(sys.argv[2])
+        add_imageio_views(sys.argv[2])
     elif sys.argv[1] == "check":
         check(sys.argv[2])
     else:

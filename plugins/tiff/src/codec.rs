@@ -107,8 +107,14 @@ struct Page {
 }
 
 impl Page {
+    /// `(H, W)`, `(H, W, C)`, or `(C, H, W)` for planar pages (as tifffile,
+    /// and so imageio, returns them: the samples as stored).
     fn shape(&self) -> Vec<u64> {
-        imageio_plugin_api::image_shape(self.height, self.width, self.channels)
+        if self.planar && self.channels > 1 {
+            vec![self.channels, self.height, self.width]
+        } else {
+            imageio_plugin_api::image_shape(self.height, self.width, self.channels)
+        }
     }
 }
 
@@ -230,7 +236,8 @@ pub struct TiffReader {
 }
 
 impl TiffReader {
-    /// Decodes page `index` into `out` (the page's bytes, chunky, native order).
+    /// Decodes page `index` into `out` (the page's samples as stored, chunky
+    /// or planar, in native byte order).
     fn read_page(&mut self, index: usize, out: &mut [u8]) -> Result<()> {
         let page = self.pages[index].clone();
         self.stream.seek(SeekFrom::Start(self.start))?;
@@ -249,18 +256,6 @@ impl TiffReader {
                 for (x, v) in line.iter_mut().enumerate() {
                     let bit = (packed[y * row + x / 8] >> (7 - x % 8)) & 1;
                     *v = if white_is_zero { 1 - bit } else { bit };
-                }
-            }
-        } else if page.planar && page.channels > 1 {
-            let mut planes = vec![0u8; out.len()];
-            decoder.read_image_bytes(&mut planes).map_err(tiff_error)?;
-            let size = page.dtype.size();
-            let c = page.channels as usize;
-            let plane_len = out.len() / c;
-            for (p, plane) in planes.chunks_exact(plane_len).enumerate() {
-                for (i, sample) in plane.chunks_exact(size).enumerate() {
-                    let o = (i * c + p) * size;
-                    out[o..o + size].copy_from_slice(sample);
                 }
             }
         } else {

@@ -3,7 +3,8 @@
 //! Reads every page (mode `I`, or one page in mode `i`) with the dtype and
 //! shape tifffile gives: `uint8`-`uint64`, `int8`-`int64`, `float32`,
 //! `float64` (and 1-bit pages as `bool`), gray `(H, W)`, gray+alpha, RGB,
-//! RGBA and other multi-sample pages `(H, W, C)`, chunky or planar, in
+//! RGBA and other multi-sample pages `(H, W, C)` (planar pages `(C, H, W)`,
+//! as stored, like tifffile), in
 //! strips or tiles, uncompressed, LZW, Deflate or PackBits; palette pages
 //! read as their indices, as tifffile does. Modes `v` and `V` read volumes
 //! `(Z, H, W[, C])`: tifffile's series (a page whose description is its

@@ -323,3 +323,37 @@ fn the_command_line_fetches_and_reads_over_http() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_progress_bar_is_drawn_on_a_terminal_only() {
+    let server = Server::start();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    server.route("/images/big.bin", Route::Ok(big));
+    let ud = tempfile::tempdir().unwrap();
+    let base = server.url("/");
+    // `script` (util-linux) runs the tool on a pseudo-terminal.
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} fetch images/big.bin", imageio_bin().display()),
+            "/dev/null",
+        ])
+        .env("IMAGEIO_USERDIR", ud.path())
+        .env("IMAGEIO_REMOTE_URL", &base)
+        .env_remove("IMAGEIO_NO_INTERNET")
+        .output()
+        .expect("`script` (util-linux) runs the tool on a terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Downloading [") && text.contains("2.86 MiB"), "{text:?}");
+    // Not a terminal: nothing on stderr.
+    let out = cli(
+        &["fetch", "images/big.bin", "--force"],
+        &[
+            ("IMAGEIO_USERDIR", ud.path().to_str().unwrap()),
+            ("IMAGEIO_REMOTE_URL", &base),
+        ],
+    );
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -138,7 +138,7 @@ fn files_written_by_reference_tools_read_identically() {
         // The same shapes and dtypes as imageio itself (its v2 API).
         if let Some(view) = e.get("imageio") {
             let mut shape: Vec<u64> = images[0].shape().iter().map(|&d| d as u64).collect();
-            if mode == 'I' {
+            if mode == 'I' || mode == 'V' {
                 shape.insert(0, images.len() as u64);
             }
             if view["shape"] != json!(shape) || view["dtype"] != images[0].dtype().name() {
@@ -342,6 +342,14 @@ fn files_we_write_are_read_identically_by_reference_tools() {
     let vol = sample(Dtype::F32, &[4, 6, 5], 7);
     imageio::volwrite(path("volume.tif"), &Image::from(vol.clone()), &opts()).unwrap();
     out.add("volume.tif", "TIFF", "v", &[vol], json!({}));
+    let vols: Vec<NdArray> = (0..2).map(|k| sample(Dtype::U16, &[3, 5, 6], 50 + k)).collect();
+    imageio::mvolwrite(
+        path("volumes.tif"),
+        &vols.iter().cloned().map(Image::from).collect::<Vec<_>>(),
+        &opts(),
+    )
+    .unwrap();
+    out.add("volumes.tif", "TIFF", "V", &vols, json!({}));
 
     // GIF: an animation with durations and a loop count; a still image.
     let frames: Vec<NdArray> = (0..3)
@@ -431,11 +439,12 @@ fn files_we_write_are_read_identically_by_reference_tools() {
         let mode = e["mode"].as_str().unwrap().chars().next().unwrap();
         let images = match mode {
             'I' => imageio::mimread(&file, &Options::default()).unwrap(),
+            'V' => imageio::mvolread(&file, &Options::default()).unwrap(),
             'v' => vec![imageio::volread(&file, &Options::default()).unwrap()],
             _ => vec![imageio::imread(&file, &Options::default()).unwrap()],
         };
         let mut shape: Vec<usize> = images[0].shape().to_vec();
-        if mode == 'I' {
+        if mode == 'I' || mode == 'V' {
             shape.insert(0, images.len());
         }
         e["ours_read"] = json!({ "shape": shape, "dtype": images[0].dtype().name() });

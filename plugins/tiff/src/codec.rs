@@ -103,6 +103,8 @@ struct Page {
     /// 1-bit gray, unpacked to bool.
     bilevel: bool,
     planar: bool,
+    /// The page carries this plugin's volume tag.
+    volume_start: bool,
     meta: Vec<(String, Value)>,
 }
 
@@ -196,21 +198,27 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>) -> Result<Page> {
         dtype,
         bilevel,
         planar,
+        volume_start: d
+            .find_tag(Tag::Unknown(crate::write::VOLUME_TAG))
+            .ok()
+            .flatten()
+            .is_some(),
         meta,
     })
 }
 
-/// Splits the pages into volumes: a page whose description is tifffile's
-/// shape metadata (`{"shape": [...]`) starts a new volume; without any, all
-/// pages are one volume.
+/// Splits the pages into volumes: a page marked by this plugin's volume tag,
+/// or whose description is tifffile's shape metadata (`{"shape": [...]`),
+/// starts a new volume; without any, all pages are one volume.
 fn series(pages: &[Page]) -> Vec<std::ops::Range<usize>> {
     let starts: Vec<usize> = pages
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.meta
-                .iter()
-                .any(|(k, v)| k == "description" && matches!(v, Value::Str(s) if s.starts_with("{\"shape\": [")))
+            p.volume_start
+                || p.meta
+                    .iter()
+                    .any(|(k, v)| k == "description" && matches!(v, Value::Str(s) if s.starts_with("{\"shape\": [")))
         })
         .map(|(i, _)| i)
         .collect();

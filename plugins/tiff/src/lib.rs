@@ -7,15 +7,16 @@
 //! as stored, like tifffile), in
 //! strips or tiles, uncompressed, LZW, Deflate or PackBits; palette pages
 //! read as their indices, as tifffile does. Modes `v` and `V` read volumes
-//! `(Z, H, W[, C])`: tifffile's series (a page whose description is its
-//! `{"shape": [...]}` metadata starts one), or all pages as one volume when
-//! the file has no such metadata (the pages must share shape and dtype). Metadata
+//! `(Z, H, W[, C])`: the volumes this plugin wrote (a private tag marks
+//! each one's first page), tifffile's series (its `{"shape": [...]}`
+//! description starts one), or else all pages as one volume (they must
+//! share shape and dtype). Metadata
 //! per page: `description`, `resolution` (x, y), `resolution_unit` (1 none,
 //! 2 inch, 3 cm), `compression` (the TIFF code), `software`, `datetime`.
 //!
 //! Writes pages (modes `i`/`I`) or volumes (modes `v`/`V`, one page per
-//! slice, the first with tifffile's shape metadata so that tifffile and this
-//! reader see each volume as one series) of those dtypes, gray, RGB or RGBA (alpha marked as unassociated).
+//! slice; other readers see the pages, tifffile one series of them) of
+//! those dtypes, gray, RGB or RGBA (alpha marked as unassociated).
 //! Options: `compression` (`none`, `lzw`, `deflate` or `zlib`, `packbits`,
 //! or the TIFF code). Metadata written: `description`, `resolution`,
 //! `resolution_unit`, `software`.

@@ -10,6 +10,14 @@ use tiff::encoder::compression::DeflateLevel;
 use tiff::encoder::{Compression, Rational, TiffEncoder, TiffValue};
 use tiff::tags::{PhotometricInterpretation, ResolutionUnit, SampleFormat, Tag};
 
+/// A private tag (in the TIFF range for private use) on the first page of
+/// each volume written in modes `v`/`V`, holding the volume's shape. Other
+/// readers ignore it and see the pages; this reader splits them into
+/// volumes. (tifffile's own `{"shape": ...}` description is not used: tifffile
+/// takes it as a promise that the volume's data is contiguous in the file,
+/// which this writer's page-by-page layout is not.)
+pub(crate) const VOLUME_TAG: u16 = 65_420;
+
 /// The `compression` option: a name or a TIFF code.
 pub(crate) fn parse_compression(value: Option<&Value>) -> Result<Compression> {
     let bad = |v: &dyn std::fmt::Debug| {
@@ -69,6 +77,8 @@ signed_color! {
 /// The metadata one page gets.
 #[derive(Default, Clone)]
 struct PageMeta {
+    /// The volume's shape, on the first page of each volume.
+    volume_start: Option<Vec<u32>>,
     description: Option<String>,
     resolution: Option<(f64, f64)>,
     unit: Option<u16>,
@@ -148,6 +158,12 @@ where
     let mut image = enc.new_image::<C>(w, h).map_err(tiff_error)?;
     if alpha {
         image.encoder().write_tag(Tag::ExtraSamples, 2u16).map_err(tiff_error)?;
+    }
+    if let Some(shape) = &meta.volume_start {
+        image
+            .encoder()
+            .write_tag(Tag::Unknown(VOLUME_TAG), &shape[..])
+            .map_err(tiff_error)?;
     }
     if let Some(d) = &meta.description {
         image
@@ -300,10 +316,14 @@ impl Writer for TiffWriter {
         let page_bytes = image.bytes.len() / z as usize;
         for (k, chunk) in image.bytes.chunks_exact(page_bytes).enumerate() {
             let mut meta = page_meta.clone();
-            if self.volume && k == 0 && meta.description.is_none() {
-                // tifffile's series metadata: this page starts a volume.
-                let dims: Vec<String> = image.shape.iter().map(u64::to_string).collect();
-                meta.description = Some(format!("{{\"shape\": [{}]}}", dims.join(", ")));
+            if self.volume && k == 0 {
+                meta.volume_start = Some(
+                    image
+                        .shape
+                        .iter()
+                        .map(|&d| u32::try_from(d).unwrap_or(u32::MAX))
+                        .collect(),
+                );
             }
             page(encoder, image.dtype, w32, h32, c, chunk, &meta)?;
             self.pages += 1;

@@ -306,6 +306,17 @@ pub trait ProgressIndicator {
 /// The plain indicator: keeps the state, draws nothing, and prints
 /// [`write`](ProgressIndicator::write) messages on stdout (imageio uses it as
 /// a dummy).
+///
+/// ```
+/// use imageio::core::{BaseProgressIndicator, Progress, ProgressIndicator, Status};
+/// let mut p = BaseProgressIndicator::new("Counting");
+/// assert_eq!(p.status(), Status::Pending);
+/// p.start("", "items", 10);
+/// p.increase_progress(Progress::Int(4));
+/// assert_eq!(p.state().progress(), Progress::Int(4));
+/// p.fail(Some("stopped early"));
+/// assert_eq!(p.status(), Status::Failed);
+/// ```
 pub struct BaseProgressIndicator {
     state: ProgressState,
 }

@@ -54,6 +54,26 @@ pub fn build_artifacts() {
         if profile_dir().file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
+        // The variables cargo sets for a running test describe this test
+        // crate; build scripts that watch them (ring watches
+        // CARGO_MANIFEST_DIR) would otherwise rebuild on every switch
+        // between this build and the outer one.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .iter()
+            .any(|p| key.starts_with(p))
+            {
+                cmd.env_remove(key.as_ref());
+            }
+        }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "building the plugin libraries failed");
     });

@@ -135,11 +135,13 @@ fn parse_header(text: &str) -> Result<Header> {
         .filter(|c| *c == '\'' || *c == '"')
         .ok_or_else(|| Error::unsupported("structured NPY dtypes are not supported"))?;
     let descr: String = descr_field[1..].chars().take_while(|&c| c != quote).collect();
-    let (order, kind) = descr.split_at(descr.len().min(1));
+    let mut chars = descr.chars();
+    let order = chars.next();
+    let kind = chars.as_str();
     let little = match order {
-        "<" => true,
-        ">" => false,
-        "|" | "=" => cfg!(target_endian = "little"),
+        Some('<') => true,
+        Some('>') => false,
+        Some('|' | '=') => cfg!(target_endian = "little"),
         _ => return Err(Error::corrupt(format!("unknown NPY byte order in '{descr}'"))),
     };
     let dtype = match kind {
@@ -447,6 +449,9 @@ mod tests {
         assert!(e.to_string().contains("'c16' is not supported"), "{e}");
         let e = parse_header("{'descr': [('x', '<i4')], 'fortran_order': False, 'shape': (5,), }").unwrap_err();
         assert!(e.to_string().contains("structured"), "{e}");
+        // Latin-1 bytes in a damaged header are characters, not a panic.
+        let e = parse_header("{'descr': '\u{e9}i4', 'fortran_order': False, 'shape': (5,), }").unwrap_err();
+        assert!(e.to_string().contains("unknown NPY byte order"), "{e}");
     }
 
     #[test]

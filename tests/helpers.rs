@@ -109,41 +109,24 @@ fn as_uint_cases() -> Vec<Json> {
             ]),
         ),
     ];
-    let floats: [(&str, Json); 2] = [
-        (
-            "float32",
-            json!([
-                [0.0, 0.5, 1.0],
-                [0.0, 2.0, null],
-                [-1.5, 0.25, 3.75],
-                [0.1, 0.2],
-                [2.0, 2.0],
-                [0.0, 1.0, null],
-                [0.0, 255.0],
-                [0.00001, 0.00002],
-                [-1e20, 1e20],
-                [null, null],
-                [0.0, 1e300]
-            ]),
-        ),
-        (
-            "float64",
-            json!([
-                [0.0, 0.5, 1.0],
-                [0.0, 2.0, null],
-                [-1.5, 0.25, 3.75],
-                [0.1, 0.2],
-                [2.0, 2.0],
-                [0.0, 1.0, null],
-                [0.0, 255.0],
-                [0.00001, 0.00002],
-                [-1e20, 1e20],
-                [null, null],
-                [0.0, 1e300],
-                [1e-300, 0.5]
-            ]),
-        ),
-    ];
+    // The same float cases for both widths (1e300 is infinite in float32:
+    // the "not finite" error), plus a denormal-range case for float64.
+    let float_cases = json!([
+        [0.0, 0.5, 1.0],
+        [0.0, 2.0, null],
+        [-1.5, 0.25, 3.75],
+        [0.1, 0.2],
+        [2.0, 2.0],
+        [0.0, 1.0, null],
+        [0.0, 255.0],
+        [0.00001, 0.00002],
+        [-1e20, 1e20],
+        [null, null],
+        [0.0, 1e300]
+    ]);
+    let mut f64_cases = float_cases.clone();
+    f64_cases.as_array_mut().unwrap().push(json!([1e-300, 0.5]));
+    let floats: [(&str, Json); 2] = [("float32", float_cases), ("float64", f64_cases)];
     for (dtype, sets) in ints.iter().chain(floats.iter()) {
         for values in sets.as_array().unwrap() {
             for bitdepth in [json!(8), json!(16), Json::Null] {

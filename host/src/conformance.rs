@@ -196,19 +196,7 @@ fn sample(dtype: Dtype, shape: &[usize], seed: u64) -> NdArray {
     }
 }
 
-const DTYPES: [Dtype; 11] = [
-    Dtype::U8,
-    Dtype::U16,
-    Dtype::U32,
-    Dtype::U64,
-    Dtype::I8,
-    Dtype::I16,
-    Dtype::I32,
-    Dtype::I64,
-    Dtype::F32,
-    Dtype::F64,
-    Dtype::Bool,
-];
+const DTYPES: [Dtype; 11] = Dtype::ALL;
 
 /// The layouts written in a mode: (label, shape of one item, items).
 fn layouts(mode: char) -> Vec<(&'static str, Vec<usize>, usize)> {

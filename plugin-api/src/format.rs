@@ -140,6 +140,21 @@ impl<'a> ImageView<'a> {
         self.bytes.len() / self.dtype.size()
     }
 
+    /// The elements as bytes for an 8-bit format: `uint8` as is, `bool` as
+    /// 0/255; any other dtype is an error naming the format and the dtype.
+    pub fn u8_or_bool(&self, format: &str) -> Result<std::borrow::Cow<'a, [u8]>> {
+        match self.dtype {
+            Dtype::U8 => Ok(std::borrow::Cow::Borrowed(self.bytes)),
+            Dtype::Bool => Ok(std::borrow::Cow::Owned(
+                self.bytes.iter().map(|&b| if b != 0 { 255 } else { 0 }).collect(),
+            )),
+            other => Err(Error::unsupported(format!(
+                "{format} stores uint8 (or bool) images, not {} (convert the image first)",
+                other.name()
+            ))),
+        }
+    }
+
     /// `(height, width, channels)` of an image shaped `(H, W)` (one
     /// channel) or `(H, W, C)`, or an error naming the format and the shape.
     pub fn hwc(&self, format: &str) -> Result<(u64, u64, u64)> {

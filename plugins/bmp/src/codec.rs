@@ -4,7 +4,7 @@
 use image::ImageDecoder;
 use image::codecs::bmp::{BmpDecoder, BmpEncoder};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
 };
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
@@ -261,20 +261,8 @@ impl Writer for BmpWriter {
                 image.shape
             )));
         };
-        let bytes: Vec<u8>;
-        let data: &[u8] = match image.dtype {
-            Dtype::U8 => image.bytes,
-            Dtype::Bool => {
-                bytes = image.bytes.iter().map(|&b| if b != 0 { 255 } else { 0 }).collect();
-                &bytes
-            }
-            other => {
-                return Err(Error::unsupported(format!(
-                    "BMP stores uint8 (or bool) images, not {} (convert the image first)",
-                    other.name()
-                )));
-            }
-        };
+        let data = image.u8_or_bool("BMP")?;
+        let data: &[u8] = &data;
         let color = match c {
             1 => image::ExtendedColorType::L8,
             3 => image::ExtendedColorType::Rgb8,

@@ -3,7 +3,7 @@
 
 use gif::{ColorOutput, DecodeOptions, DisposalMethod, Repeat};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
 };
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
@@ -352,20 +352,8 @@ impl Writer for GifWriter {
                 "GIF images are at most 65535x65535, not {w}x{h}"
             )));
         };
-        let bytes: Vec<u8>;
-        let data: &[u8] = match image.dtype {
-            Dtype::U8 => image.bytes,
-            Dtype::Bool => {
-                bytes = image.bytes.iter().map(|&b| if b != 0 { 255 } else { 0 }).collect();
-                &bytes
-            }
-            other => {
-                return Err(Error::unsupported(format!(
-                    "GIF stores uint8 (or bool) images, not {} (convert the image first)",
-                    other.name()
-                )));
-            }
-        };
+        let data = image.u8_or_bool("GIF")?;
+        let data: &[u8] = &data;
         if c == 4 && data.chunks_exact(4).any(|p| p[3] != 0 && p[3] != 255) {
             return Err(Error::unsupported(
                 "GIF transparency is on or off: RGBA frames must have alpha 0 or 255 (threshold the alpha first)",

@@ -183,3 +183,19 @@ pub fn image_shape(height: u64, width: u64, channels: u64) -> Vec<u64> {
         vec![height, width, channels]
     }
 }
+
+/// The display time of frame `index` of an animation, in milliseconds: the
+/// frame's own `duration` metadata (a number) if it has one, else the
+/// `duration` option (`per_frame`: one value for every frame, or one per
+/// frame, the last repeated), else 0.
+pub fn frame_duration_ms(meta: &[(String, Value)], per_frame: &[f64], index: usize) -> f64 {
+    meta.iter()
+        .find(|(k, _)| k == "duration")
+        .and_then(|(_, v)| match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        })
+        .or_else(|| per_frame.get(index).or(per_frame.last()).copied())
+        .unwrap_or(0.0)
+}

@@ -66,7 +66,7 @@ mod value;
 
 pub use error::{Error, Result};
 pub use export::format_table;
-pub use format::{Format, ImageView, Reader, Unsupported, Writer, image_shape};
+pub use format::{Format, ImageView, Reader, Unsupported, Writer, frame_duration_ms, image_shape};
 pub use request::{Options, Request};
 pub use sink::{Dtype, Element, ImageSink};
 pub use stream::Stream;

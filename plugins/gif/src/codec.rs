@@ -397,16 +397,7 @@ impl Writer for GifWriter {
             }
             None => gif::Frame::from_rgba_speed(w16, h16, &mut rgba, 10),
         };
-        let ms = meta
-            .iter()
-            .find(|(k, _)| k == "duration")
-            .and_then(|(_, v)| match v {
-                Value::Int(i) => Some(*i as f64),
-                Value::Float(f) => Some(*f),
-                _ => None,
-            })
-            .or_else(|| self.durations.get(self.frames).or(self.durations.last()).copied())
-            .unwrap_or(0.0);
+        let ms = imageio_plugin_api::frame_duration_ms(meta, &self.durations, self.frames);
         frame.delay = (ms / 10.0).round().clamp(0.0, 65535.0) as u16;
         frame.dispose = DisposalMethod::Background;
         self.encoder

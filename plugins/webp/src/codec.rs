@@ -240,15 +240,7 @@ fn chunk(tag: &[u8; 4], payload: &[u8]) -> Vec<u8> {
 
 impl WebpWriter {
     fn frame_duration(&self, index: usize, meta: &[(String, Value)]) -> u32 {
-        meta.iter()
-            .find(|(k, _)| k == "duration")
-            .and_then(|(_, v)| match v {
-                Value::Int(i) => Some(*i as f64),
-                Value::Float(f) => Some(*f),
-                _ => None,
-            })
-            .or_else(|| self.durations.get(index).or(self.durations.last()).copied())
-            .unwrap_or(0.0)
+        imageio_plugin_api::frame_duration_ms(meta, &self.durations, index)
             .round()
             .clamp(0.0, f64::from((1u32 << 24) - 1)) as u32
     }

@@ -7,6 +7,7 @@ use imageio_plugin_api::{
 };
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
+use std::sync::Arc;
 
 /// The largest encoded file read into memory.
 const MAX_FILE: u64 = 1 << 31;
@@ -95,17 +96,21 @@ struct Canvas {
     pending: Option<(DisposalMethod, [usize; 4], Option<Vec<u8>>)>,
 }
 
-/// An open GIF reader (the encoded file is held in memory).
+/// An open GIF reader (the encoded file is held in memory, shared by every
+/// decoder started over it).
 pub struct GifReader {
-    data: Vec<u8>,
+    data: Arc<[u8]>,
     summary: Summary,
-    decoder: Option<gif::Decoder<Cursor<Vec<u8>>>>,
+    decoder: Option<gif::Decoder<Cursor<Arc<[u8]>>>>,
     canvas: Canvas,
 }
 
 impl GifReader {
     fn new(data: Vec<u8>) -> Result<GifReader> {
-        let mut decoder = options().read_info(Cursor::new(data.clone())).map_err(decoding_error)?;
+        let data: Arc<[u8]> = data.into();
+        let mut decoder = options()
+            .read_info(Cursor::new(Arc::clone(&data)))
+            .map_err(decoding_error)?;
         let (width, height) = (decoder.width(), decoder.height());
         if u64::from(width) * u64::from(height) > MAX_PIXELS {
             return Err(Error::no_memory(format!(
@@ -183,7 +188,7 @@ impl GifReader {
         if index < self.canvas.next || self.decoder.is_none() {
             self.decoder = Some(
                 options()
-                    .read_info(Cursor::new(self.data.clone()))
+                    .read_info(Cursor::new(Arc::clone(&self.data)))
                     .map_err(decoding_error)?,
             );
             self.canvas.rgba.fill(0);

@@ -243,31 +243,47 @@ pub struct TiffReader {
     volume: bool,
 }
 
+/// Decodes the decoder's current page into `out` (the samples as stored,
+/// chunky or planar, in native byte order).
+fn decode_page<R: std::io::Read + Seek>(decoder: &mut Decoder<R>, page: &Page, out: &mut [u8]) -> Result<()> {
+    if page.bilevel {
+        let row = page.width.div_ceil(8) as usize;
+        let mut packed = vec![0u8; row * page.height as usize];
+        decoder.read_image_bytes(&mut packed).map_err(tiff_error)?;
+        let white_is_zero = decoder
+            .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
+            .ok()
+            .flatten()
+            == Some(0);
+        for (y, line) in out.chunks_exact_mut(page.width as usize).enumerate() {
+            for (x, v) in line.iter_mut().enumerate() {
+                let bit = (packed[y * row + x / 8] >> (7 - x % 8)) & 1;
+                *v = if white_is_zero { 1 - bit } else { bit };
+            }
+        }
+        Ok(())
+    } else {
+        decoder.read_image_bytes(out).map_err(tiff_error)
+    }
+}
+
 impl TiffReader {
-    /// Decodes page `index` into `out` (the page's samples as stored, chunky
-    /// or planar, in native byte order).
-    fn read_page(&mut self, index: usize, out: &mut [u8]) -> Result<()> {
-        let page = self.pages[index].clone();
+    /// Decodes the pages `range` into `out`, one after the other, with one
+    /// decoder walking the IFD chain once.
+    fn read_pages(&mut self, range: std::ops::Range<usize>, out: &mut [u8]) -> Result<()> {
+        let page_bytes = (out.len() / range.len().max(1)).max(1);
         self.stream.seek(SeekFrom::Start(self.start))?;
         let mut decoder = new_decoder(&mut self.stream)?;
-        decoder.seek_to_image(index).map_err(tiff_error)?;
-        if page.bilevel {
-            let row = page.width.div_ceil(8) as usize;
-            let mut packed = vec![0u8; row * page.height as usize];
-            decoder.read_image_bytes(&mut packed).map_err(tiff_error)?;
-            let white_is_zero = decoder
-                .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
-                .ok()
-                .flatten()
-                == Some(0);
-            for (y, line) in out.chunks_exact_mut(page.width as usize).enumerate() {
-                for (x, v) in line.iter_mut().enumerate() {
-                    let bit = (packed[y * row + x / 8] >> (7 - x % 8)) & 1;
-                    *v = if white_is_zero { 1 - bit } else { bit };
-                }
+        decoder.seek_to_image(range.start).map_err(tiff_error)?;
+        for (k, (page, chunk)) in self.pages[range]
+            .iter()
+            .zip(out.chunks_exact_mut(page_bytes))
+            .enumerate()
+        {
+            if k > 0 {
+                decoder.next_image().map_err(tiff_error)?;
             }
-        } else {
-            decoder.read_image_bytes(out).map_err(tiff_error)?;
+            decode_page(&mut decoder, page, chunk)?;
         }
         Ok(())
     }
@@ -305,10 +321,7 @@ impl Reader for TiffReader {
             let mut shape = vec![range.len() as u64];
             shape.extend(first.shape());
             let out = sink.alloc_bytes(first.dtype, &shape)?;
-            let page_bytes = (out.len() / range.len()).max(1);
-            for (i, chunk) in range.zip(out.chunks_exact_mut(page_bytes)) {
-                self.read_page(i, chunk)?;
-            }
+            self.read_pages(range, out)?;
             for (k, v) in &first.meta {
                 sink.set_meta(k, v)?;
             }
@@ -317,7 +330,7 @@ impl Reader for TiffReader {
         let i = index as usize;
         let page = self.pages[i].clone();
         let out = sink.alloc_bytes(page.dtype, &page.shape())?;
-        self.read_page(i, out)?;
+        self.read_pages(i..i + 1, out)?;
         for (k, v) in &page.meta {
             sink.set_meta(k, v)?;
         }

@@ -40,6 +40,42 @@ pub const EXAMPLE_IMAGES: [&str; 25] = [
     "cockatoo_yuv420.mp4",
 ];
 
+/// A standard image named by an `imageio:NAME` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardImage {
+    /// The remote file to fetch (`images/chelsea.png`).
+    pub remote: String,
+    /// The member of a zip archive (`chelsea.zip/chelsea.png`), if any.
+    pub member: Option<String>,
+}
+
+/// Resolves the part of an `imageio:` URI after the colon, as imageio does:
+/// lower-cased (member names too), `NAME.zip/MEMBER` naming a member of a
+/// zip archive, and the name checked against [`EXAMPLE_IMAGES`].
+///
+/// ```
+/// use imageio::request::standard_image;
+/// let im = standard_image("Chelsea.zip/chelsea.PNG")?;
+/// assert_eq!(im.remote, "images/chelsea.zip");
+/// assert_eq!(im.member.as_deref(), Some("chelsea.png"));
+/// assert_eq!(standard_image("//chelsea.png").unwrap_err().to_string(), "Unknown standard image '//chelsea.png'.");
+/// # Ok::<(), imageio::Error>(())
+/// ```
+pub fn standard_image(name: &str) -> Result<StandardImage> {
+    let name = name.to_lowercase();
+    let (base, member) = match name.split_once(".zip/") {
+        Some((b, m)) => (format!("{b}.zip"), Some(m.to_owned())),
+        None => (name, None),
+    };
+    if !EXAMPLE_IMAGES.contains(&base.as_str()) {
+        return Err(Error::UnknownStandardImage { name: base });
+    }
+    Ok(StandardImage {
+        remote: format!("images/{base}"),
+        member,
+    })
+}
+
 /// The write target that makes a request return the encoded bytes.
 pub const RETURN_BYTES: &str = "<bytes>";
 
@@ -422,17 +458,10 @@ impl Request {
                     if !read {
                         return Err(Error::Unsupported("Cannot write to the standard images.".into()));
                     }
-                    let name = name.to_lowercase();
-                    let base = match name.split_once(".zip/") {
-                        Some((b, _)) => format!("{b}.zip"),
-                        None => name.clone(),
-                    };
-                    if !EXAMPLE_IMAGES.contains(&base.as_str()) {
-                        return Err(Error::UnknownStandardImage { name: base });
-                    }
-                    let local = crate::fetching::get_remote_file(&format!("images/{base}"), None, false, true)?;
+                    let image = standard_image(name)?;
+                    let local = crate::fetching::get_remote_file(&image.remote, None, false, true)?;
                     let mut local = local.to_string_lossy().into_owned();
-                    if let Some((_, member)) = name.split_once(".zip/") {
+                    if let Some(member) = &image.member {
                         local.push('/');
                         local.push_str(member);
                     }

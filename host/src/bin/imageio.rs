@@ -203,22 +203,11 @@ fn prefetch(uri: &str) -> imageio::Result<()> {
     let Some(name) = uri.strip_prefix("imageio:") else {
         return Ok(());
     };
-    let name = name.to_lowercase();
-    let base = match name.split_once(".zip/") {
-        Some((b, _)) => format!("{b}.zip"),
-        None => name,
-    };
-    if !imageio::core::EXAMPLE_IMAGES.contains(&base.as_str()) {
+    let Ok(image) = imageio::request::standard_image(name) else {
         return Ok(()); // the request gives the error
-    }
+    };
     let mut progress = progress_for("Downloading");
-    fetcher()?.fetch(
-        &format!("images/{base}"),
-        None,
-        &ForceDownload::No,
-        true,
-        progress.as_mut(),
-    )?;
+    fetcher()?.fetch(&image.remote, None, &ForceDownload::No, true, progress.as_mut())?;
     Ok(())
 }
 

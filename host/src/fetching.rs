@@ -247,18 +247,11 @@ impl Fetcher {
             uri: url.to_owned(),
             source,
         };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".imageio-download-").suffix(".part");
-        #[cfg(unix)]
-        {
-            // A normal file (0666 less the umask), not tempfile's private 0600.
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let mut temp = builder.tempfile_in(parent).map_err(|e| Error::Io {
-            uri: parent.display().to_string(),
-            source: e,
-        })?;
+        let mut temp =
+            crate::util::temp_beside(parent, ".imageio-download-", ".part", None).map_err(|e| Error::Io {
+                uri: parent.display().to_string(),
+                source: e,
+            })?;
         progress.start("", "bytes", total.unwrap_or(0));
         let mut got: u64 = 0;
         let mut chunk = vec![0u8; 8192];
@@ -368,10 +361,7 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
     };
     let parent = to.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(err)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".imageio-copy-")
-        .tempfile_in(parent)
-        .map_err(err)?;
+    let mut temp = crate::util::temp_beside(parent, ".imageio-copy-", "", None).map_err(err)?;
     let mut src = std::fs::File::open(from).map_err(|e| Error::Io {
         uri: from.display().to_string(),
         source: e,

@@ -654,14 +654,7 @@ impl Request {
                     .parent()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("."));
-                let mut builder = tempfile::Builder::new();
-                builder.prefix(".imageio-").suffix(".part");
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    builder.permissions(std::fs::Permissions::from_mode(0o666));
-                }
-                let temp = builder.tempfile_in(&dir).map_err(|e| self.io_error(e))?;
+                let temp = crate::util::temp_beside(&dir, ".imageio-", ".part", None).map_err(|e| self.io_error(e))?;
                 let (file, temp_path) = temp.into_parts();
                 self.target = Some(Target::File {
                     target,

@@ -139,6 +139,32 @@ pub fn appdata_dir(appname: Option<&str>, roaming: bool) -> io::Result<PathBuf> 
     Ok(path)
 }
 
+/// A temporary file in `dir`, to be renamed over a file there once it is
+/// complete (atomic writes): created with `perms`, or else as a normal new
+/// file (0666 less the umask) rather than tempfile's private 0600.
+pub(crate) fn temp_beside(
+    dir: &Path,
+    prefix: &str,
+    suffix: &str,
+    perms: Option<std::fs::Permissions>,
+) -> io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(suffix);
+    match perms {
+        Some(p) => {
+            builder.permissions(p);
+        }
+        None => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o666));
+            }
+        }
+    }
+    builder.tempfile_in(dir)
+}
+
 /// The folder of the running executable.
 pub(crate) fn exe_dir() -> Option<PathBuf> {
     std::env::current_exe().ok()?.parent().map(PathBuf::from)

@@ -108,14 +108,11 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".imageio-").suffix(".zip.part");
+    // The new archive keeps the old one's permissions.
+    let mut perms = None;
     let existing = if zip_path.is_file() {
         let f = std::fs::File::open(zip_path).map_err(io_err)?;
-        #[cfg(unix)]
-        if let Ok(meta) = f.metadata() {
-            builder.permissions(meta.permissions());
-        }
+        perms = f.metadata().ok().map(|m| m.permissions());
         Some(zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|e| {
             archive_error(
                 uri,
@@ -123,14 +120,9 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
             )
         })?)
     } else {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
         None
     };
-    let temp = builder.tempfile_in(dir).map_err(io_err)?;
+    let temp = crate::util::temp_beside(dir, ".imageio-", ".zip.part", perms).map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
     let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let zip_err = |e: zip::result::ZipError| archive_error(uri, format!("cannot write the archive: {e}"));

@@ -363,21 +363,29 @@ fn header_bytes(dtype: Dtype, shape: &[u64]) -> Vec<u8> {
     out
 }
 
-/// The elements' bytes in little-endian order.
-fn le_bytes(image: &ImageView<'_>) -> Vec<u8> {
+/// The elements' bytes in little-endian order (booleans as 0/1), borrowed
+/// when they already are.
+fn le_bytes<'a>(image: &ImageView<'a>) -> std::borrow::Cow<'a, [u8]> {
+    let swap = cfg!(target_endian = "big") && image.dtype.size() > 1;
+    let normalize = image.dtype == Dtype::Bool && image.bytes.iter().any(|&b| b > 1);
+    if !swap && !normalize {
+        return std::borrow::Cow::Borrowed(image.bytes);
+    }
     let mut bytes = image.bytes.to_vec();
-    if cfg!(target_endian = "big") && image.dtype.size() > 1 {
+    if swap {
         swap_bytes(&mut bytes, image.dtype.size());
     }
-    if image.dtype == Dtype::Bool {
+    if normalize {
         for b in &mut bytes {
             *b = u8::from(*b != 0);
         }
     }
-    bytes
+    std::borrow::Cow::Owned(bytes)
 }
 
-/// An open NPY writer.
+/// An open NPY writer: one array is written as it is appended; stacked
+/// images are kept until `close`, when their count (the header's first
+/// extent) is known.
 pub struct NpyWriter {
     stream: Stream,
     stacked: bool,
@@ -409,7 +417,12 @@ impl Writer for NpyWriter {
             }
             Some(_) => {}
         }
-        self.frames.push(le_bytes(image));
+        if self.stacked {
+            self.frames.push(le_bytes(image).into_owned());
+        } else {
+            self.stream.write_all(&header_bytes(image.dtype, image.shape))?;
+            self.stream.write_all(&le_bytes(image))?;
+        }
         Ok(())
     }
 
@@ -417,16 +430,16 @@ impl Writer for NpyWriter {
         let Some(dtype) = self.dtype else {
             return Err(Error::invalid_argument("no array was written to the NPY file"));
         };
-        let mut shape = self.frame_shape.clone();
         if self.stacked {
+            let mut shape = self.frame_shape.clone();
             shape.insert(0, self.frames.len() as u64);
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut self.stream);
+            out.write_all(&header_bytes(dtype, &shape))?;
+            for f in &self.frames {
+                out.write_all(f)?;
+            }
+            out.flush()?;
         }
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut self.stream);
-        out.write_all(&header_bytes(dtype, &shape))?;
-        for f in &self.frames {
-            out.write_all(f)?;
-        }
-        out.flush()?;
         Ok(())
     }
 }

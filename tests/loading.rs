@@ -99,7 +99,8 @@ fn discovery_sorts_files_and_records_shadowed_plugins() {
     garbage_library(dir.path());
     std::fs::write(dir.path().join("notes.txt"), "not a library").unwrap();
     let fm = FormatManager::with_builtins();
-    fm.load_plugin_dirs(&[dir.path().to_owned()]);
+    // SAFETY: the folder holds this test's own fixtures.
+    unsafe { fm.load_plugin_dirs(&[dir.path().to_owned()]) };
     let reports = fm.plugin_reports();
     let files: Vec<_> = reports
         .iter()

@@ -24,6 +24,9 @@
 //!   real HTTP server on 127.0.0.1 (drops, timeouts, 404s, seeking plugins).
 //! - `sources`: zip members (read, write, replace) against Python's zipfile,
 //!   `imageio:` standard images from a local mirror, the CLI on both.
+//! - `regressions`: the bugs the host's restructuring made impossible (a
+//!   closed reader calling its plugin, a far seek aborting, empty targets
+//!   created, `get_remote_file` into a given folder, two imageio messages).
 
 mod abi;
 mod cli;
@@ -35,6 +38,7 @@ mod interop;
 mod lifecycle;
 mod loading;
 mod readme;
+mod regressions;
 mod remote;
 mod sources;
 mod threads;

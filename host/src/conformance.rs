@@ -231,7 +231,7 @@ impl Errors {
     fn note(&mut self, what: &str, e: &Error) {
         if let Some(m) = plugin_message(e) {
             self.seen += 1;
-            if m.trim().is_empty() || m.ends_with(crate::plugin::backend::NO_MESSAGE) {
+            if m.trim().is_empty() || e.plugin_gave_no_message() {
                 self.without_message.push(what.to_owned());
             }
         }
@@ -516,9 +516,7 @@ pub fn read_damaged(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> CaseOut
         Ok(()) => CaseOutcome::Read,
         Err(Error::Panicked { .. }) => CaseOutcome::Panicked,
         Err(e) => match plugin_message(&e) {
-            Some(m) if m.trim().is_empty() || m.ends_with(crate::plugin::backend::NO_MESSAGE) => {
-                CaseOutcome::SilentError
-            }
+            Some(m) if m.trim().is_empty() || e.plugin_gave_no_message() => CaseOutcome::SilentError,
             _ => CaseOutcome::CleanError,
         },
     }

@@ -173,8 +173,10 @@ pub enum Error {
     LibraryNotLoaded(String),
 
     // ---- plugins ----
-    /// A plugin reported an error.
-    #[error("{uri}: format {format} ({plugin}) failed: {message} [{}]", crate::plugin::status_name(*code))]
+    /// A plugin reported an error. Its [`kind`](Error::kind) follows the
+    /// plugin's status (an option it does not know is caller misuse, damaged
+    /// data is bad input, ...).
+    #[error("{uri}: format {format} ({plugin}) failed: {message} [{code}]")]
     Plugin {
         /// The request's name.
         uri: String,
@@ -182,10 +184,12 @@ pub enum Error {
         format: String,
         /// The plugin's id.
         plugin: String,
-        /// The `IIO_ERR_*` code.
-        code: i32,
-        /// The plugin's message.
+        /// What the plugin said went wrong.
+        code: PluginCode,
+        /// The plugin's message (or one the host wrote when it gave none).
         message: String,
+        /// The plugin gave no message; `message` is the host's.
+        no_message: bool,
     },
     /// A plugin panicked; it stays loaded and usable for new requests.
     #[error("{uri}: format {format} ({plugin}) panicked: {message}")]
@@ -216,10 +220,136 @@ pub enum Error {
     Load(#[from] crate::plugin::LoadError),
 }
 
+/// Whose fault an [`Error`] is, and so what a caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller used the API wrongly: an invalid mode or argument, an
+    /// option the plugin does not know, a closed reader, an index past the end.
+    Misuse,
+    /// The input is at fault: a missing or damaged file, an unknown URI or
+    /// format, data no format can read.
+    BadInput,
+    /// A limit stopped the operation (a memory guard, an allocation refused).
+    Limits,
+    /// The operating system or the network failed.
+    Io,
+    /// A plugin failed, panicked, broke the protocol or could not be loaded.
+    Plugin,
+    /// The operation is not supported (by this build, the format or the request).
+    Unsupported,
+}
+
+/// What a plugin said went wrong (its `IIO_ERR_*` status), without the
+/// ABI's constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PluginCode {
+    /// The plugin does not support what was asked (a mode, a dtype, a feature).
+    Unsupported,
+    /// An argument or option is invalid (for example an unknown option).
+    InvalidArgument,
+    /// Reading or writing the stream failed.
+    Io,
+    /// The data is damaged or truncated.
+    Corrupt,
+    /// The image index does not exist.
+    IndexOutOfRange,
+    /// The plugin ran out of memory.
+    NoMemory,
+    /// The plugin panicked.
+    Panic,
+    /// The plugin met an internal error.
+    Internal,
+    /// A frame exists but could not be read.
+    CannotReadFrame,
+    /// A status this host does not know.
+    Other(i32),
+}
+
+impl PluginCode {
+    /// The host's name for the status (`corrupt data`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginCode::Unsupported => "unsupported",
+            PluginCode::InvalidArgument => "invalid argument",
+            PluginCode::Io => "i/o error",
+            PluginCode::Corrupt => "corrupt data",
+            PluginCode::IndexOutOfRange => "index out of range",
+            PluginCode::NoMemory => "out of memory",
+            PluginCode::Panic => "panic",
+            PluginCode::Internal => "internal error",
+            PluginCode::CannotReadFrame => "cannot read frame",
+            PluginCode::Other(_) => "unknown status",
+        }
+    }
+
+    /// The kind of error a plugin failure with this status is.
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            PluginCode::Unsupported => ErrorKind::Unsupported,
+            PluginCode::InvalidArgument | PluginCode::IndexOutOfRange => ErrorKind::Misuse,
+            PluginCode::Io => ErrorKind::Io,
+            PluginCode::Corrupt | PluginCode::CannotReadFrame => ErrorKind::BadInput,
+            PluginCode::NoMemory => ErrorKind::Limits,
+            PluginCode::Panic | PluginCode::Internal | PluginCode::Other(_) => ErrorKind::Plugin,
+        }
+    }
+}
+
+impl std::fmt::Display for PluginCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The host's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whose fault the error is.
+    ///
+    /// ```
+    /// use imageio::{Error, ErrorKind};
+    /// let e = imageio::imread(vec![1u8, 2, 3], &imageio::Options::default()).unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::BadInput);
+    /// assert_eq!(Error::Closed("Reader").kind(), ErrorKind::Misuse);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::FileNotFound { .. }
+            | Error::DirectoryNotFound { .. }
+            | Error::CannotUnderstandUri { .. }
+            | Error::BareStandardImageName { .. }
+            | Error::UnknownStandardImage { .. }
+            | Error::NoFormatFound { .. }
+            | Error::UnknownFormat { .. }
+            | Error::CannotReadFrame { .. }
+            | Error::Archive { .. } => ErrorKind::BadInput,
+            Error::IndexOutOfRange { .. }
+            | Error::InvalidMode(_)
+            | Error::InvalidArgument(_)
+            | Error::Closed(_)
+            | Error::ModeNotSupported { .. }
+            | Error::NeedDownload { .. } => ErrorKind::Misuse,
+            Error::Unsupported(_) | Error::InternetNotAllowed => ErrorKind::Unsupported,
+            Error::MemoryLimit(_) => ErrorKind::Limits,
+            Error::Aborted { .. } | Error::Io { .. } | Error::Network { .. } | Error::DownloadFailed { .. } => {
+                ErrorKind::Io
+            }
+            Error::LibraryNotLoaded(_) | Error::Panicked { .. } | Error::Protocol { .. } | Error::Load(_) => {
+                ErrorKind::Plugin
+            }
+            Error::Plugin { code, .. } => code.kind(),
+        }
+    }
+
+    /// Whether a plugin reported this error without a message (the text is
+    /// then the host's).
+    pub fn plugin_gave_no_message(&self) -> bool {
+        matches!(self, Error::Plugin { no_message: true, .. })
+    }
+
     /// Shortens a URI for messages the way imageio does (`repr` cut to 60 characters).
     pub(crate) fn short_uri(uri: &str) -> String {
         let r = format!("'{uri}'");

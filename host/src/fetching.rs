@@ -86,14 +86,27 @@ impl Fetcher {
     /// `IMAGEIO_REQUEST_TIMEOUT` (default 5 s) and `IMAGEIO_NO_INTERNET`
     /// (see [`NO_INTERNET_VALUES`]); messages printed, as imageio does.
     pub fn from_env() -> Result<Fetcher> {
+        Fetcher::from_env_for(None)
+    }
+
+    /// Like [`from_env`](Self::from_env), for a fetch into `directory`: when
+    /// a directory is given, an unusable user folder is no error (the cache
+    /// is then `directory` itself), since nothing needs to go there.
+    pub fn from_env_for(directory: Option<&Path>) -> Result<Fetcher> {
         let base_url = std::env::var("IMAGEIO_REMOTE_URL")
             .ok()
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_REMOTE_URL.to_owned());
-        let cache_dir = crate::util::appdata_dir(Some("imageio"), false).map_err(|e| Error::Io {
-            uri: "appdata_dir(\"imageio\")".into(),
-            source: e,
-        })?;
+        let cache_dir = match (crate::util::appdata_dir(Some("imageio"), false), directory) {
+            (Ok(dir), _) => dir,
+            (Err(_), Some(given)) => given.to_owned(),
+            (Err(e), None) => {
+                return Err(Error::Io {
+                    uri: "appdata_dir(\"imageio\")".into(),
+                    source: e,
+                });
+            }
+        };
         Ok(Fetcher {
             base_url,
             cache_dir,
@@ -307,7 +320,7 @@ pub fn get_remote_file(
     auto: bool,
 ) -> Result<PathBuf> {
     let force = force_download.into();
-    let fetcher = Fetcher::from_env()?;
+    let fetcher = Fetcher::from_env_for(directory)?;
     fetcher.fetch(
         fname,
         directory,

@@ -222,12 +222,13 @@ impl Format {
                 uri: uri.to_owned(),
                 message: f.message,
             },
-            _ => Error::Plugin {
+            code => Error::Plugin {
                 uri: uri.to_owned(),
                 format,
                 plugin,
-                code: f.code,
+                code: crate::plugin::plugin_code(code),
                 message: f.message,
+                no_message: f.no_message,
             },
         }
     }
@@ -281,6 +282,7 @@ impl Format {
             opened: Some(opened),
             closed: false,
             last_index: -1,
+            length: None,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
         })
     }
@@ -360,6 +362,8 @@ pub struct Reader {
     opened: Option<Opened>,
     closed: bool,
     last_index: i64,
+    /// The length, once asked (a plugin's answer does not change).
+    length: Option<u64>,
     max_image_bytes: u64,
 }
 
@@ -394,6 +398,12 @@ impl Reader {
     /// Number of images: 0 (metadata only), 1, N, or [`LENGTH_UNKNOWN`].
     /// Works on a closed reader only if it was asked before closing.
     pub fn get_length(&mut self) -> Result<u64> {
+        if let Some(n) = self.length {
+            return Ok(n);
+        }
+        if self.closed {
+            return Err(Error::Closed("Reader"));
+        }
         let backend = &self.format.inner.backend;
         let o = self.opened.as_mut().ok_or(Error::Closed("Reader"))?;
         o.prepare();
@@ -401,7 +411,9 @@ impl Reader {
         let r = unsafe { backend.get_length(o.instance) };
         let uri = o.uri();
         let io = o.io.last_error.take();
-        r.map_err(|f| self.format.plugin_error(&uri, f, io))
+        let n = r.map_err(|f| self.format.plugin_error(&uri, f, io))?;
+        self.length = Some(n);
+        Ok(n)
     }
 
     fn read(&mut self, index: u64) -> Result<Image> {

@@ -31,6 +31,8 @@ impl Memtest {
     /// assert_eq!(Memtest::parse("256MB").unwrap(), Memtest::Bytes(256_000_000));
     /// assert_eq!(Memtest::parse("1 GiB").unwrap(), Memtest::Bytes(1 << 30));
     /// assert!(Memtest::parse("12K").is_err());
+    /// assert!(Memtest::parse(".5MB").is_err());
+    /// assert_eq!(Memtest::parse("5.MB").unwrap(), Memtest::Bytes(5_000_000));
     /// ```
     pub fn parse(s: &str) -> Result<Memtest> {
         let bad = || Error::InvalidArgument(format!("Memory size could not be parsed (is {s:?} a valid size?)"));
@@ -38,6 +40,10 @@ impl Memtest {
         let t = t.strip_suffix('B').unwrap_or(t);
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
+        // imageio's syntax: digits first (`\d+\.?\d*`), so ".5MB" is refused.
+        if !num.starts_with(|c: char| c.is_ascii_digit()) || num.matches('.').count() > 1 {
+            return Err(bad());
+        }
         let num: f64 = num.parse().map_err(|_| bad())?;
         let unit = unit.trim();
         let (prefix, binary) = match unit.strip_suffix('i') {
@@ -245,7 +251,7 @@ impl FormatManager {
     /// Writes several volumes.
     pub fn mvolwrite(&self, uri: impl Into<Uri>, volumes: &[Image], opts: &Options) -> Result<Option<Vec<u8>>> {
         if volumes.is_empty() {
-            return Err(Error::InvalidArgument("Zero images were written.".into()));
+            return Err(Error::InvalidArgument("Zero volumes were written.".into()));
         }
         for v in volumes {
             check_3d(v)?;

@@ -33,7 +33,7 @@ mod zipio;
 
 pub use convert::{image_as_uint, image_as_uint_with_warning};
 pub use dict::{Dict, Value};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, PluginCode, Result};
 pub use fetching::{
     DEFAULT_REMOTE_URL, DOWNLOAD_TRIES, Fetcher, ForceDownload, NO_INTERNET_VALUES, get_remote_file, no_internet_value,
     sizeof_fmt,

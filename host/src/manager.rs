@@ -202,8 +202,14 @@ impl FormatManager {
 
     /// Loads every shared library (by the platform's suffix) in `dirs`, each
     /// directory in turn, its files sorted by name. Missing directories are
-    /// skipped. Loading runs foreign code: only list trusted directories.
-    pub fn load_plugin_dirs(&self, dirs: &[PathBuf]) {
+    /// skipped.
+    ///
+    /// # Safety
+    ///
+    /// Every library in those folders is loaded, which runs its initialisers
+    /// and its entry point: arbitrary foreign code. Only name folders whose
+    /// every file you trust (see [`load_plugin`](Self::load_plugin)).
+    pub unsafe fn load_plugin_dirs(&self, dirs: &[PathBuf]) {
         let suffix = std::env::consts::DLL_EXTENSION;
         for dir in dirs {
             let Ok(entries) = std::fs::read_dir(dir) else { continue };
@@ -213,7 +219,8 @@ impl FormatManager {
                 .collect();
             files.sort();
             for f in files {
-                // SAFETY: the caller names trusted plugin directories (DESIGN.md).
+                // SAFETY: the caller vouches for every file in these folders
+                // (this function's contract).
                 let _ = unsafe { self.load_plugin(&f) };
             }
         }
@@ -473,7 +480,10 @@ pub fn formats() -> &'static FormatManager {
     static GLOBAL: OnceLock<FormatManager> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let fm = FormatManager::with_builtins();
-        fm.load_plugin_dirs(&plugin_dirs());
+        // SAFETY: the plugin folders are the user's own configuration
+        // (`IMAGEIO_PLUGIN_PATH`, the installed and user plugin folders, the
+        // program's folder), the places a user puts plugins they trust.
+        unsafe { fm.load_plugin_dirs(&plugin_dirs()) };
         if let Ok(order) = std::env::var("IMAGEIO_FORMAT_ORDER") {
             let names: Vec<&str> = order.split(',').collect();
             if let Err(e) = fm.sort(&names) {

@@ -830,10 +830,6 @@ impl Request {
             uri: uri.clone(),
             source,
         };
-        if self.target.is_none() {
-            // Nothing was opened: create the (empty) target like imageio's open().
-            self.get_file()?;
-        }
         let file = self.file.take();
         match self.target.take() {
             Some(Target::File { target, temp }) => {

@@ -6,6 +6,9 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 /// The least read from the inner stream at a time.
 const CHUNK: usize = 64 * 1024;
+/// The most read from the inner stream at a time (bounds the zero-filled
+/// space ahead of the data).
+const MAX_STEP: usize = 4 << 20;
 
 /// A read-only, seekable view of a forward-only stream: every byte read is
 /// kept, so seeking back is free and seeking forward reads ahead. The
@@ -29,7 +32,10 @@ const CHUNK: usize = 64 * 1024;
 /// ```
 pub struct SeekableReader<R> {
     inner: R,
+    /// `buffer[..filled]` holds the stream's bytes read so far; the rest is
+    /// zeroed space for the next read (grown only by what reads need).
     buffer: Vec<u8>,
+    filled: usize,
     pos: u64,
     have_all: bool,
 }
@@ -40,6 +46,7 @@ impl<R: Read> SeekableReader<R> {
         SeekableReader {
             inner,
             buffer: Vec::new(),
+            filled: 0,
             pos: 0,
             have_all: false,
         }
@@ -47,7 +54,7 @@ impl<R: Read> SeekableReader<R> {
 
     /// The bytes read from the inner stream so far.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.filled
     }
 
     /// Whether the inner stream has been read to its end.
@@ -56,24 +63,28 @@ impl<R: Read> SeekableReader<R> {
     }
 
     /// Reads from the inner stream until the buffer holds `want` bytes or
-    /// the stream ends.
+    /// the stream ends. Each read asks for a bounded step, so a seek far
+    /// past the end of a short stream costs that stream's length, never the
+    /// seek distance; a buffer that cannot grow is an error, not an abort.
     fn fill_to(&mut self, want: u64) -> io::Result<()> {
-        while !self.have_all && (self.buffer.len() as u64) < want {
-            let need = usize::try_from(want - self.buffer.len() as u64).unwrap_or(usize::MAX);
-            let step = need.max(CHUNK);
-            let start = self.buffer.len();
-            self.buffer.resize(start + step, 0);
+        while !self.have_all && (self.filled as u64) < want {
+            let need = usize::try_from(want - self.filled as u64).unwrap_or(usize::MAX);
+            let step = need.clamp(CHUNK, MAX_STEP);
+            let end = self.filled.checked_add(step).ok_or_else(too_big)?;
+            if self.buffer.len() < end {
+                self.buffer
+                    .try_reserve(end - self.buffer.len())
+                    .map_err(|_| too_big())?;
+                self.buffer.resize(end, 0);
+            }
             let got = loop {
-                match self.inner.read(&mut self.buffer[start..]) {
-                    Ok(n) => break n,
+                match self.inner.read(&mut self.buffer[self.filled..end]) {
+                    Ok(n) => break n.min(step),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        self.buffer.truncate(start);
-                        return Err(e);
-                    }
+                    Err(e) => return Err(e),
                 }
             };
-            self.buffer.truncate(start + got);
+            self.filled += got;
             if got == 0 {
                 self.have_all = true;
             }
@@ -83,11 +94,15 @@ impl<R: Read> SeekableReader<R> {
 
     fn fill_all(&mut self) -> io::Result<()> {
         while !self.have_all {
-            let len = self.buffer.len() as u64;
+            let len = self.filled as u64;
             self.fill_to(len + CHUNK as u64)?;
         }
         Ok(())
     }
+}
+
+fn too_big() -> io::Error {
+    io::Error::new(io::ErrorKind::OutOfMemory, "no memory for the read-ahead buffer")
 }
 
 impl<R: Read> Read for SeekableReader<R> {
@@ -102,11 +117,11 @@ impl<R: Read> Read for SeekableReader<R> {
 
 impl<R: Read> BufRead for SeekableReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos >= self.buffer.len() as u64 {
-            self.fill_to(self.pos + 1)?;
+        if self.pos >= self.filled as u64 {
+            self.fill_to(self.pos.saturating_add(1))?;
         }
-        let start = usize::try_from(self.pos).unwrap_or(usize::MAX).min(self.buffer.len());
-        Ok(&self.buffer[start..])
+        let start = usize::try_from(self.pos).unwrap_or(usize::MAX).min(self.filled);
+        Ok(&self.buffer[start..self.filled])
     }
 
     fn consume(&mut self, amt: usize) {
@@ -124,7 +139,7 @@ impl<R: Read> Seek for SeekableReader<R> {
             SeekFrom::Current(d) => self.pos.saturating_add_signed(d),
             SeekFrom::End(d) => {
                 self.fill_all()?;
-                (self.buffer.len() as u64).saturating_add_signed(d)
+                (self.filled as u64).saturating_add_signed(d)
             }
         };
         self.pos = target;
@@ -169,6 +184,20 @@ mod tests {
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).unwrap();
         assert_eq!(rest, &data[100..]);
+    }
+
+    /// A seek of 1 TiB past the end of a small forward-only stream, then a
+    /// read, used to grow the buffer by the whole distance and abort.
+    #[test]
+    fn a_far_seek_costs_the_stream_not_the_distance() {
+        let mut r = SeekableReader::new(Trickle(vec![1; 1000], 0));
+        assert_eq!(r.seek(SeekFrom::Start(1 << 40)).unwrap(), 1 << 40);
+        let mut b = [0u8; 1];
+        assert_eq!(r.read(&mut b).unwrap(), 0);
+        assert_eq!(r.buffered(), 1000);
+        assert!(r.has_all());
+        r.seek(SeekFrom::Start(999)).unwrap();
+        assert_eq!(r.read(&mut b).unwrap(), 1);
     }
 
     #[test]

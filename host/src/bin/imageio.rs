@@ -190,8 +190,8 @@ fn progress_for(name: &str) -> Box<dyn ProgressIndicator> {
 }
 
 /// The fetcher of the environment, quiet on stdout (messages go to the log).
-fn fetcher() -> imageio::Result<Fetcher> {
-    let mut f = Fetcher::from_env()?;
+fn fetcher(directory: Option<&std::path::Path>) -> imageio::Result<Fetcher> {
+    let mut f = Fetcher::from_env_for(directory)?;
     f.print = false;
     Ok(f)
 }
@@ -207,7 +207,7 @@ fn prefetch(uri: &str) -> imageio::Result<()> {
         return Ok(()); // the request gives the error
     };
     let mut progress = progress_for("Downloading");
-    fetcher()?.fetch(&image.remote, None, &ForceDownload::No, true, progress.as_mut())?;
+    fetcher(None)?.fetch(&image.remote, None, &ForceDownload::No, true, progress.as_mut())?;
     Ok(())
 }
 
@@ -224,7 +224,7 @@ fn cmd_fetch(name: &str, dir: Option<PathBuf>, force: bool, older_than: Option<S
         None => ForceDownload::from(force),
     };
     let mut progress = progress_for("Downloading");
-    let path = fetcher()?.fetch(&remote, dir.as_deref(), &force, true, progress.as_mut())?;
+    let path = fetcher(dir.as_deref())?.fetch(&remote, dir.as_deref(), &force, true, progress.as_mut())?;
     println!("{}", path.display());
     Ok(())
 }

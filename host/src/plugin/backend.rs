@@ -37,15 +37,13 @@ impl PluginInfo {
     }
 }
 
-/// The end of the message the host substitutes when a plugin's error has
-/// none (the conformance kit looks for it).
-pub(crate) const NO_MESSAGE: &str = " without a message";
-
 /// A plugin's error: its status and message.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
     pub code: iio_status,
     pub message: String,
+    /// The plugin gave no message; `message` is the host's.
+    pub no_message: bool,
 }
 
 /// The host's view of one format table (a zero-extended copy).
@@ -155,10 +153,15 @@ fn failure(status: iio_status, err: &iio_error) -> Failure {
     // The message is NUL-terminated within the buffer, or we stop at its end.
     let bytes: Vec<u8> = err.message.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     let mut message = String::from_utf8_lossy(&bytes).into_owned();
-    if message.trim().is_empty() {
-        message = format!("the plugin returned status {status}{NO_MESSAGE}");
+    let no_message = message.trim().is_empty();
+    if no_message {
+        message = format!("the plugin returned status {status} without a message");
     }
-    Failure { code: status, message }
+    Failure {
+        code: status,
+        message,
+        no_message,
+    }
 }
 
 macro_rules! call {
@@ -169,6 +172,7 @@ macro_rules! call {
                 return Err(Failure {
                     code: ffi::IIO_ERR_UNSUPPORTED,
                     message: concat!("the plugin has no ", stringify!($f), " function").into(),
+                    no_message: false,
                 });
             }
         }
@@ -226,6 +230,7 @@ impl Backend {
             return Err(Failure {
                 code: ffi::IIO_ERR_INTERNAL,
                 message: "open returned OK without an instance".into(),
+                no_message: false,
             });
         }
         Ok(out)

@@ -71,19 +71,20 @@ pub struct PluginReport {
     pub formats: Vec<String>,
 }
 
-/// The name of an `IIO_ERR_*` code.
-pub(crate) fn status_name(code: i32) -> &'static str {
+/// The host's name for an `IIO_ERR_*` status (the one place the ABI's
+/// status codes are mapped).
+pub(crate) fn plugin_code(code: i32) -> crate::error::PluginCode {
+    use crate::error::PluginCode;
     match code {
-        ffi::IIO_OK => "ok",
-        ffi::IIO_ERR_UNSUPPORTED => "unsupported",
-        ffi::IIO_ERR_INVALID_ARGUMENT => "invalid argument",
-        ffi::IIO_ERR_IO => "i/o error",
-        ffi::IIO_ERR_CORRUPT => "corrupt data",
-        ffi::IIO_ERR_INDEX_OUT_OF_RANGE => "index out of range",
-        ffi::IIO_ERR_NO_MEMORY => "out of memory",
-        ffi::IIO_ERR_PANIC => "panic",
-        ffi::IIO_ERR_INTERNAL => "internal error",
-        ffi::IIO_ERR_CANNOT_READ_FRAME => "cannot read frame",
-        _ => "unknown status",
+        ffi::IIO_ERR_UNSUPPORTED => PluginCode::Unsupported,
+        ffi::IIO_ERR_INVALID_ARGUMENT => PluginCode::InvalidArgument,
+        ffi::IIO_ERR_IO => PluginCode::Io,
+        ffi::IIO_ERR_CORRUPT => PluginCode::Corrupt,
+        ffi::IIO_ERR_INDEX_OUT_OF_RANGE => PluginCode::IndexOutOfRange,
+        ffi::IIO_ERR_NO_MEMORY => PluginCode::NoMemory,
+        ffi::IIO_ERR_PANIC => PluginCode::Panic,
+        ffi::IIO_ERR_INTERNAL => PluginCode::Internal,
+        ffi::IIO_ERR_CANNOT_READ_FRAME => PluginCode::CannotReadFrame,
+        other => PluginCode::Other(other),
     }
 }

@@ -33,7 +33,7 @@ pub fn build_artifacts() {
         cmd.current_dir(workspace()).args([
             "build",
             "-p",
-            "imageio",
+            "imageio-cli",
             "-p",
             "imageio-png-plugin",
             "-p",

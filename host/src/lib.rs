@@ -13,59 +13,55 @@
 //! # Ok::<(), imageio::Error>(())
 //! ```
 
-pub mod conformance;
-mod convert;
-mod dict;
-mod error;
-mod fetching;
-mod findlib;
-mod format;
-mod functions;
-mod http;
-mod image;
-mod manager;
-pub mod plugin;
-pub mod progress;
-pub mod request;
-mod seekable;
-mod util;
-mod zipio;
+//! ## Where things are
+//!
+//! - [`request`]: what a read or write is about: [`Request`], its
+//!   [`Mode`], the caller's [`Uri`], and the sources behind it (files,
+//!   bytes, streams, zip members, http(s), standard images).
+//! - [`registry`]: the [`FormatManager`], each [`Format`], its [`Reader`]
+//!   and [`Writer`], and the user functions ([`imread`], ...).
+//! - [`plugin`]: where formats come from: loading plugin libraries, and the
+//!   one seam (the backend) through which the host calls a plugin.
+//! - [`core`]: imageio's `imageio.core` helpers ([`Dict`], [`Image`],
+//!   [`image_as_uint`], progress indicators, `get_remote_file`, ...).
+//!
+//! Every public item also has a short path at the top (`imageio::Request`,
+//! `imageio::Mode`, ...).
+//!
+//! ## Features
+//!
+//! All on by default: `http` (http(s) sources and `get_remote_file`, with
+//! `ureq`), `zip` (zip-member sources and targets), and one per builtin
+//! plugin (`png`, `pnm`, `jpeg`, `tiff`, `gif`, `bmp`, `npy`, `webp`).
+//! Without a feature its sources give a clear "not available in this build"
+//! error, and its builtin format is absent (a plugin library can still
+//! provide it).
 
-pub use convert::{image_as_uint, image_as_uint_with_warning};
-pub use dict::{Dict, Value};
+pub mod core;
+mod error;
+pub mod plugin;
+pub mod registry;
+pub mod request;
+
+pub use crate::core::{
+    BaseProgressIndicator, Dict, Dtype, Image, NdArray, NullProgressIndicator, ProgressIndicator,
+    StdoutProgressIndicator, Value, appdata_dir, asarray, generate_candidate_libs, get_platform, image_as_uint,
+    image_as_uint_with_warning, load_lib, looks_lib, read_n_bytes, resource_dirs, resource_package_dir,
+};
+#[cfg(feature = "http")]
+pub use crate::core::{
+    DEFAULT_REMOTE_URL, DOWNLOAD_TRIES, Fetcher, ForceDownload, NO_INTERNET_VALUES, UrlResponse, get_remote_file,
+    no_internet_value, request_timeout, sizeof_fmt, urlopen,
+};
 pub use error::{Error, ErrorKind, PluginCode, Result};
-pub use fetching::{
-    DEFAULT_REMOTE_URL, DOWNLOAD_TRIES, Fetcher, ForceDownload, NO_INTERNET_VALUES, get_remote_file, no_internet_value,
-    sizeof_fmt,
+pub use registry::{
+    DEFAULT_MAX_IMAGE_BYTES, Format, FormatManager, ImageIter, LENGTH_UNKNOWN, Memtest, Options, Reader, Writer,
+    formats, get_reader, get_writer, has_module, imread, imwrite, mimread, mimwrite, mvolread, mvolwrite, plugin_dirs,
+    volread, volwrite,
 };
-pub use findlib::{generate_candidate_libs, load_lib, looks_lib};
-pub use format::{DEFAULT_MAX_IMAGE_BYTES, Format, ImageIter, LENGTH_UNKNOWN, Reader, Writer};
-pub use functions::{
-    Memtest, Options, get_reader, get_writer, imread, imwrite, mimread, mimwrite, mvolread, mvolwrite, volread,
-    volwrite,
-};
-pub use http::{UrlResponse, request_timeout, urlopen};
-pub use image::{Dtype, Image, NdArray, asarray};
-pub use manager::{FormatManager, formats, has_module, plugin_dirs};
-pub use progress::{BaseProgressIndicator, NullProgressIndicator, ProgressIndicator, StdoutProgressIndicator};
-pub use request::{Request, Uri};
-pub use seekable::SeekableReader;
-pub use util::{appdata_dir, get_platform, read_n_bytes, resource_dirs, resource_package_dir};
+pub use request::{ImageMode, IoMode, Mode, Request, SeekableReader, Uri, UriType};
 
 /// The README's Rust examples (the library and a plugin), compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
-
-/// imageio's `imageio.core` namespace.
-pub mod core {
-    pub use crate::progress::{Progress, ProgressState, Status};
-    pub use crate::request::{EXAMPLE_IMAGES, RETURN_BYTES};
-    pub use crate::{
-        BaseProgressIndicator, Dict, Error, Fetcher, ForceDownload, Format, FormatManager, Image,
-        NullProgressIndicator, ProgressIndicator, Request, SeekableReader, StdoutProgressIndicator, UrlResponse,
-        appdata_dir, asarray, generate_candidate_libs, get_platform, get_remote_file, has_module, image_as_uint,
-        image_as_uint_with_warning, load_lib, looks_lib, no_internet_value, read_n_bytes, request_timeout,
-        resource_dirs, sizeof_fmt, urlopen,
-    };
-}

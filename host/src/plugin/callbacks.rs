@@ -3,8 +3,8 @@
 //! under `catch_unwind`: a host bug becomes an error status, never an unwind
 //! through C frames.
 
-use crate::dict::{Dict, Value};
-use crate::image::NdArray;
+use crate::core::dict::{Dict, Value};
+use crate::core::image::NdArray;
 use crate::request::Request;
 use imageio_plugin_api::ffi::{self, iio_host_v1, iio_image_sink, iio_status, iio_str, iio_stream, iio_value};
 use imageio_plugin_api::{Dtype, Value as AbiValue};
@@ -294,7 +294,7 @@ impl SinkCtx {
             return Ok(p);
         }
         let mut array = NdArray::zeros(dtype, &dims);
-        let p = crate::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
+        let p = crate::core::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
         self.array = Some(array);
         Ok(p)
     }

@@ -3,6 +3,7 @@
 //! file considered.
 
 pub(crate) mod backend;
+pub(crate) mod builtins;
 pub(crate) mod callbacks;
 pub(crate) mod loader;
 

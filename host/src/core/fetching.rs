@@ -1,8 +1,8 @@
 //! `get_remote_file` (spec §1.10): resources from imageio's binary
 //! repository (or a mirror), cached in the user's appdata folder.
 
+use crate::core::progress::{Progress, ProgressIndicator, StdoutProgressIndicator};
 use crate::error::{Error, Result};
-use crate::progress::{Progress, ProgressIndicator, StdoutProgressIndicator};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -97,7 +97,7 @@ impl Fetcher {
             .ok()
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_REMOTE_URL.to_owned());
-        let cache_dir = match (crate::util::appdata_dir(Some("imageio"), false), directory) {
+        let cache_dir = match (crate::core::dirs::appdata_dir(Some("imageio"), false), directory) {
             (Ok(dir), _) => dir,
             (Err(_), Some(given)) => given.to_owned(),
             (Err(e), None) => {
@@ -110,8 +110,8 @@ impl Fetcher {
         Ok(Fetcher {
             base_url,
             cache_dir,
-            search_dirs: crate::util::resource_dirs(),
-            timeout: crate::http::request_timeout(),
+            search_dirs: crate::core::dirs::resource_dirs(),
+            timeout: crate::request::http::request_timeout(),
             no_internet: std::env::var("IMAGEIO_NO_INTERNET").is_ok_and(|v| no_internet_value(&v)),
             tries: DOWNLOAD_TRIES,
             print: true,
@@ -125,7 +125,7 @@ impl Fetcher {
             base_url: base_url.to_owned(),
             cache_dir: cache_dir.into(),
             search_dirs: Vec::new(),
-            timeout: crate::http::DEFAULT_TIMEOUT,
+            timeout: crate::request::http::DEFAULT_TIMEOUT,
             no_internet: false,
             tries: DOWNLOAD_TRIES,
             print: false,
@@ -252,7 +252,7 @@ impl Fetcher {
         parent: &Path,
         progress: &mut dyn ProgressIndicator,
     ) -> Result<()> {
-        let mut response = crate::http::urlopen(url, self.timeout)?;
+        let mut response = crate::request::http::urlopen(url, self.timeout)?;
         let total = response.content_length();
         let size = total.map(sizeof_fmt).unwrap_or_else(|| "unknown size".into());
         self.say(&format!("Try {attempt}. Download from {url} ({size})"));
@@ -261,7 +261,7 @@ impl Fetcher {
             source,
         };
         let mut temp =
-            crate::util::temp_beside(parent, ".imageio-download-", ".part", None).map_err(|e| Error::Io {
+            crate::core::io::temp_beside(parent, ".imageio-download-", ".part", None).map_err(|e| Error::Io {
                 uri: parent.display().to_string(),
                 source: e,
             })?;
@@ -374,7 +374,7 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
     };
     let parent = to.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(err)?;
-    let mut temp = crate::util::temp_beside(parent, ".imageio-copy-", "", None).map_err(err)?;
+    let mut temp = crate::core::io::temp_beside(parent, ".imageio-copy-", "", None).map_err(err)?;
     let mut src = std::fs::File::open(from).map_err(|e| Error::Io {
         uri: from.display().to_string(),
         source: e,

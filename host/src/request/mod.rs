@@ -1,303 +1,34 @@
 //! [`Request`]: one read or write of one resource, whatever it is (spec §1.9).
 
-use crate::dict::Dict;
+mod mode;
+mod optional;
+mod seekable;
+mod standard;
+mod uri;
+
+#[cfg(feature = "http")]
+pub(crate) mod http;
+#[cfg(feature = "zip")]
+pub(crate) mod zip;
+
+pub use mode::{ImageMode, IoMode, Mode};
+pub use seekable::SeekableReader;
+pub use standard::{EXAMPLE_IMAGES, StandardImage, standard_image};
+pub(crate) use uri::WriteSeek;
+pub use uri::{ReadSeek, Uri, UriType};
+
+use crate::core::Dict;
+use crate::core::io::read_n_bytes;
 use crate::error::{Error, Result};
-use crate::seekable::SeekableReader;
-use crate::util::read_n_bytes;
 use std::ffi::CString;
 use std::fmt;
-use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tempfile::TempPath;
 
-/// The standard images (imageio HEAD's `EXAMPLE_IMAGES`).
-pub const EXAMPLE_IMAGES: [&str; 25] = [
-    "astronaut.png",
-    "camera.png",
-    "checkerboard.png",
-    "clock.png",
-    "coffee.png",
-    "chelsea.png",
-    "wikkie.png",
-    "coins.png",
-    "horse.png",
-    "hubble_deep_field.png",
-    "immunohistochemistry.png",
-    "moon.png",
-    "page.png",
-    "text.png",
-    "chelsea.zip",
-    "chelsea.bsdf",
-    "newtonscradle.gif",
-    "cockatoo.mp4",
-    "stent.npz",
-    "wood.jpg",
-    "bricks.jpg",
-    "meadow_cube.jpg",
-    "bacterial_colony.tif",
-    "calcium_imaging.tif",
-    "cockatoo_yuv420.mp4",
-];
-
-/// A standard image named by an `imageio:NAME` URI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StandardImage {
-    /// The remote file to fetch (`images/chelsea.png`).
-    pub remote: String,
-    /// The member of a zip archive (`chelsea.zip/chelsea.png`), if any.
-    pub member: Option<String>,
-}
-
-/// Resolves the part of an `imageio:` URI after the colon, as imageio does:
-/// lower-cased (member names too), `NAME.zip/MEMBER` naming a member of a
-/// zip archive, and the name checked against [`EXAMPLE_IMAGES`].
-///
-/// ```
-/// use imageio::request::standard_image;
-/// let im = standard_image("Chelsea.zip/chelsea.PNG")?;
-/// assert_eq!(im.remote, "images/chelsea.zip");
-/// assert_eq!(im.member.as_deref(), Some("chelsea.png"));
-/// assert_eq!(standard_image("//chelsea.png").unwrap_err().to_string(), "Unknown standard image '//chelsea.png'.");
-/// # Ok::<(), imageio::Error>(())
-/// ```
-pub fn standard_image(name: &str) -> Result<StandardImage> {
-    let name = name.to_lowercase();
-    let (base, member) = match name.split_once(".zip/") {
-        Some((b, m)) => (format!("{b}.zip"), Some(m.to_owned())),
-        None => (name, None),
-    };
-    if !EXAMPLE_IMAGES.contains(&base.as_str()) {
-        return Err(Error::UnknownStandardImage { name: base });
-    }
-    Ok(StandardImage {
-        remote: format!("images/{base}"),
-        member,
-    })
-}
-
 /// The write target that makes a request return the encoded bytes.
 pub const RETURN_BYTES: &str = "<bytes>";
-
-/// `'r'` or `'w'`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IoMode {
-    /// Reading.
-    Read,
-    /// Writing.
-    Write,
-}
-
-/// What the caller expects: imageio's `i I v V ?`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageMode {
-    /// `i`: one image.
-    Single,
-    /// `I`: several images.
-    Multi,
-    /// `v`: one volume.
-    Volume,
-    /// `V`: several volumes.
-    MultiVolume,
-    /// `?`: any.
-    Any,
-}
-
-impl ImageMode {
-    /// The mode's character.
-    pub fn as_char(self) -> char {
-        match self {
-            ImageMode::Single => 'i',
-            ImageMode::Multi => 'I',
-            ImageMode::Volume => 'v',
-            ImageMode::MultiVolume => 'V',
-            ImageMode::Any => '?',
-        }
-    }
-
-    /// The mode of a character.
-    pub fn from_char(c: char) -> Option<ImageMode> {
-        Some(match c {
-            'i' => ImageMode::Single,
-            'I' => ImageMode::Multi,
-            'v' => ImageMode::Volume,
-            'V' => ImageMode::MultiVolume,
-            '?' => ImageMode::Any,
-            _ => return None,
-        })
-    }
-
-    /// imageio's name for it (`single-image`, ..., `any-mode`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ImageMode::Single => "single-image",
-            ImageMode::Multi => "multi-image",
-            ImageMode::Volume => "single-volume",
-            ImageMode::MultiVolume => "multi-volume",
-            ImageMode::Any => "any-mode",
-        }
-    }
-
-    /// The character formats list in their modes, or `None` for `?`.
-    pub(crate) fn select_char(self) -> Option<char> {
-        (self != ImageMode::Any).then(|| self.as_char())
-    }
-}
-
-/// A request's mode: read or write, and the image mode (`"ri"`, `"wI"`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mode {
-    /// Read or write.
-    pub io: IoMode,
-    /// The image mode.
-    pub image: ImageMode,
-}
-
-impl Mode {
-    /// Parses a two-character mode with imageio's checks and messages.
-    ///
-    /// ```
-    /// use imageio::request::{Mode, ImageMode};
-    /// assert_eq!(Mode::parse("rI").unwrap().image, ImageMode::Multi);
-    /// assert_eq!(Mode::parse("r").unwrap_err().to_string(), "Request requires mode to have two chars");
-    /// ```
-    pub fn parse(mode: &str) -> Result<Mode> {
-        let chars: Vec<char> = mode.chars().collect();
-        if chars.len() != 2 {
-            return Err(Error::InvalidMode("Request requires mode to have two chars".into()));
-        }
-        let io = match chars[0] {
-            'r' => IoMode::Read,
-            'w' => IoMode::Write,
-            _ => {
-                return Err(Error::InvalidMode(
-                    "Request requires mode[0] to be \"r\" or \"w\"".into(),
-                ));
-            }
-        };
-        let image = ImageMode::from_char(chars[1])
-            .ok_or_else(|| Error::InvalidMode("Request requires mode[1] to be in \"iIvV?\"".into()))?;
-        Ok(Mode { io, image })
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let io = if self.io == IoMode::Read { 'r' } else { 'w' };
-        write!(f, "{io}{}", self.image.as_char())
-    }
-}
-
-/// A seekable byte source.
-pub trait ReadSeek: Read + Seek + Send {}
-impl<T: Read + Seek + Send> ReadSeek for T {}
-
-/// A seekable byte target.
-pub(crate) trait WriteSeek: Write + Seek + Send {}
-impl<T: Write + Seek + Send> WriteSeek for T {}
-
-/// What a request reads from or writes to.
-pub enum Uri {
-    /// A string: a file name (with `~` and `file://`), `http(s)://`, `ftp://`,
-    /// `imageio:NAME`, or `<bytes>` as a write target.
-    Str(String),
-    /// A path: no prefix parsing (`~` is still expanded).
-    Path(PathBuf),
-    /// Encoded bytes to read.
-    Bytes(Arc<[u8]>),
-    /// A seekable stream to read (imageio's file objects).
-    Reader(Box<dyn ReadSeek>),
-    /// A stream to write to; the encoded bytes are written when the request
-    /// finishes.
-    Writer(Box<dyn Write + Send>),
-}
-
-impl Uri {
-    /// A stream to read from.
-    pub fn reader(r: impl Read + Seek + Send + 'static) -> Uri {
-        Uri::Reader(Box::new(r))
-    }
-
-    /// A stream to write to.
-    pub fn writer(w: impl Write + Send + 'static) -> Uri {
-        Uri::Writer(Box::new(w))
-    }
-}
-
-impl fmt::Debug for Uri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Uri::Str(s) => write!(f, "Uri::Str({s:?})"),
-            Uri::Path(p) => write!(f, "Uri::Path({p:?})"),
-            Uri::Bytes(b) => write!(f, "Uri::Bytes(<{} bytes>)", b.len()),
-            Uri::Reader(_) => f.write_str("Uri::Reader(<file>)"),
-            Uri::Writer(_) => f.write_str("Uri::Writer(<file>)"),
-        }
-    }
-}
-
-impl From<&str> for Uri {
-    fn from(s: &str) -> Uri {
-        Uri::Str(s.to_owned())
-    }
-}
-impl From<String> for Uri {
-    fn from(s: String) -> Uri {
-        Uri::Str(s)
-    }
-}
-impl From<&String> for Uri {
-    fn from(s: &String) -> Uri {
-        Uri::Str(s.clone())
-    }
-}
-impl From<&Path> for Uri {
-    fn from(p: &Path) -> Uri {
-        Uri::Path(p.to_owned())
-    }
-}
-impl From<PathBuf> for Uri {
-    fn from(p: PathBuf) -> Uri {
-        Uri::Path(p)
-    }
-}
-impl From<&PathBuf> for Uri {
-    fn from(p: &PathBuf) -> Uri {
-        Uri::Path(p.clone())
-    }
-}
-impl From<Vec<u8>> for Uri {
-    fn from(b: Vec<u8>) -> Uri {
-        Uri::Bytes(b.into())
-    }
-}
-impl From<&[u8]> for Uri {
-    fn from(b: &[u8]) -> Uri {
-        Uri::Bytes(b.into())
-    }
-}
-impl From<Arc<[u8]>> for Uri {
-    fn from(b: Arc<[u8]>) -> Uri {
-        Uri::Bytes(b)
-    }
-}
-
-/// The kind of resource (imageio's `URI_*` constants).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UriType {
-    /// Bytes in memory (`<bytes>`).
-    Bytes,
-    /// A caller's stream (`<file>`).
-    File,
-    /// A local file name.
-    Filename,
-    /// A member of a zip archive.
-    Zipped,
-    /// An http(s) URL.
-    Http,
-    /// An ftp(s) URL.
-    Ftp,
-}
 
 /// The open byte stream of a request.
 pub(crate) enum FileIo {
@@ -459,7 +190,7 @@ impl Request {
                         return Err(Error::Unsupported("Cannot write to the standard images.".into()));
                     }
                     let image = standard_image(name)?;
-                    let local = crate::fetching::get_remote_file(&image.remote, None, false, true)?;
+                    let local = optional::fetch_standard_image(&image.remote, &s)?;
                     let mut local = local.to_string_lossy().into_owned();
                     if let Some(member) = &image.member {
                         local.push('/');
@@ -541,7 +272,7 @@ impl Request {
         };
         let read = self.mode.io == IoMode::Read;
         let expanded_str = expanded.to_string_lossy().into_owned();
-        if let Some((archive, member)) = crate::zipio::split_zip_path(&expanded_str, !read) {
+        if let Some((archive, member)) = uri::split_zip_path(&expanded_str, !read) {
             let shown = archive.to_string_lossy().into_owned();
             if read && !archive.exists() && EXAMPLE_IMAGES.contains(&shown.as_str()) {
                 return Err(Error::BareStandardImageName { name: shown });
@@ -654,7 +385,8 @@ impl Request {
                     .parent()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("."));
-                let temp = crate::util::temp_beside(&dir, ".imageio-", ".part", None).map_err(|e| self.io_error(e))?;
+                let temp =
+                    crate::core::io::temp_beside(&dir, ".imageio-", ".part", None).map_err(|e| self.io_error(e))?;
                 let (file, temp_path) = temp.into_parts();
                 self.target = Some(Target::File {
                     target,
@@ -668,17 +400,14 @@ impl Request {
                 }
                 Ok(FileIo::Memory(Cursor::new(Vec::new())))
             }
-            (UriType::Http, _) => {
-                let response = crate::http::urlopen(&self.filename, crate::http::request_timeout())?;
-                Ok(FileIo::Read(Box::new(SeekableReader::new(response))))
-            }
+            (UriType::Http, _) => Ok(FileIo::Read(optional::open_http(&self.filename)?)),
             (UriType::Ftp, _) => Err(Error::Unsupported(format!(
                 "{}: ftp:// and ftps:// are not supported; only http:// and https:// URLs can be read",
                 Error::short_uri(&self.filename)
             ))),
             (UriType::Zipped, true) => {
                 let (archive, member) = self.zip.clone().expect("zip requests have an archive");
-                let bytes = crate::zipio::read_member(&archive, &member, &self.filename)?;
+                let bytes = optional::read_zip_member(&archive, &member, &self.filename)?;
                 Ok(FileIo::Read(Box::new(Cursor::new(bytes))))
             }
             (UriType::Zipped, false) => {
@@ -701,7 +430,7 @@ impl Request {
             UriType::Zipped if self.mode.io == IoMode::Read => self
                 .zip
                 .as_ref()
-                .and_then(|(archive, member)| crate::zipio::member_size(archive, member)),
+                .and_then(|(archive, member)| optional::zip_member_size(archive, member)),
             _ => None,
         }
     }
@@ -843,7 +572,7 @@ impl Request {
             }
             Some(Target::Zip { archive, member }) => {
                 let bytes = self.written_bytes(file).map_err(io_err)?;
-                crate::zipio::write_member(&archive, &member, &bytes, &uri)?;
+                optional::write_zip_member(&archive, &member, &bytes, &uri)?;
             }
             Some(Target::Memory { sink }) => {
                 let bytes = self.written_bytes(file).map_err(io_err)?;

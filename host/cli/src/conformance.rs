@@ -24,12 +24,7 @@
 //!   serialisation when it makes none).
 //! - **error messages**: every error the plugin returned had a message.
 
-use crate::dict::Dict;
-use crate::error::Error;
-use crate::format::Format;
-use crate::image::{Image, NdArray};
-use crate::manager::FormatManager;
-use crate::request::Request;
+use imageio::{Dict, Error, Format, FormatManager, Image, NdArray, Request};
 use imageio_plugin_api::Dtype;
 use ndarray::{ArrayD, IxDyn};
 use std::fmt::Write as _;
@@ -316,10 +311,10 @@ fn difference(a: &NdArray, b: &NdArray) -> Option<f64> {
     }
 }
 
-fn write_items(fm: &FormatManager, format: &Format, mode: char, items: &[Image]) -> crate::Result<Vec<u8>> {
+fn write_items(fm: &FormatManager, format: &Format, mode: char, items: &[Image]) -> imageio::Result<Vec<u8>> {
     let ext = format.extensions().first().cloned().unwrap_or_default();
     let req = Request::with_options(
-        crate::request::RETURN_BYTES,
+        imageio::request::RETURN_BYTES,
         &format!("w{mode}"),
         Some(&ext),
         Dict::new(),
@@ -333,7 +328,7 @@ fn write_items(fm: &FormatManager, format: &Format, mode: char, items: &[Image])
         .ok_or_else(|| Error::Unsupported("the writer produced no bytes".into()))
 }
 
-fn read_items(fm: &FormatManager, format: &Format, mode: char, bytes: Vec<u8>) -> crate::Result<Vec<Image>> {
+fn read_items(fm: &FormatManager, format: &Format, mode: char, bytes: Vec<u8>) -> imageio::Result<Vec<Image>> {
     let req = Request::new(bytes, &format!("r{mode}"))?;
     let mut r = fm.reader_for(req, Some(format.name()))?;
     let mut out = Vec::new();
@@ -501,7 +496,7 @@ pub enum CaseOutcome {
 /// Reads one damaged file with `format` (every image and the metadata), with
 /// a memory guard so that a hostile size field is refused, not obeyed.
 pub fn read_damaged(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> CaseOutcome {
-    let run = || -> crate::Result<()> {
+    let run = || -> imageio::Result<()> {
         let req = Request::new(bytes, "r?")?;
         let mut r = fm.reader_for(req, Some(format))?;
         r.set_max_image_bytes(256 << 20);

@@ -1,30 +1,8 @@
-//! Small helpers of imageio's core: `read_n_bytes`, `get_platform`,
-//! `appdata_dir`, `resource_dirs`.
+//! Where imageio keeps things: `get_platform`, `appdata_dir`,
+//! `resource_dirs`.
 
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
-
-/// Reads up to `n` bytes, stopping at the first empty read (spec §1.9.5).
-///
-/// ```
-/// let mut src: &[u8] = b"abcdef";
-/// assert_eq!(imageio::read_n_bytes(&mut src, 4).unwrap(), b"abcd");
-/// assert_eq!(imageio::read_n_bytes(&mut src, 9).unwrap(), b"ef");
-/// ```
-pub fn read_n_bytes(f: &mut (impl Read + ?Sized), n: usize) -> io::Result<Vec<u8>> {
-    let mut out = vec![0u8; n];
-    let mut got = 0;
-    while got < n {
-        match f.read(&mut out[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    out.truncate(got);
-    Ok(out)
-}
 
 /// `linux64`, `win32`, `osx64`, `freebsd64`, ... or `None` for other systems.
 ///
@@ -137,32 +115,6 @@ pub fn appdata_dir(appname: Option<&str>, roaming: bool) -> io::Result<PathBuf> 
         std::fs::create_dir_all(&path)?;
     }
     Ok(path)
-}
-
-/// A temporary file in `dir`, to be renamed over a file there once it is
-/// complete (atomic writes): created with `perms`, or else as a normal new
-/// file (0666 less the umask) rather than tempfile's private 0600.
-pub(crate) fn temp_beside(
-    dir: &Path,
-    prefix: &str,
-    suffix: &str,
-    perms: Option<std::fs::Permissions>,
-) -> io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    match perms {
-        Some(p) => {
-            builder.permissions(p);
-        }
-        None => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(std::fs::Permissions::from_mode(0o666));
-            }
-        }
-    }
-    builder.tempfile_in(dir)
 }
 
 /// The folder of the running executable.

@@ -3,36 +3,10 @@
 
 use crate::error::{Error, Result};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The largest member read into memory (a zip bomb gets an error).
 pub(crate) const MAX_MEMBER_BYTES: u64 = 4 << 30;
-
-/// Splits `archive.zip/inner/x.png` into the archive's path and the member
-/// name, with imageio v2.10's rules: the first `.zip/` (or `.zip\`),
-/// matched case-insensitively, past the first character; a directory named
-/// `*.zip` is a plain folder; otherwise it is an archive when writing or
-/// when it is an existing file. Member names use `/`.
-pub(crate) fn split_zip_path(filename: &str, writing: bool) -> Option<(PathBuf, String)> {
-    let lower = filename.to_ascii_lowercase();
-    for needle in [".zip/", ".zip\\"] {
-        let Some(i) = lower.find(needle) else {
-            continue;
-        };
-        if i == 0 {
-            continue;
-        }
-        let zip_path = PathBuf::from(&filename[..i + 4]);
-        if zip_path.is_dir() {
-            continue;
-        }
-        if writing || zip_path.is_file() {
-            let member = filename[i + 4..].trim_start_matches(['/', '\\']).replace('\\', "/");
-            return Some((zip_path, member));
-        }
-    }
-    None
-}
 
 fn archive_error(uri: &str, message: impl std::fmt::Display) -> Error {
     Error::Archive {
@@ -122,7 +96,7 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
     } else {
         None
     };
-    let temp = crate::util::temp_beside(dir, ".imageio-", ".zip.part", perms).map_err(io_err)?;
+    let temp = crate::core::io::temp_beside(dir, ".imageio-", ".zip.part", perms).map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
     let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let zip_err = |e: zip::result::ZipError| archive_error(uri, format!("cannot write the archive: {e}"));
@@ -146,28 +120,4 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
     drop(file);
     temp_path.persist(zip_path).map_err(|e| io_err(e.error))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zip_paths_follow_v2_10() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().to_str().unwrap();
-        // Writing: always a member.
-        let (z, m) = split_zip_path(&format!("{d}/out.ZIP/a/b.png"), true).unwrap();
-        assert_eq!(z, Path::new(&format!("{d}/out.ZIP")));
-        assert_eq!(m, "a/b.png");
-        // Reading: only when the archive exists.
-        assert!(split_zip_path(&format!("{d}/x.zip/b.png"), false).is_none());
-        std::fs::write(dir.path().join("x.zip"), b"").unwrap();
-        assert!(split_zip_path(&format!("{d}/x.zip\\b.png"), false).is_some());
-        // A folder named *.zip is a folder.
-        std::fs::create_dir(dir.path().join("f.zip")).unwrap();
-        assert!(split_zip_path(&format!("{d}/f.zip/b.png"), true).is_none());
-        // Not at index 0.
-        assert!(split_zip_path(".zip/b.png", true).is_none());
-    }
 }

@@ -1,8 +1,8 @@
 //! [`Format`] and its [`Reader`] and [`Writer`] (spec §1.12, §1.13).
 
-use crate::dict::Dict;
+use crate::core::dict::Dict;
+use crate::core::image::{Image, NdArray, with_array};
 use crate::error::{Error, Result};
-use crate::image::{Image, NdArray, with_array};
 use crate::plugin::Origin;
 use crate::plugin::backend::{Backend, Failure, PluginInfo, RawRequest, kv_views};
 use crate::plugin::callbacks::{IoCtx, SinkCtx, meta_to_abi};

@@ -4,6 +4,8 @@
 //! (downloads, multi-image conversions) are drawn on stderr when it is a
 //! terminal, and nothing is drawn otherwise.
 
+mod conformance;
+
 use clap::{Parser, Subcommand};
 use imageio::core::{ProgressState, Status};
 use imageio::plugin::{Origin, PluginReport};
@@ -236,7 +238,7 @@ fn cmd_check_plugin(
     json: bool,
     worker: Option<&str>,
 ) -> imageio::Result<bool> {
-    use imageio::conformance;
+    use crate::conformance;
     use std::io::Write;
     let mut sample_list = Vec::new();
     for s in samples {

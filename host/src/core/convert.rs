@@ -1,8 +1,8 @@
 //! `image_as_uint` (spec §1.2): imageio's conversion of any array to
 //! `uint8` or `uint16` before saving, with its exact rules.
 
+use crate::core::image::NdArray;
 use crate::error::{Error, Result};
-use crate::image::NdArray;
 use ndarray::ArrayD;
 use std::borrow::Cow;
 

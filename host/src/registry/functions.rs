@@ -2,11 +2,11 @@
 //! `volwrite`, `mvolread`, `mvolwrite`, `get_reader`, `get_writer`, on the
 //! global manager (free functions) or on any [`FormatManager`] (methods).
 
-use crate::dict::Dict;
+use crate::core::dict::Dict;
+use crate::core::image::Image;
 use crate::error::{Error, Result};
-use crate::format::{Reader, Writer};
-use crate::image::Image;
-use crate::manager::{FormatManager, formats};
+use crate::registry::format::{Reader, Writer};
+use crate::registry::manager::{FormatManager, formats};
 use crate::request::{RETURN_BYTES, Request, Uri};
 
 /// How much image data `mimread`/`mvolread` may read before stopping.
@@ -113,7 +113,7 @@ impl Options {
     }
 
     /// With one plugin option.
-    pub fn with_kwarg(mut self, key: &str, value: impl Into<crate::dict::Value>) -> Options {
+    pub fn with_kwarg(mut self, key: &str, value: impl Into<crate::core::dict::Value>) -> Options {
         self.kwargs.insert(key, value);
         self
     }

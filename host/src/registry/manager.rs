@@ -2,9 +2,9 @@
 //! selection (spec §1.14), and the global manager [`formats()`].
 
 use crate::error::{Error, Result};
-use crate::format::{Format, Reader, Writer};
 use crate::plugin::loader::{self, LoadError, PluginTable};
 use crate::plugin::{Origin, PluginReport, PluginStatus};
+use crate::registry::format::{Format, Reader, Writer};
 use crate::request::{IoMode, Request};
 use std::collections::HashSet;
 use std::fmt;
@@ -33,23 +33,6 @@ pub struct FormatManager {
     inner: RwLock<Inner>,
 }
 
-/// The standard plugins compiled into this program: (id, table accessor).
-type Accessor =
-    unsafe extern "C" fn(*const imageio_plugin_api::ffi::iio_host_v1) -> *const imageio_plugin_api::ffi::iio_plugin_v1;
-
-fn builtins() -> [(&'static str, Accessor); 8] {
-    [
-        ("imageio-png", imageio_png::png_plugin as Accessor),
-        ("imageio-pnm", imageio_pnm::iio_pnm_plugin as Accessor),
-        ("imageio-jpeg", imageio_jpeg::jpeg_plugin as Accessor),
-        ("imageio-tiff", imageio_tiff::tiff_plugin as Accessor),
-        ("imageio-gif", imageio_gif::gif_plugin as Accessor),
-        ("imageio-bmp", imageio_bmp::bmp_plugin as Accessor),
-        ("imageio-npy", imageio_npy::npy_plugin as Accessor),
-        ("imageio-webp", imageio_webp::webp_plugin as Accessor),
-    ]
-}
-
 /// The plugin directories, in search order: each entry of
 /// `IMAGEIO_PLUGIN_PATH` (`:`-separated, `;` on Windows), then the `plugins`
 /// folder of each [`resource_dirs`](crate::resource_dirs) entry.
@@ -58,7 +41,11 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("IMAGEIO_PLUGIN_PATH") {
         dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
     }
-    dirs.extend(crate::util::resource_dirs().into_iter().map(|d| d.join("plugins")));
+    dirs.extend(
+        crate::core::dirs::resource_dirs()
+            .into_iter()
+            .map(|d| d.join("plugins")),
+    );
     dirs
 }
 
@@ -86,7 +73,7 @@ impl FormatManager {
     /// Registers the builtin plugins (PNG, PNM, JPEG, TIFF, GIF, BMP, NPY,
     /// WEBP).
     pub fn add_builtins(&self) {
-        for (id, accessor) in builtins() {
+        for (id, accessor) in crate::plugin::builtins::builtins() {
             let origin = Origin::Builtin(id.to_owned());
             match loader::read_builtin(accessor, id) {
                 Ok(table) => self.register_table(table, origin),

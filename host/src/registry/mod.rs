@@ -1,0 +1,13 @@
+//! The registry: the [`FormatManager`] and its formats, each [`Format`]'s
+//! [`Reader`] and [`Writer`], and the user functions (`imread`, ...).
+
+mod format;
+mod functions;
+mod manager;
+
+pub use format::{DEFAULT_MAX_IMAGE_BYTES, Format, ImageIter, LENGTH_UNKNOWN, Reader, Writer};
+pub use functions::{
+    Memtest, Options, get_reader, get_writer, imread, imwrite, mimread, mimwrite, mvolread, mvolwrite, volread,
+    volwrite,
+};
+pub use manager::{FormatManager, formats, has_module, plugin_dirs};

@@ -2,9 +2,15 @@
  * imageio_plugin.h: the imageio-rs plugin ABI (version 1.0).
  *
  * A plugin is a shared library that exports exactly one symbol,
- * iio_plugin_entry_v1, returning a static iio_plugin_v1 table. See
- * docs/plugin-authors.md for a complete example.
+ * iio_plugin_entry_v1, returning a static iio_plugin_v1 table. The plugin
+ * authors' guide, with a complete plugin in C and in Rust, is
+ * plugin-api/README.md in the imageio-rs repository.
+ *
+ * Needs C99 or later (or C++11 or later): it uses <stdint.h> and // comments.
  */
+#if !defined(__cplusplus) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L)
+#error "imageio_plugin.h needs C99 or later (or C++11 or later): compile with -std=c99 or newer"
+#endif
 
 #ifndef IMAGEIO_PLUGIN_H
 #define IMAGEIO_PLUGIN_H
@@ -60,14 +66,18 @@
 // `set_meta_data` are required).
 #define IIO_CAP_WRITE (1 << 1)
 
-// The plugin seeks its stream; the host then only offers seekable streams.
+// The plugin seeks its stream, so a host must give it a stream whose `seek` is
+// not NULL. (The imageio-rs host gives every stream a working `seek`, http(s)
+// sources included, and does not read this bit.)
 #define IIO_CAP_NEEDS_SEEK (1 << 2)
 
 // Different instances may be used from different threads at the same time.
-// Without it the host serialises every call into the plugin.
+// Without it the host serialises every call into the plugin (one lock per
+// plugin library, taken when any of its formats lacks this bit).
 #define IIO_CAP_THREAD_SAFE (1 << 3)
 
-// The plugin calls `iio_request.get_local_filename`.
+// The plugin calls `iio_request.get_local_filename`. (Informational: the
+// imageio-rs host offers `get_local_filename` to every `open`.)
 #define IIO_CAP_NEEDS_LOCAL_FILE (1 << 4)
 
 // `iio_value.kind`: no value (imageio's `None`).
@@ -202,7 +212,8 @@ typedef struct iio_request {
   struct iio_str uri;
   // The file extension with its dot, lower case (`.png`), or empty.
   struct iio_str extension;
-  // Up to `IIO_FIRST_BYTES_LEN` leading bytes of the source (reading only).
+  // Up to `IIO_FIRST_BYTES_LEN` leading bytes of the source, from its current
+  // position: for `can_read` only (empty when writing and in `open`).
   const uint8_t *first_bytes;
   // Number of bytes at `first_bytes`.
   size_t first_bytes_len;
@@ -242,7 +253,8 @@ typedef struct iio_image_sink {
   void *ctx;
   // Allocate a zero-filled, C-contiguous array of `shape[0..ndim]` elements of
   // `dtype` and return its first byte, or NULL (unknown dtype, overflow, over
-  // the host's limit, or called twice). The host owns and frees it.
+  // the host's limit, or called twice). The host owns and frees it. This
+  // callback is NULL during `get_meta_data`.
   void *(*alloc)(void *ctx, iio_dtype dtype, uint32_t ndim, const uint64_t *shape);
   // Add one metadata entry to the image (or to the global metadata). The host
   // copies key and value.
@@ -418,9 +430,10 @@ typedef const struct iio_plugin_v1 *(*iio_plugin_entry_v1_fn)(const struct iio_h
 extern "C" {
 #endif // __cplusplus
 
-// The one symbol a plugin library exports. Called once, under the host's load
-// lock, with the host's table (valid for the whole process). Returns the
-// plugin's static table, or NULL to refuse this host.
+// The one symbol a plugin library exports. Called when a host loads the
+// library (again if a second format manager in the same process loads it),
+// with the host's table (valid for the whole process). Returns the plugin's
+// static table, the same each time, or NULL to refuse this host.
 //
 // # Safety
 //

@@ -118,6 +118,8 @@ pub enum Error {
         uri: String,
         /// The earlier error.
         message: String,
+        /// The earlier error's kind (the kind of this one).
+        kind: ErrorKind,
     },
 
     // ---- limits ----
@@ -334,9 +336,8 @@ impl Error {
             | Error::NeedDownload { .. } => ErrorKind::Misuse,
             Error::Unsupported(_) | Error::InternetNotAllowed => ErrorKind::Unsupported,
             Error::MemoryLimit(_) => ErrorKind::Limits,
-            Error::Aborted { .. } | Error::Io { .. } | Error::Network { .. } | Error::DownloadFailed { .. } => {
-                ErrorKind::Io
-            }
+            Error::Aborted { kind, .. } => *kind,
+            Error::Io { .. } | Error::Network { .. } | Error::DownloadFailed { .. } => ErrorKind::Io,
             Error::LibraryNotLoaded(_) | Error::Panicked { .. } | Error::Protocol { .. } | Error::Load(_) => {
                 ErrorKind::Plugin
             }

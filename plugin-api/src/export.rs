@@ -9,8 +9,7 @@ use crate::ffi::{
 use crate::format::{Format, ImageView, Reader, Writer};
 use crate::request::Request;
 use crate::sink::{Dtype, ImageSink};
-use crate::value::{Value, raw_slice};
-use core::ffi::c_char;
+use crate::value::Value;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -24,18 +23,7 @@ unsafe impl<T> Sync for SyncTable<T> {}
 
 /// An `iio_str` over a static string (usable in constants).
 pub const fn str_lit(s: &'static str) -> iio_str {
-    iio_str {
-        ptr: s.as_ptr().cast::<c_char>(),
-        len: s.len(),
-    }
-}
-
-/// An `iio_str` borrowing `s` (valid while `s` is).
-pub(crate) fn str_of(s: &str) -> iio_str {
-    iio_str {
-        ptr: s.as_ptr().cast::<c_char>(),
-        len: s.len(),
-    }
+    crate::raw::str_view(s)
 }
 
 /// Writes `message` (truncated on a char boundary) and `code` into `err`.
@@ -109,11 +97,12 @@ unsafe fn instance<'a, F: Format>(inst: *mut iio_instance) -> Result<&'a mut Ins
 
 fn meta_from_raw(meta: *const iio_kv, len: usize) -> Result<Vec<(String, Value)>> {
     // SAFETY: the host passes `len` valid entries for the call (ABI rule).
-    let kvs = unsafe { raw_slice(meta, len) };
+    let kvs = unsafe { crate::raw::slice(meta, len) };
     kvs.iter()
         .map(|kv| {
             // SAFETY: key and value follow the ABI's borrowing rules for the call.
-            let key = String::from_utf8_lossy(unsafe { raw_slice(kv.key.ptr.cast::<u8>(), kv.key.len) }).into_owned();
+            let key =
+                String::from_utf8_lossy(unsafe { crate::raw::slice(kv.key.ptr.cast::<u8>(), kv.key.len) }).into_owned();
             // SAFETY: as above.
             let value = unsafe { Value::from_raw(&kv.value) }.unwrap_or(Value::None);
             Ok((key, value))
@@ -254,14 +243,12 @@ unsafe extern "C" fn append_data<F: Format>(
         let dtype = Dtype::from_code(view.dtype)
             .ok_or_else(|| Error::unsupported(format!("unknown dtype code {}", view.dtype)))?;
         // SAFETY: `shape` holds `ndim` extents (ABI rule).
-        let shape = unsafe { raw_slice(view.shape, view.ndim as usize) };
-        let len = shape
-            .iter()
-            .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
+        let shape = unsafe { crate::raw::slice(view.shape, view.ndim as usize) };
+        let len = crate::raw::shape_bytes(dtype.size() as u64, shape)
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| Error::invalid_argument("image too large"))?;
         // SAFETY: `data` holds the C-contiguous elements: `len` bytes (ABI rule).
-        let bytes = unsafe { raw_slice(view.data.cast::<u8>(), len) };
+        let bytes = unsafe { crate::raw::slice(view.data.cast::<u8>(), len) };
         let meta = meta_from_raw(meta, meta_len)?;
         w.append_data(&ImageView { dtype, shape, bytes }, &meta)
     })

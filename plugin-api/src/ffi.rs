@@ -9,7 +9,8 @@
 //! - 1.0: first release (read and write, `get_local_filename`,
 //!   `IIO_ERR_CANNOT_READ_FRAME`).
 //!
-//! Rules every side follows (details in `docs/plugin-authors.md`):
+//! Rules every side follows (the plugin authors' guide, `plugin-api/README.md`,
+//! has the details and a complete plugin in C and in Rust):
 //! - whoever allocates frees; what the other side must keep, it copies;
 //! - every fallible call returns an `iio_status` and, on failure, writes a
 //!   NUL-terminated UTF-8 message into the caller-owned `iio_error`;
@@ -95,12 +96,16 @@ pub const IIO_CAP_READ: u32 = 1;
 /// The format writes (`can_write`, `open` in write mode, `append_data`,
 /// `set_meta_data` are required).
 pub const IIO_CAP_WRITE: u32 = 1 << 1;
-/// The plugin seeks its stream; the host then only offers seekable streams.
+/// The plugin seeks its stream, so a host must give it a stream whose `seek` is
+/// not NULL. (The imageio-rs host gives every stream a working `seek`, http(s)
+/// sources included, and does not read this bit.)
 pub const IIO_CAP_NEEDS_SEEK: u32 = 1 << 2;
 /// Different instances may be used from different threads at the same time.
-/// Without it the host serialises every call into the plugin.
+/// Without it the host serialises every call into the plugin (one lock per
+/// plugin library, taken when any of its formats lacks this bit).
 pub const IIO_CAP_THREAD_SAFE: u32 = 1 << 3;
-/// The plugin calls `iio_request.get_local_filename`.
+/// The plugin calls `iio_request.get_local_filename`. (Informational: the
+/// imageio-rs host offers `get_local_filename` to every `open`.)
 pub const IIO_CAP_NEEDS_LOCAL_FILE: u32 = 1 << 4;
 
 /// `iio_value.kind`: no value (imageio's `None`).
@@ -248,7 +253,8 @@ pub struct iio_request {
     pub uri: iio_str,
     /// The file extension with its dot, lower case (`.png`), or empty.
     pub extension: iio_str,
-    /// Up to `IIO_FIRST_BYTES_LEN` leading bytes of the source (reading only).
+    /// Up to `IIO_FIRST_BYTES_LEN` leading bytes of the source, from its current
+    /// position: for `can_read` only (empty when writing and in `open`).
     pub first_bytes: *const u8,
     /// Number of bytes at `first_bytes`.
     pub first_bytes_len: usize,
@@ -279,7 +285,8 @@ pub struct iio_image_sink {
     pub ctx: *mut c_void,
     /// Allocate a zero-filled, C-contiguous array of `shape[0..ndim]` elements of
     /// `dtype` and return its first byte, or NULL (unknown dtype, overflow, over
-    /// the host's limit, or called twice). The host owns and frees it.
+    /// the host's limit, or called twice). The host owns and frees it. This
+    /// callback is NULL during `get_meta_data`.
     pub alloc:
         Option<unsafe extern "C" fn(ctx: *mut c_void, dtype: iio_dtype, ndim: u32, shape: *const u64) -> *mut c_void>,
     /// Add one metadata entry to the image (or to the global metadata). The host
@@ -415,9 +422,10 @@ pub struct iio_plugin_v1 {
 /// The type of the entry point (`iio_plugin_entry_v1`).
 pub type iio_plugin_entry_v1_fn = Option<unsafe extern "C" fn(host: *const iio_host_v1) -> *const iio_plugin_v1>;
 
-/// The one symbol a plugin library exports. Called once, under the host's load
-/// lock, with the host's table (valid for the whole process). Returns the
-/// plugin's static table, or NULL to refuse this host.
+/// The one symbol a plugin library exports. Called when a host loads the
+/// library (again if a second format manager in the same process loads it),
+/// with the host's table (valid for the whole process). Returns the plugin's
+/// static table, the same each time, or NULL to refuse this host.
 ///
 /// # Safety
 ///

@@ -33,10 +33,19 @@ pub trait Format: Sized + 'static {
         0
     }
 
-    /// Confidence 0..100 that this format can write `req`.
+    /// Confidence 0..100 that this format can write `req`. The default:
+    /// 100 when the format has a writer, the request's extension is one of
+    /// [`EXTENSIONS`](Self::EXTENSIONS) and its image mode is `?` or one of
+    /// [`MODES`](Self::MODES); else 0.
     fn can_write(req: &Request<'_>) -> i32 {
-        let _ = req;
-        0
+        if Self::Writer::SUPPORTED
+            && lists_extension(Self::EXTENSIONS, req.extension())
+            && fits_mode(Self::MODES, req.image_mode())
+        {
+            100
+        } else {
+            0
+        }
     }
 
     /// Opens a reader on `req.stream()`.
@@ -50,6 +59,29 @@ pub trait Format: Sized + 'static {
         let _ = req;
         Err(Error::unsupported(format!("format {} cannot write", Self::NAME)))
     }
+}
+
+/// Whether `extension` (`.png`, any case) is in a format's extension list
+/// (separated by spaces or commas, each with or without its dot).
+///
+/// ```
+/// use imageio_plugin_api::lists_extension;
+/// assert!(lists_extension(".tif .tiff", ".TIFF"));
+/// assert!(lists_extension("jpg,jpeg", ".jpeg"));
+/// assert!(!lists_extension(".tif", ""));
+/// ```
+pub fn lists_extension(extensions: &str, extension: &str) -> bool {
+    let ext = extension.trim_start_matches('.');
+    !ext.is_empty()
+        && extensions
+            .split([' ', ','])
+            .any(|e| !e.is_empty() && e.trim_start_matches('.').eq_ignore_ascii_case(ext))
+}
+
+/// Whether a request's image mode (`i`, `I`, `v`, `V` or `?`) fits a
+/// format's modes.
+pub fn fits_mode(modes: &str, image_mode: char) -> bool {
+    image_mode == '?' || modes.contains(image_mode)
 }
 
 /// An open reader (imageio's `Format.Reader`).

@@ -54,6 +54,7 @@
 //! ```
 
 pub mod ffi;
+pub mod raw;
 
 mod error;
 mod export;
@@ -66,7 +67,9 @@ mod value;
 
 pub use error::{Error, Result};
 pub use export::format_table;
-pub use format::{Format, ImageView, Reader, Unsupported, Writer, frame_duration_ms, image_shape};
+pub use format::{
+    Format, ImageView, Reader, Unsupported, Writer, fits_mode, frame_duration_ms, image_shape, lists_extension,
+};
 pub use request::{Options, Request};
 pub use sink::{Dtype, Element, ImageSink};
 pub use stream::Stream;

@@ -1,7 +1,7 @@
 //! Forwarding a plugin library's `log` records (and panic messages) to the host.
 
-use crate::export::str_of;
 use crate::ffi::{self, iio_host_v1};
+use crate::raw::str_view as str_of;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 static HOST: AtomicPtr<iio_host_v1> = AtomicPtr::new(core::ptr::null_mut());

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::ffi::{self, iio_request};
 use crate::stream::Stream;
-use crate::value::{Value, raw_slice};
+use crate::value::Value;
 use std::path::PathBuf;
 
 /// A borrowed view of the host's request (valid for one call).
@@ -14,7 +14,7 @@ pub struct Request<'a> {
 fn str_from(s: &ffi::iio_str) -> &str {
     // SAFETY: the host passes `iio_str`s that point to `len` valid bytes for
     // the duration of the call (the ABI's ownership rules).
-    let bytes = unsafe { raw_slice(s.ptr.cast::<u8>(), s.len) };
+    let bytes = unsafe { crate::raw::slice(s.ptr.cast::<u8>(), s.len) };
     std::str::from_utf8(bytes).unwrap_or("")
 }
 
@@ -52,13 +52,13 @@ impl<'a> Request<'a> {
     /// Up to 256 leading bytes of the source (empty when writing).
     pub fn first_bytes(&self) -> &'a [u8] {
         // SAFETY: the host passes `first_bytes_len` valid bytes for the call.
-        unsafe { raw_slice(self.raw.first_bytes, self.raw.first_bytes_len) }
+        unsafe { crate::raw::slice(self.raw.first_bytes, self.raw.first_bytes_len) }
     }
 
     /// The caller's options (imageio's keyword arguments), copied.
     pub fn options(&self) -> Result<Options> {
         // SAFETY: the host passes `options_len` valid entries for the call.
-        let kvs = unsafe { raw_slice(self.raw.options, self.raw.options_len) };
+        let kvs = unsafe { crate::raw::slice(self.raw.options, self.raw.options_len) };
         let mut entries = Vec::with_capacity(kvs.len());
         for kv in kvs {
             let key = str_from(&kv.key).to_owned();

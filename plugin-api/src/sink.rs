@@ -1,8 +1,8 @@
 //! [`ImageSink`]: where a reader puts pixels and metadata, and the dtypes.
 
 use crate::error::{Error, Result};
-use crate::export::str_of;
 use crate::ffi::{self, iio_dtype, iio_image_sink};
+use crate::raw::str_view as str_of;
 use crate::value::Value;
 
 /// The element types an image can have.
@@ -130,10 +130,7 @@ impl<'a> ImageSink<'a> {
             .raw
             .alloc
             .ok_or_else(|| Error::internal("the host's sink has no alloc callback"))?;
-        let count = shape
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .and_then(|n| n.checked_mul(dtype.size() as u64))
+        let count = crate::raw::shape_bytes(dtype.size() as u64, shape)
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| Error::no_memory(format!("an image of shape {shape:?} is too large")))?;
         let ndim = u32::try_from(shape.len()).map_err(|_| Error::invalid_argument("too many dimensions"))?;

@@ -92,44 +92,28 @@ impl Value {
             ffi::IIO_VALUE_FLOAT => Value::Float(raw.f),
             ffi::IIO_VALUE_STR => {
                 // SAFETY: forwarded from this function's contract.
-                let bytes = unsafe { raw_slice(raw.ptr.cast::<u8>(), raw.len) };
+                let bytes = unsafe { crate::raw::slice(raw.ptr.cast::<u8>(), raw.len) };
                 Value::Str(String::from_utf8(bytes.to_vec()).ok()?)
             }
             ffi::IIO_VALUE_BYTES => {
                 // SAFETY: forwarded from this function's contract.
-                Value::Bytes(unsafe { raw_slice(raw.ptr.cast::<u8>(), raw.len) }.to_vec())
+                Value::Bytes(unsafe { crate::raw::slice(raw.ptr.cast::<u8>(), raw.len) }.to_vec())
             }
             ffi::IIO_VALUE_INT_ARRAY => {
                 if !raw.ptr.cast::<i64>().is_aligned() {
                     return None;
                 }
                 // SAFETY: forwarded from this function's contract; alignment checked.
-                Value::IntArray(unsafe { raw_slice(raw.ptr.cast::<i64>(), raw.len) }.to_vec())
+                Value::IntArray(unsafe { crate::raw::slice(raw.ptr.cast::<i64>(), raw.len) }.to_vec())
             }
             ffi::IIO_VALUE_FLOAT_ARRAY => {
                 if !raw.ptr.cast::<f64>().is_aligned() {
                     return None;
                 }
                 // SAFETY: forwarded from this function's contract; alignment checked.
-                Value::FloatArray(unsafe { raw_slice(raw.ptr.cast::<f64>(), raw.len) }.to_vec())
+                Value::FloatArray(unsafe { crate::raw::slice(raw.ptr.cast::<f64>(), raw.len) }.to_vec())
             }
             _ => return None,
         })
-    }
-}
-
-/// A slice from a C pointer and length, mapping a zero length (and a possibly
-/// NULL pointer) to the empty slice.
-///
-/// # Safety
-///
-/// When `len > 0`, `ptr` points to `len` valid, aligned, initialised elements
-/// that outlive the returned slice and are not written meanwhile.
-pub(crate) unsafe fn raw_slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
-    if len == 0 || ptr.is_null() {
-        &[]
-    } else {
-        // SAFETY: forwarded from this function's contract.
-        unsafe { core::slice::from_raw_parts(ptr, len) }
     }
 }

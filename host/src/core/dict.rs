@@ -1,5 +1,6 @@
 //! [`Dict`] and [`Value`]: ordered metadata.
 
+use imageio_plugin_api::Value as AbiValue;
 use std::fmt;
 
 /// A metadata value.
@@ -186,6 +187,43 @@ impl fmt::Display for Dict {
             write!(f, "{k:?}: {v}")?;
         }
         f.write_str("}")
+    }
+}
+
+/// The conversions between the host's metadata values and the ABI's, in
+/// one place: every ABI value is a host value; a host value crosses the ABI
+/// unless it is a nested dict (which crosses as dotted keys instead).
+impl From<AbiValue> for Value {
+    fn from(v: AbiValue) -> Value {
+        match v {
+            AbiValue::None => Value::None,
+            AbiValue::Bool(b) => Value::Bool(b),
+            AbiValue::Int(i) => Value::Int(i),
+            AbiValue::Float(f) => Value::Float(f),
+            AbiValue::Str(s) => Value::Str(s),
+            AbiValue::Bytes(b) => Value::Bytes(b),
+            AbiValue::IntArray(a) => Value::IntArray(a),
+            AbiValue::FloatArray(a) => Value::FloatArray(a),
+        }
+    }
+}
+
+impl TryFrom<Value> for AbiValue {
+    type Error = Dict;
+
+    /// A nested dict does not cross the ABI as one value: it comes back.
+    fn try_from(v: Value) -> std::result::Result<AbiValue, Dict> {
+        Ok(match v {
+            Value::None => AbiValue::None,
+            Value::Bool(b) => AbiValue::Bool(b),
+            Value::Int(i) => AbiValue::Int(i),
+            Value::Float(f) => AbiValue::Float(f),
+            Value::Str(s) => AbiValue::Str(s),
+            Value::Bytes(b) => AbiValue::Bytes(b),
+            Value::IntArray(a) => AbiValue::IntArray(a),
+            Value::FloatArray(a) => AbiValue::FloatArray(a),
+            Value::Dict(d) => return Err(d),
+        })
     }
 }
 

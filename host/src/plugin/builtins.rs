@@ -9,7 +9,11 @@ use imageio_plugin_api::ffi::{iio_host_v1, iio_plugin_v1};
 pub(crate) type Accessor = unsafe extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1;
 
 /// The builtin plugins of this build: (id, table accessor), in registration order.
-#[allow(unused_mut, clippy::vec_init_then_push, reason = "each builtin is pushed behind its own feature")]
+#[allow(
+    unused_mut,
+    clippy::vec_init_then_push,
+    reason = "each builtin is pushed behind its own feature"
+)]
 pub(crate) fn builtins() -> Vec<(&'static str, Accessor)> {
     let mut list: Vec<(&'static str, Accessor)> = Vec::new();
     #[cfg(feature = "png")]

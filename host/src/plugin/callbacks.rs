@@ -3,32 +3,25 @@
 //! under `catch_unwind`: a host bug becomes an error status, never an unwind
 //! through C frames.
 
-use crate::core::dict::{Dict, Value};
 use crate::core::image::NdArray;
+use crate::core::{Dict, Value};
 use crate::request::Request;
 use imageio_plugin_api::ffi::{self, iio_host_v1, iio_image_sink, iio_status, iio_str, iio_stream, iio_value};
+use imageio_plugin_api::raw::{shape_bytes, slice, slice_mut, str_lossy};
 use imageio_plugin_api::{Dtype, Value as AbiValue};
 use std::ffi::{c_char, c_void};
 use std::io::{self, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-/// Copies a plugin string lossily (for logs and metadata keys).
-///
-/// # Safety
-///
-/// `s.ptr` points to `s.len` readable bytes, or `s.len` is 0.
-pub(crate) unsafe fn str_lossy(s: &iio_str) -> String {
-    if s.len == 0 || s.ptr.is_null() {
-        return String::new();
-    }
-    // SAFETY: forwarded from this function's contract.
-    let bytes = unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len) };
-    String::from_utf8_lossy(bytes).into_owned()
+/// The one panic boundary of every host callback: runs `f`, and gives
+/// `fallback` if it panics (a host bug must never unwind through C frames).
+fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
 unsafe extern "C" fn host_log(level: u32, target: iio_str, message: iio_str) {
-    let _ = catch_unwind(|| {
+    guarded((), || {
         // SAFETY: the plugin passes valid strings for the call (ABI rule).
         let (target, message) = unsafe { (str_lossy(&target), str_lossy(&message)) };
         let level = match level {
@@ -117,13 +110,13 @@ unsafe fn with_request(ctx: *mut c_void, f: impl FnOnce(&mut Request) -> io::Res
     }
     // SAFETY: forwarded from this function's contract.
     let request = unsafe { &mut *io_ctx.request };
-    match catch_unwind(AssertUnwindSafe(|| f(request))) {
-        Ok(Ok(())) => ffi::IIO_OK,
-        Ok(Err(e)) => {
+    match guarded(None, || Some(f(request))) {
+        Some(Ok(())) => ffi::IIO_OK,
+        Some(Err(e)) => {
             io_ctx.last_error = Some(e);
             ffi::IIO_ERR_IO
         }
-        Err(_) => ffi::IIO_ERR_INTERNAL,
+        None => ffi::IIO_ERR_INTERNAL,
     }
 }
 
@@ -141,12 +134,8 @@ unsafe extern "C" fn stream_read(ctx: *mut c_void, buf: *mut u8, len: usize, out
     // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
     unsafe {
         with_request(ctx, |req| {
-            let dst = if len == 0 {
-                &mut [][..]
-            } else {
-                // SAFETY: the plugin promises `len` writable bytes at `buf`.
-                std::slice::from_raw_parts_mut(buf, len)
-            };
+            // SAFETY: the plugin promises `len` writable bytes at `buf`.
+            let dst = slice_mut(buf, len);
             let reader = req.get_file().map_err(to_io)?.reader()?;
             let n = loop {
                 match reader.read(dst) {
@@ -168,12 +157,8 @@ unsafe extern "C" fn stream_write(ctx: *mut c_void, buf: *const u8, len: usize, 
     // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
     unsafe {
         with_request(ctx, |req| {
-            let src = if len == 0 {
-                &[][..]
-            } else {
-                // SAFETY: the plugin promises `len` readable bytes at `buf`.
-                std::slice::from_raw_parts(buf, len)
-            };
+            // SAFETY: the plugin promises `len` readable bytes at `buf`.
+            let src = slice(buf, len);
             req.get_file().map_err(to_io)?.writer()?.write_all(src)?;
             // SAFETY: `out_written` is a valid out-pointer (checked non-null).
             *out_written = len;
@@ -271,10 +256,7 @@ impl SinkCtx {
         if shape.len() > 32 {
             return Err(format!("{} dimensions (at most 32)", shape.len()));
         }
-        let bytes = shape
-            .iter()
-            .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| format!("shape {shape:?} overflows"))?;
+        let bytes = shape_bytes(dtype.size() as u64, shape).ok_or_else(|| format!("shape {shape:?} overflows"))?;
         if bytes > self.max_bytes {
             return Err(format!(
                 "an image of shape {shape:?} and dtype {} needs {bytes} bytes, over the limit of {} bytes",
@@ -306,35 +288,18 @@ unsafe extern "C" fn sink_alloc(ctx: *mut c_void, dtype: u32, ndim: u32, shape: 
     }
     // SAFETY: `ctx` is the SinkCtx the host put in the sink, used by one call.
     let sink = unsafe { &mut *ctx.cast::<SinkCtx>() };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let shape = if ndim == 0 {
-            &[][..]
-        } else {
-            // SAFETY: the plugin passes `ndim` extents at `shape`.
-            unsafe { std::slice::from_raw_parts(shape, ndim as usize) }
-        };
-        sink.alloc(dtype, shape)
-    }));
+    let result = guarded(None, || {
+        // SAFETY: the plugin passes `ndim` extents at `shape`.
+        let shape = unsafe { slice(shape, ndim as usize) };
+        Some(sink.alloc(dtype, shape))
+    });
     match result {
-        Ok(Ok(p)) => p,
-        Ok(Err(reason)) => {
+        Some(Ok(p)) => p,
+        Some(Err(reason)) => {
             sink.refused = Some(reason);
             std::ptr::null_mut()
         }
-        Err(_) => std::ptr::null_mut(),
-    }
-}
-
-fn value_from_abi(v: AbiValue) -> Value {
-    match v {
-        AbiValue::None => Value::None,
-        AbiValue::Bool(b) => Value::Bool(b),
-        AbiValue::Int(i) => Value::Int(i),
-        AbiValue::Float(f) => Value::Float(f),
-        AbiValue::Str(s) => Value::Str(s),
-        AbiValue::Bytes(b) => Value::Bytes(b),
-        AbiValue::IntArray(a) => Value::IntArray(a),
-        AbiValue::FloatArray(a) => Value::FloatArray(a),
+        None => std::ptr::null_mut(),
     }
 }
 
@@ -344,38 +309,16 @@ unsafe extern "C" fn sink_set_meta(ctx: *mut c_void, key: iio_str, value: *const
     }
     // SAFETY: `ctx` is the SinkCtx the host put in the sink, used by one call.
     let sink = unsafe { &mut *ctx.cast::<SinkCtx>() };
-    catch_unwind(AssertUnwindSafe(|| {
+    guarded(ffi::IIO_ERR_INTERNAL, || {
         // SAFETY: key and value follow the ABI's rules for the call.
         let key = unsafe { str_lossy(&key) };
         // SAFETY: as above.
         match unsafe { AbiValue::from_raw(&*value) } {
             Some(v) => {
-                sink.meta.insert(key, value_from_abi(v));
+                sink.meta.insert(key, Value::from(v));
                 ffi::IIO_OK
             }
             None => ffi::IIO_ERR_UNSUPPORTED,
         }
-    }))
-    .unwrap_or(ffi::IIO_ERR_INTERNAL)
-}
-
-/// Converts the host's metadata into ABI values (nested dicts as dotted keys).
-pub(crate) fn meta_to_abi(meta: &Dict) -> Vec<(String, AbiValue)> {
-    meta.flatten()
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let v = match v {
-                Value::None => AbiValue::None,
-                Value::Bool(b) => AbiValue::Bool(b),
-                Value::Int(i) => AbiValue::Int(i),
-                Value::Float(f) => AbiValue::Float(f),
-                Value::Str(s) => AbiValue::Str(s),
-                Value::Bytes(b) => AbiValue::Bytes(b),
-                Value::IntArray(a) => AbiValue::IntArray(a),
-                Value::FloatArray(a) => AbiValue::FloatArray(a),
-                Value::Dict(_) => return None,
-            };
-            Some((k, v))
-        })
-        .collect()
+    })
 }

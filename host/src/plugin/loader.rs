@@ -1,8 +1,10 @@
 //! Loading plugin libraries and reading (validating) plugin tables.
 
 use super::Origin;
-use super::backend::{Backend, PluginInfo};
+use super::PluginInfo;
+use super::backend::FormatBackend;
 use super::callbacks::host_table;
+use super::inprocess::InProcess;
 use imageio_plugin_api::ffi::{self, iio_format_v1, iio_host_v1, iio_plugin_entry_v1_fn, iio_plugin_v1, iio_str};
 use std::mem::{MaybeUninit, offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -71,7 +73,7 @@ pub(crate) struct FormatSpec {
     pub description: String,
     pub extensions: String,
     pub modes: String,
-    pub backend: Backend,
+    pub backend: Arc<dyn FormatBackend>,
 }
 
 /// A validated plugin table.
@@ -100,12 +102,8 @@ unsafe fn read_str(s: &iio_str, what: &str) -> Result<String, String> {
     if s.len > 0 && s.ptr.is_null() {
         return Err(format!("{what} is NULL with a length of {}", s.len));
     }
-    let bytes = if s.len == 0 {
-        &[][..]
-    } else {
-        // SAFETY: forwarded from this function's contract.
-        unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len) }
-    };
+    // SAFETY: forwarded from this function's contract.
+    let bytes = unsafe { imageio_plugin_api::raw::str_bytes(s) };
     String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not UTF-8"))
 }
 
@@ -258,12 +256,13 @@ pub(crate) unsafe fn read_plugin_table(ptr: *const iio_plugin_v1, origin: &Origi
                 missing.join(", ")
             )));
         }
+        let backend = Arc::new(InProcess::new(table, info.clone(), &name));
         formats.push(FormatSpec {
             name,
             description,
             extensions,
             modes,
-            backend: Backend::new(table, info.clone()),
+            backend,
         });
     }
     Ok(PluginTable { id, formats })

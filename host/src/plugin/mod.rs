@@ -5,11 +5,46 @@
 pub(crate) mod backend;
 pub(crate) mod builtins;
 pub(crate) mod callbacks;
+pub(crate) mod inprocess;
 pub(crate) mod loader;
 
 use imageio_plugin_api::ffi;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+/// A plugin serving formats: identity, origin, and the lock that
+/// serialises calls when one of its formats lacks `IIO_CAP_THREAD_SAFE`.
+#[derive(Debug)]
+pub(crate) struct PluginInfo {
+    pub id: String,
+    pub version: String,
+    pub origin: Origin,
+    lock: Option<Mutex<()>>,
+}
+
+impl PluginInfo {
+    pub(crate) fn new(id: String, version: String, origin: Origin, serialize: bool) -> PluginInfo {
+        PluginInfo {
+            id,
+            version,
+            origin,
+            lock: serialize.then(|| Mutex::new(())),
+        }
+    }
+
+    /// Whether the host serialises calls into this plugin.
+    pub(crate) fn is_serialized(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// The plugin's lock, held for one call, when calls are serialised.
+    pub(crate) fn lock(&self) -> Option<MutexGuard<'_, ()>> {
+        self.lock
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
 
 pub use loader::LoadError;
 

@@ -2,10 +2,10 @@
 //! `volwrite`, `mvolread`, `mvolwrite`, `get_reader`, `get_writer`, on the
 //! global manager (free functions) or on any [`FormatManager`] (methods).
 
+use super::{Reader, Writer};
 use crate::core::dict::Dict;
 use crate::core::image::Image;
 use crate::error::{Error, Result};
-use crate::registry::format::{Reader, Writer};
 use crate::registry::manager::{FormatManager, formats};
 use crate::request::{RETURN_BYTES, Request, Uri};
 

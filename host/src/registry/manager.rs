@@ -1,10 +1,10 @@
 //! [`FormatManager`]: the registry of formats, plugin discovery, format
 //! selection (spec §1.14), and the global manager [`formats()`].
 
+use super::{Format, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::plugin::loader::{self, LoadError, PluginTable};
 use crate::plugin::{Origin, PluginReport, PluginStatus};
-use crate::registry::format::{Format, Reader, Writer};
 use crate::request::{IoMode, Request};
 use std::collections::HashSet;
 use std::fmt;

@@ -4,10 +4,14 @@
 mod format;
 mod functions;
 mod manager;
+mod reader;
+mod writer;
 
-pub use format::{DEFAULT_MAX_IMAGE_BYTES, Format, ImageIter, LENGTH_UNKNOWN, Reader, Writer};
+pub use format::Format;
 pub use functions::{
     Memtest, Options, get_reader, get_writer, imread, imwrite, mimread, mimwrite, mvolread, mvolwrite, volread,
     volwrite,
 };
 pub use manager::{FormatManager, formats, has_module, plugin_dirs};
+pub use reader::{DEFAULT_MAX_IMAGE_BYTES, ImageIter, LENGTH_UNKNOWN, Reader};
+pub use writer::Writer;

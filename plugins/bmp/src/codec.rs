@@ -34,14 +34,6 @@ impl Format for Bmp {
         0
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if matches!(req.image_mode(), 'i' | '?') && matches!(req.extension(), ".bmp" | ".dib") {
-            100
-        } else {
-            0
-        }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<BmpReader> {
         req.options()?.check_known("BMP", &[])?;
         let mut stream = req.stream()?;

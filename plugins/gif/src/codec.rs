@@ -34,10 +34,6 @@ impl Format for Gif {
         }
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if req.extension() == ".gif" { 100 } else { 0 }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<GifReader> {
         req.options()?.check_known("GIF", &[])?;
         let mut data = Vec::new();

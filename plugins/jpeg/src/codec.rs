@@ -33,14 +33,6 @@ impl Format for Jpeg {
         }
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if matches!(req.image_mode(), 'i' | '?') && matches!(req.extension(), ".jpg" | ".jpeg" | ".jpe" | ".jfif") {
-            100
-        } else {
-            0
-        }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<JpegReader> {
         req.options()?.check_known("JPEG", &[])?;
         let mut data = Vec::new();

@@ -26,10 +26,6 @@ impl Format for Npy {
         if req.first_bytes().starts_with(MAGIC) { 100 } else { 0 }
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if req.extension() == ".npy" { 100 } else { 0 }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<NpyReader> {
         req.options()?.check_known("NPY", &[])?;
         let mut stream = req.stream()?;

@@ -30,14 +30,6 @@ impl Format for Png {
         }
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if matches!(req.image_mode(), 'i' | '?') && req.extension() == ".png" {
-            100
-        } else {
-            0
-        }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<PngReader> {
         req.options()?.check_known("PNG", &[])?;
         let mut stream = req.stream()?;

@@ -29,14 +29,6 @@ impl Format for Tiff {
         }
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if matches!(req.extension(), ".tif" | ".tiff") {
-            100
-        } else {
-            0
-        }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<TiffReader> {
         req.options()?.check_known("TIFF", &[])?;
         let mut stream = req.stream()?;

@@ -30,10 +30,6 @@ impl Format for Webp {
         }
     }
 
-    fn can_write(req: &Request<'_>) -> i32 {
-        if req.extension() == ".webp" { 100 } else { 0 }
-    }
-
     fn open_reader(req: &Request<'_>) -> Result<WebpReader> {
         req.options()?.check_known("WEBP", &[])?;
         let mut data = Vec::new();

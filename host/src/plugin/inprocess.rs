@@ -1,0 +1,490 @@
+//! The in-process backend: calls a format table of a plugin loaded into this
+//! process. All of the host's ABI marshalling is here: the `iio_request` the
+//! plugin sees, the stream and sink contexts, image views for writers,
+//! metadata both ways, and the mapping of a plugin's status to an [`Error`]
+//! (done once, for every call).
+
+use super::PluginInfo;
+use super::backend::{Capabilities, FormatBackend, Instance};
+use super::callbacks::{IoCtx, SinkCtx, local_filename};
+use crate::core::image::with_array;
+use crate::core::{Dict, Image, NdArray};
+use crate::error::{Error, Result};
+use crate::request::{IoMode, Request};
+use imageio_plugin_api::Value as AbiValue;
+use imageio_plugin_api::ffi::{
+    self, iio_array_view, iio_error, iio_format_v1, iio_instance, iio_kv, iio_request, iio_status,
+};
+use imageio_plugin_api::raw::str_view;
+use std::ffi::{c_char, c_void};
+use std::ptr::NonNull;
+use std::sync::{Arc, MutexGuard};
+
+/// A plugin's error: its status and message, before it becomes an [`Error`].
+#[derive(Debug, Clone)]
+struct Failure {
+    code: iio_status,
+    message: String,
+    /// The plugin gave no message; `message` is the host's.
+    no_message: bool,
+}
+
+impl Failure {
+    fn host(code: iio_status, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            no_message: false,
+        }
+    }
+}
+
+/// One format table (a zero-extended copy) with its plugin and name.
+struct Table {
+    raw: iio_format_v1,
+    plugin: Arc<PluginInfo>,
+    /// The format's upper-case name, for errors.
+    format: String,
+}
+
+// SAFETY: the table is an immutable copy of static plugin data (function
+// pointers and pointers to static strings); calls are serialised by the
+// plugin's lock when it does not declare IIO_CAP_THREAD_SAFE.
+unsafe impl Send for Table {}
+// SAFETY: as above.
+unsafe impl Sync for Table {}
+
+/// A format served by a format table in this process.
+pub(crate) struct InProcess {
+    table: Arc<Table>,
+}
+
+impl InProcess {
+    /// The backend of `raw`, a validated copy of a plugin's format table.
+    pub(crate) fn new(raw: iio_format_v1, plugin: Arc<PluginInfo>, name: &str) -> InProcess {
+        InProcess {
+            table: Arc::new(Table {
+                raw,
+                plugin,
+                format: name.to_uppercase(),
+            }),
+        }
+    }
+}
+
+/// The backend of a format written with the Rust SDK and registered by the
+/// program itself: its table, as a plugin library would export it.
+pub(crate) fn rust_format<F: imageio_plugin_api::Format>() -> InProcess {
+    let info = Arc::new(PluginInfo::new(
+        format!("rust:{}", F::NAME),
+        String::new(),
+        super::Origin::Program,
+        !F::THREAD_SAFE,
+    ));
+    InProcess::new(imageio_plugin_api::format_table::<F>(), info, F::NAME)
+}
+
+impl Table {
+    fn lock(&self) -> Option<MutexGuard<'_, ()>> {
+        self.plugin.lock()
+    }
+
+    /// Runs one fallible table call under the plugin's lock with a fresh
+    /// error buffer, turning a non-OK status into a [`Failure`].
+    fn checked(&self, call: impl FnOnce(&mut iio_error) -> iio_status) -> std::result::Result<(), Failure> {
+        let mut err = iio_error {
+            code: 0,
+            message: [0; ffi::IIO_ERROR_MESSAGE_LEN],
+        };
+        let _guard = self.lock();
+        let status = call(&mut err);
+        if status == ffi::IIO_OK {
+            return Ok(());
+        }
+        // The message is NUL-terminated within the buffer, or stops at its end.
+        let bytes: Vec<u8> = err.message.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let message = String::from_utf8_lossy(&bytes).into_owned();
+        let no_message = message.trim().is_empty();
+        Err(Failure {
+            code: status,
+            message: if no_message {
+                format!("the plugin returned status {status} without a message")
+            } else {
+                message
+            },
+            no_message,
+        })
+    }
+
+    /// The host error for a plugin's failure on `uri` (the one mapping of
+    /// statuses to errors); `io` is the I/O error a stream callback met
+    /// during the call, added to the message.
+    fn error(&self, uri: &str, mut f: Failure, io: Option<std::io::Error>, index: Option<u64>) -> Error {
+        if let Some(io) = io {
+            f.message.push_str(&format!(" ({io})"));
+        }
+        let (format, plugin) = (self.format.clone(), self.plugin.id.clone());
+        let uri = uri.to_owned();
+        match f.code {
+            ffi::IIO_ERR_PANIC => Error::Panicked {
+                uri,
+                format,
+                plugin,
+                message: f.message,
+            },
+            ffi::IIO_ERR_INDEX_OUT_OF_RANGE => Error::IndexOutOfRange {
+                uri,
+                message: f.message,
+            },
+            ffi::IIO_ERR_CANNOT_READ_FRAME if index.is_some() => Error::CannotReadFrame {
+                uri,
+                index: index.unwrap_or_default(),
+                message: f.message,
+            },
+            code => Error::Plugin {
+                uri,
+                format,
+                plugin,
+                code: super::plugin_code(code),
+                message: f.message,
+                no_message: f.no_message,
+            },
+        }
+    }
+
+    /// The error for a plugin that broke the ABI's rules.
+    fn protocol(&self, uri: &str, message: impl Into<String>) -> Error {
+        Error::Protocol {
+            uri: uri.to_owned(),
+            format: self.format.clone(),
+            plugin: self.plugin.id.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A table function, or the failure of a plugin that lacks it.
+macro_rules! function {
+    ($table:expr, $f:ident) => {
+        match $table.raw.$f {
+            Some(f) => f,
+            None => {
+                return Err(Failure::host(
+                    ffi::IIO_ERR_UNSUPPORTED,
+                    concat!("the plugin has no ", stringify!($f), " function"),
+                ));
+            }
+        }
+    };
+}
+
+/// A request as the plugin sees it, with the host-owned buffers it points to.
+struct RawRequest {
+    _uri: String,
+    _extension: String,
+    _first_bytes: Vec<u8>,
+    _options: Vec<(String, AbiValue)>,
+    _kvs: Vec<iio_kv>,
+    raw: iio_request,
+}
+
+impl RawRequest {
+    /// The plugin's view of `request`; `first_bytes` only for probing.
+    fn new(request: &mut Request, with_first_bytes: bool) -> Result<Box<RawRequest>> {
+        let mode = request.mode();
+        let read = mode.io == IoMode::Read;
+        let first_bytes = if with_first_bytes && read {
+            request.firstbytes()?.to_vec()
+        } else {
+            Vec::new()
+        };
+        let options = meta_to_abi(request.kwargs());
+        let kvs = kv_views(&options);
+        let uri = request.filename().to_owned();
+        let extension = request.extension().unwrap_or("").to_lowercase();
+        let raw = iio_request {
+            struct_size: size_of::<iio_request>() as u32,
+            io_mode: if read { b'r' } else { b'w' } as c_char,
+            image_mode: mode.image.as_char() as u8 as c_char,
+            _reserved: 0,
+            stream: std::ptr::null(),
+            uri: str_view(&uri),
+            extension: str_view(&extension),
+            first_bytes: first_bytes.as_ptr(),
+            first_bytes_len: first_bytes.len(),
+            options: kvs.as_ptr(),
+            options_len: kvs.len(),
+            host_ctx: std::ptr::null_mut(),
+            get_local_filename: None,
+        };
+        // The strings and vectors own heap buffers, which do not move when
+        // they are moved into the box.
+        Ok(Box::new(RawRequest {
+            _uri: uri,
+            _extension: extension,
+            _first_bytes: first_bytes,
+            _options: options,
+            _kvs: kvs,
+            raw,
+        }))
+    }
+
+    /// Attaches the instance's stream and `get_local_filename` (for `open`).
+    fn attach(&mut self, io: &mut IoCtx) {
+        self.raw.stream = &io.stream;
+        self.raw.host_ctx = (io as *mut IoCtx).cast::<c_void>();
+        self.raw.get_local_filename = Some(local_filename);
+    }
+}
+
+/// Raw key/value views over `entries` (valid while `entries` lives).
+fn kv_views(entries: &[(String, AbiValue)]) -> Vec<iio_kv> {
+    entries
+        .iter()
+        .map(|(k, v)| iio_kv {
+            key: str_view(k),
+            value: v.to_raw(),
+        })
+        .collect()
+}
+
+/// The host's metadata as ABI values (nested dicts as dotted keys).
+fn meta_to_abi(meta: &Dict) -> Vec<(String, AbiValue)> {
+    meta.flatten()
+        .into_iter()
+        .filter_map(|(k, v)| AbiValue::try_from(v).ok().map(|v| (k, v)))
+        .collect()
+}
+
+impl FormatBackend for InProcess {
+    fn plugin(&self) -> &PluginInfo {
+        &self.table.plugin
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let caps = self.table.raw.capabilities;
+        Capabilities {
+            read: caps & ffi::IIO_CAP_READ != 0,
+            write: caps & ffi::IIO_CAP_WRITE != 0,
+        }
+    }
+
+    fn confidence(&self, request: &mut Request) -> Result<i32> {
+        let write = request.mode().io == IoMode::Write;
+        let f = if write {
+            self.table.raw.can_write
+        } else {
+            self.table.raw.can_read
+        };
+        let Some(f) = f else { return Ok(0) };
+        let raw = RawRequest::new(request, true)?;
+        let _guard = self.table.lock();
+        // SAFETY: `raw.raw` and the buffers it points to live for the call;
+        // the stream is NULL while probing (ABI rule).
+        Ok(unsafe { f(&raw.raw) }.clamp(0, 100))
+    }
+
+    fn open(&self, request: Box<Request>) -> std::result::Result<Box<dyn Instance>, (Error, Box<Request>)> {
+        let mut request = request;
+        let read = request.mode().io == IoMode::Read;
+        let mut raw = match RawRequest::new(&mut request, false) {
+            Ok(r) => r,
+            Err(e) => return Err((e, request)),
+        };
+        let mut io = IoCtx::new(request.size_hint(), read);
+        io.request = &mut *request;
+        raw.attach(&mut io);
+        let table = &self.table;
+        let opened = (|| {
+            let f = function!(table, open);
+            let mut out: *mut iio_instance = std::ptr::null_mut();
+            // SAFETY: a valid request, out-pointer and error buffer for the call.
+            table.checked(|err| unsafe { f(&raw.raw, &mut out, err) })?;
+            NonNull::new(out)
+                .ok_or_else(|| Failure::host(ffi::IIO_ERR_INTERNAL, "open returned OK without an instance"))
+        })();
+        match opened {
+            Ok(instance) => Ok(Box::new(Open {
+                table: Arc::clone(&self.table),
+                instance,
+                request,
+                io,
+            })),
+            Err(f) => {
+                let e = table.error(request.filename(), f, io.last_error.take(), None);
+                Err((e, request))
+            }
+        }
+    }
+}
+
+/// An open instance of a format table, with its request and stream context
+/// (boxed, so the addresses the plugin holds stay put until close).
+struct Open {
+    table: Arc<Table>,
+    instance: NonNull<iio_instance>,
+    request: Box<Request>,
+    io: Box<IoCtx>,
+}
+
+// SAFETY: the instance is used by one thread at a time (every call goes
+// through `&mut self`), which the ABI allows; the request and contexts are
+// owned.
+unsafe impl Send for Open {}
+
+impl Open {
+    /// Points the stream context at the request and clears the last I/O
+    /// error, before a call into the plugin.
+    fn prepare(&mut self) {
+        self.io.request = &mut *self.request;
+        self.io.last_error = None;
+    }
+
+    /// Maps a failed call's status to the host's error, with the I/O error
+    /// its stream callbacks met.
+    fn error(&mut self, f: Failure, index: Option<u64>) -> Error {
+        let io = self.io.last_error.take();
+        self.table.error(self.request.filename(), f, io, index)
+    }
+
+    /// One `get_data` or `get_meta_data` call into a fresh sink.
+    fn fill(&mut self, index: u64, sink: &mut SinkCtx, meta_only: bool) -> Result<()> {
+        self.prepare();
+        let table = Arc::clone(&self.table);
+        let inst = self.instance.as_ptr();
+        let r = (|| {
+            let f = if meta_only {
+                function!(table, get_meta_data)
+            } else {
+                function!(table, get_data)
+            };
+            // SAFETY: the instance is open (owned by this value, closed only
+            // by consuming it); the sink lives for the call.
+            table.checked(|err| unsafe { f(inst, index, &sink.sink, err) })
+        })();
+        r.map_err(|mut f| {
+            if let Some(reason) = sink.refused.take() {
+                f.message = format!("{} ({reason})", f.message);
+            }
+            self.error(f, (!meta_only).then_some(index))
+        })
+    }
+}
+
+impl Instance for Open {
+    fn request(&self) -> &Request {
+        &self.request
+    }
+
+    fn get_length(&mut self) -> Result<u64> {
+        self.prepare();
+        let table = Arc::clone(&self.table);
+        let inst = self.instance.as_ptr();
+        let r = (|| {
+            let f = function!(table, get_length);
+            let mut out = 0u64;
+            // SAFETY: the instance is open; out-pointer and buffer are valid.
+            table.checked(|err| unsafe { f(inst, &mut out, err) })?;
+            Ok(out)
+        })();
+        r.map_err(|f| self.error(f, None))
+    }
+
+    fn get_data(&mut self, index: u64, max_bytes: u64) -> Result<Image> {
+        let mut sink = SinkCtx::new(max_bytes, true);
+        self.fill(index, &mut sink, false)?;
+        let data = sink.take_array().ok_or_else(|| {
+            self.table.protocol(
+                self.request.filename(),
+                "get_data returned OK without allocating an image",
+            )
+        })?;
+        Ok(Image {
+            data,
+            meta: std::mem::take(&mut sink.meta),
+        })
+    }
+
+    fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict> {
+        let mut sink = SinkCtx::new(0, false);
+        self.fill(index.unwrap_or(ffi::IIO_INDEX_GLOBAL), &mut sink, true)?;
+        Ok(std::mem::take(&mut sink.meta))
+    }
+
+    fn append_data(&mut self, image: &Image, meta: &Dict) -> Result<()> {
+        self.prepare();
+        let contiguous = contiguous_bytes(&image.data);
+        let shape: Vec<u64> = image.data.shape().iter().map(|&d| d as u64).collect();
+        let itemsize = image.data.dtype().size() as i64;
+        let mut strides = vec![0i64; shape.len()];
+        let mut acc = itemsize;
+        for i in (0..shape.len()).rev() {
+            strides[i] = acc;
+            acc = acc.saturating_mul(shape[i] as i64);
+        }
+        let view = iio_array_view {
+            dtype: image.data.dtype().code(),
+            ndim: shape.len() as u32,
+            shape: shape.as_ptr(),
+            strides_bytes: strides.as_ptr(),
+            data: contiguous.as_ptr().cast(),
+        };
+        let entries = meta_to_abi(meta);
+        let kvs = kv_views(&entries);
+        let table = Arc::clone(&self.table);
+        let inst = self.instance.as_ptr();
+        let r = (|| {
+            let f = function!(table, append_data);
+            // SAFETY: the instance is open; view, shape, strides, data and
+            // meta live until the call returns.
+            table.checked(|err| unsafe { f(inst, &view, kvs.as_ptr(), kvs.len(), err) })
+        })();
+        r.map_err(|f| self.error(f, None))
+    }
+
+    fn set_meta_data(&mut self, meta: &Dict) -> Result<()> {
+        self.prepare();
+        let entries = meta_to_abi(meta);
+        let kvs = kv_views(&entries);
+        let table = Arc::clone(&self.table);
+        let inst = self.instance.as_ptr();
+        let r = (|| {
+            let f = function!(table, set_meta_data);
+            // SAFETY: the instance is open; meta lives until the call returns.
+            table.checked(|err| unsafe { f(inst, kvs.as_ptr(), kvs.len(), err) })
+        })();
+        r.map_err(|f| self.error(f, None))
+    }
+
+    fn close(mut self: Box<Self>) -> (Result<()>, Box<Request>) {
+        self.prepare();
+        let table = Arc::clone(&self.table);
+        let inst = self.instance.as_ptr();
+        let r = (|| {
+            let f = function!(table, close);
+            // SAFETY: the instance is open, and this value, which owns it,
+            // is consumed here: it is never used again.
+            table.checked(|err| unsafe { f(inst, err) })
+        })();
+        let r = r.map_err(|f| self.error(f, None));
+        let Open { request, .. } = *self;
+        (r, request)
+    }
+}
+
+/// The elements' bytes in C order (borrowed when the array is already
+/// C-contiguous; booleans as 0/1 bytes).
+fn contiguous_bytes(a: &NdArray) -> std::borrow::Cow<'_, [u8]> {
+    fn as_bytes<T: Copy>(s: &[T]) -> &[u8] {
+        // SAFETY: any initialised `T: Copy` numeric slice may be viewed as bytes;
+        // the length is the slice's size in bytes.
+        unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), std::mem::size_of_val(s)) }
+    }
+    if let NdArray::Bool(_) = a {
+        return std::borrow::Cow::Owned(a.to_bytes());
+    }
+    with_array!(a, arr => match arr.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(as_bytes(s)),
+        None => std::borrow::Cow::Owned(a.to_bytes()),
+    })
+}

@@ -1,0 +1,81 @@
+//! Small helpers for the raw side of the ABI, shared by the SDK and the host:
+//! slices and strings from C pointers (a zero length may come with any
+//! pointer, NULL included), string views, and overflow-checked shape sizes.
+
+use crate::ffi::iio_str;
+use core::ffi::c_char;
+
+/// A slice from a C pointer and length; a zero length (or a NULL pointer)
+/// gives the empty slice.
+///
+/// # Safety
+///
+/// When `len > 0` and `ptr` is not NULL, `ptr` points to `len` valid,
+/// aligned, initialised elements that outlive the slice and are not written
+/// meanwhile.
+pub unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if len == 0 || ptr.is_null() {
+        &[]
+    } else {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+/// A mutable slice from a C pointer and length; a zero length (or a NULL
+/// pointer) gives the empty slice.
+///
+/// # Safety
+///
+/// When `len > 0` and `ptr` is not NULL, `ptr` points to `len` valid,
+/// aligned, initialised elements that outlive the slice and that nothing
+/// else reads or writes meanwhile.
+pub unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] {
+    if len == 0 || ptr.is_null() {
+        &mut []
+    } else {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    }
+}
+
+/// An `iio_str` borrowing `s` (valid while `s` is; usable in constants).
+pub const fn str_view(s: &str) -> iio_str {
+    iio_str {
+        ptr: s.as_ptr().cast::<c_char>(),
+        len: s.len(),
+    }
+}
+
+/// The bytes of an `iio_str`.
+///
+/// # Safety
+///
+/// As for [`slice`]: `s.ptr` points to `s.len` readable bytes, or `s.len` is 0.
+pub unsafe fn str_bytes<'a>(s: &iio_str) -> &'a [u8] {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { slice(s.ptr.cast::<u8>(), s.len) }
+}
+
+/// An `iio_str` copied into a `String`, invalid UTF-8 replaced.
+///
+/// # Safety
+///
+/// As for [`str_bytes`].
+pub unsafe fn str_lossy(s: &iio_str) -> String {
+    // SAFETY: forwarded from this function's contract.
+    String::from_utf8_lossy(unsafe { str_bytes(s) }).into_owned()
+}
+
+/// The size in bytes of an array of `shape` with `itemsize`-byte elements,
+/// or `None` when it overflows `u64`.
+///
+/// ```
+/// use imageio_plugin_api::raw::shape_bytes;
+/// assert_eq!(shape_bytes(2, &[3, 4]), Some(24));
+/// assert_eq!(shape_bytes(1, &[]), Some(1));
+/// assert_eq!(shape_bytes(8, &[u64::MAX, 2]), None);
+/// ```
+pub fn shape_bytes(itemsize: u64, shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(itemsize, |acc, &d| acc.checked_mul(d))
+}

@@ -225,3 +225,24 @@ fn memtest_sizes_follow_imageio_syntax() {
         assert_eq!(Memtest::parse(good).unwrap(), Memtest::Bytes(bytes), "{good:?}");
     }
 }
+
+/// The typed request: each kind of resource carries exactly its data.
+#[test]
+fn requests_say_what_they_read_and_write() {
+    use imageio::{Source, Target};
+    let png = workspace().join("tests/data/hello-page.png");
+    let r = Request::new(png.as_path(), "ri").unwrap();
+    assert!(matches!(r.source(), Some(Source::File(p)) if *p == png));
+    assert!(r.target().is_none());
+    let r = Request::new(vec![1u8, 2], "ri").unwrap();
+    assert!(matches!(r.source(), Some(Source::Bytes(b)) if b.len() == 2));
+    let r = Request::new("http://127.0.0.1:9/x.png", "ri").unwrap();
+    assert!(matches!(r.source(), Some(Source::Http(u)) if u.ends_with("/x.png")));
+    let r = Request::new("<bytes>", "wi").unwrap();
+    assert!(matches!(r.target(), Some(Target::Memory)));
+    let dir = tempfile::tempdir().unwrap();
+    let r = Request::new(dir.path().join("a.zip/m/x.png"), "wi").unwrap();
+    assert!(matches!(r.target(), Some(Target::Zip { member, .. }) if member == "m/x.png"));
+    let r = Request::new(imageio::Uri::writer(Vec::new()), "wi").unwrap();
+    assert!(matches!(r.target(), Some(Target::Stream(_))));
+}

@@ -59,7 +59,7 @@ pub use registry::{
     formats, get_reader, get_writer, has_module, imread, imwrite, mimread, mimwrite, mvolread, mvolwrite, plugin_dirs,
     volread, volwrite,
 };
-pub use request::{ImageMode, IoMode, Mode, Request, SeekableReader, Uri, UriType};
+pub use request::{ImageMode, IoMode, Mode, Request, SeekableReader, Source, Target, Uri, UriType};
 
 /// The README's Rust examples (the library and a plugin), compiled as doctests.
 #[cfg(doctest)]

@@ -136,13 +136,7 @@ unsafe extern "C" fn stream_read(ctx: *mut c_void, buf: *mut u8, len: usize, out
         with_request(ctx, |req| {
             // SAFETY: the plugin promises `len` writable bytes at `buf`.
             let dst = slice_mut(buf, len);
-            let reader = req.get_file().map_err(to_io)?.reader()?;
-            let n = loop {
-                match reader.read(dst) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
-                }
-            };
+            let n = req.read(dst).map_err(to_io)?;
             // SAFETY: `out_read` is a valid out-pointer (checked non-null).
             *out_read = n;
             Ok(())
@@ -159,7 +153,7 @@ unsafe extern "C" fn stream_write(ctx: *mut c_void, buf: *const u8, len: usize, 
         with_request(ctx, |req| {
             // SAFETY: the plugin promises `len` readable bytes at `buf`.
             let src = slice(buf, len);
-            req.get_file().map_err(to_io)?.writer()?.write_all(src)?;
+            req.write_all(src).map_err(to_io)?;
             // SAFETY: `out_written` is a valid out-pointer (checked non-null).
             *out_written = len;
             Ok(())
@@ -180,7 +174,7 @@ unsafe extern "C" fn stream_seek(ctx: *mut c_void, off: i64, whence: u32, out_po
     // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
     unsafe {
         with_request(ctx, |req| {
-            let p = req.get_file().map_err(to_io)?.seek(pos)?;
+            let p = req.seek(pos).map_err(to_io)?;
             // SAFETY: `out_pos` is a valid out-pointer (checked non-null).
             *out_pos = p;
             Ok(())

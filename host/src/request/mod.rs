@@ -1,4 +1,6 @@
-//! [`Request`]: one read or write of one resource, whatever it is (spec §1.9).
+//! [`Request`]: one read or write of one resource, whatever it is. What
+//! is read is a [`Source`], what is written a [`Target`]: each kind carries
+//! exactly its own data.
 
 mod mode;
 mod optional;
@@ -14,7 +16,6 @@ pub(crate) mod zip;
 pub use mode::{ImageMode, IoMode, Mode};
 pub use seekable::SeekableReader;
 pub use standard::{EXAMPLE_IMAGES, StandardImage, standard_image};
-pub(crate) use uri::WriteSeek;
 pub use uri::{ReadSeek, Uri, UriType};
 
 use crate::core::Dict;
@@ -22,7 +23,7 @@ use crate::core::io::read_n_bytes;
 use crate::error::{Error, Result};
 use std::ffi::CString;
 use std::fmt;
-use std::io::{self, Cursor, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tempfile::TempPath;
@@ -30,48 +31,104 @@ use tempfile::TempPath;
 /// The write target that makes a request return the encoded bytes.
 pub const RETURN_BYTES: &str = "<bytes>";
 
-/// The open byte stream of a request.
-pub(crate) enum FileIo {
-    Read(Box<dyn ReadSeek>),
-    Write(Box<dyn WriteSeek>),
+/// What a read request reads.
+pub enum Source {
+    /// Encoded bytes in memory (`<bytes>`).
+    Bytes(Arc<[u8]>),
+    /// The caller's seekable stream (`<file>`), read from its position at
+    /// the request's creation.
+    Stream,
+    /// A local file (an absolute path).
+    File(PathBuf),
+    /// A member of a zip archive.
+    Zip {
+        /// The archive (an absolute path).
+        archive: PathBuf,
+        /// The member's name, with `/` separators.
+        member: String,
+    },
+    /// An http(s) URL.
+    Http(String),
+    /// An ftp(s) URL (recognised, refused when opened).
+    Ftp(String),
+}
+
+/// Where a write request's bytes go.
+pub enum Target {
+    /// A local file (an absolute path), replaced atomically on success.
+    File(PathBuf),
+    /// A member of a zip archive, written (or replaced) on success.
+    Zip {
+        /// The archive (an absolute path).
+        archive: PathBuf,
+        /// The member's name, with `/` separators.
+        member: String,
+    },
+    /// Memory: the bytes become [`Request::get_result`] (`<bytes>`).
+    Memory,
+    /// The caller's stream, written once the request finishes.
+    Stream(Box<dyn Write + Send>),
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Bytes(b) => write!(f, "Source::Bytes(<{} bytes>)", b.len()),
+            Source::Stream => f.write_str("Source::Stream"),
+            Source::File(p) => write!(f, "Source::File({p:?})"),
+            Source::Zip { archive, member } => write!(f, "Source::Zip({archive:?}, {member:?})"),
+            Source::Http(u) => write!(f, "Source::Http({u:?})"),
+            Source::Ftp(u) => write!(f, "Source::Ftp({u:?})"),
+        }
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::File(p) => write!(f, "Target::File({p:?})"),
+            Target::Zip { archive, member } => write!(f, "Target::Zip({archive:?}, {member:?})"),
+            Target::Memory => f.write_str("Target::Memory"),
+            Target::Stream(_) => f.write_str("Target::Stream"),
+        }
+    }
+}
+
+/// A read: the source, and the open stream over it.
+struct Reading {
+    source: Source,
+    /// The open stream (the caller's from the start; others opened on first use).
+    file: Option<Box<dyn ReadSeek>>,
+    /// Where the source starts in `file` (the caller's stream position).
+    start: u64,
+}
+
+/// The bytes a write is producing.
+enum Output {
+    /// A temporary file beside the target, renamed onto it on success.
+    Temp {
+        file: BufWriter<std::fs::File>,
+        temp: TempPath,
+    },
+    /// Memory (for `<bytes>`, a caller's stream and zip members).
     Memory(Cursor<Vec<u8>>),
 }
 
-impl FileIo {
-    pub(crate) fn reader(&mut self) -> io::Result<&mut dyn ReadSeek> {
-        match self {
-            FileIo::Read(r) => Ok(&mut **r),
-            FileIo::Write(_) | FileIo::Memory(_) => {
-                Err(io::Error::new(io::ErrorKind::Unsupported, "the request is for writing"))
-            }
-        }
-    }
-
-    pub(crate) fn writer(&mut self) -> io::Result<&mut dyn WriteSeek> {
-        match self {
-            FileIo::Write(w) => Ok(&mut **w),
-            FileIo::Memory(c) => Ok(c),
-            FileIo::Read(_) => Err(io::Error::new(io::ErrorKind::Unsupported, "the request is for reading")),
-        }
-    }
-
-    pub(crate) fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        match self {
-            FileIo::Read(r) => r.seek(pos),
-            FileIo::Write(w) => w.seek(pos),
-            FileIo::Memory(c) => c.seek(pos),
-        }
-    }
+/// A write: the target, and what has been produced for it.
+struct Writing {
+    target: Target,
+    /// Opened on first use: nothing is created for a write nothing wrote.
+    out: Option<Output>,
+    /// A temporary file handed to a plugin (`get_local_filename`): its
+    /// content is the output.
+    local: Option<PathBuf>,
+    /// The bytes of a finished `<bytes>` write.
+    result: Option<Vec<u8>>,
 }
 
-/// Where a write goes once the request finishes.
-enum Target {
-    /// A member of a zip archive, written (or replaced) on success.
-    Zip { archive: PathBuf, member: String },
-    /// A temporary file beside the target, renamed onto it on success.
-    File { target: PathBuf, temp: Option<TempPath> },
-    /// Memory: the result, or the caller's stream.
-    Memory { sink: Option<Box<dyn Write + Send>> },
+enum Resource {
+    Read(Reading),
+    Write(Writing),
 }
 
 /// One read or write of one resource (imageio's `Request`).
@@ -84,24 +141,19 @@ enum Target {
 /// assert_eq!(req.firstbytes().unwrap(), b"\x89PNG");
 /// ```
 pub struct Request {
-    uri_type: UriType,
+    /// The resource's name: an absolute file name, a URL, `<bytes>` or `<file>`.
     filename: String,
-    path: Option<PathBuf>,
     mode: Mode,
     extension: Option<String>,
     kwargs: Dict,
-    bytes: Option<Arc<[u8]>>,
-    user_reader: Option<Box<dyn ReadSeek>>,
-    file: Option<FileIo>,
-    start: u64,
-    target: Option<Target>,
+    resource: Resource,
     firstbytes: Option<Vec<u8>>,
+    /// Temporary files of `get_local_filename`, removed when the request
+    /// finishes or is dropped.
     temp_files: Vec<TempPath>,
-    local_write: Option<PathBuf>,
+    /// C strings handed to plugins, alive as long as the request.
     local_names: Vec<CString>,
-    result: Option<Vec<u8>>,
     finished: bool,
-    zip: Option<(PathBuf, String)>,
 }
 
 fn expand_user(name: &str) -> PathBuf {
@@ -139,177 +191,36 @@ impl Request {
     /// arguments) that reach the plugin.
     pub fn with_options(uri: impl Into<Uri>, mode: &str, extension: Option<&str>, kwargs: Dict) -> Result<Request> {
         let mode = Mode::parse(mode)?;
-        let mut req = Request {
-            uri_type: UriType::Bytes,
-            filename: String::new(),
-            path: None,
-            mode,
-            extension: None,
-            kwargs,
-            bytes: None,
-            user_reader: None,
-            file: None,
-            start: 0,
-            target: None,
-            firstbytes: None,
-            temp_files: Vec::new(),
-            local_write: None,
-            local_names: Vec::new(),
-            result: None,
-            finished: false,
-            zip: None,
-        };
-        req.parse_uri(uri.into())?;
-        if let Some(ext) = extension {
-            if !ext.starts_with('.') {
+        let (filename, resource) = resource_of(uri.into(), mode.io == IoMode::Read)?;
+        let extension = match extension {
+            Some(ext) if !ext.starts_with('.') => {
                 return Err(Error::InvalidArgument(format!(
                     "`extension` should be a file extension starting with a `.`, but is `{ext}`."
                 )));
             }
-            req.extension = Some(ext.to_owned());
-        } else {
-            req.extension = match req.uri_type {
-                UriType::Filename | UriType::Zipped => suffix_of(&req.filename),
-                UriType::Http | UriType::Ftp => {
-                    let no_query = req.filename.split(['?', '#']).next().unwrap_or("");
-                    let path = no_query.splitn(4, '/').nth(3).unwrap_or("");
-                    suffix_of(path)
+            Some(ext) => Some(ext.to_owned()),
+            None => match &resource {
+                Resource::Read(Reading {
+                    source: Source::Http(_) | Source::Ftp(_),
+                    ..
+                }) => {
+                    let no_query = filename.split(['?', '#']).next().unwrap_or("");
+                    suffix_of(no_query.splitn(4, '/').nth(3).unwrap_or(""))
                 }
-                UriType::Bytes | UriType::File => suffix_of(&req.filename),
-            };
-        }
-        Ok(req)
-    }
-
-    fn parse_uri(&mut self, uri: Uri) -> Result<()> {
-        let read = self.mode.io == IoMode::Read;
-        match uri {
-            Uri::Str(s) => {
-                if let Some(name) = s.strip_prefix("imageio:") {
-                    if !read {
-                        return Err(Error::Unsupported("Cannot write to the standard images.".into()));
-                    }
-                    let image = standard_image(name)?;
-                    let local = optional::fetch_standard_image(&image.remote, &s)?;
-                    let mut local = local.to_string_lossy().into_owned();
-                    if let Some(member) = &image.member {
-                        local.push('/');
-                        local.push_str(member);
-                    }
-                    self.set_filename(&local)?;
-                } else if s.starts_with("http://") || s.starts_with("https://") {
-                    if !read {
-                        return Err(Error::Unsupported(
-                            "imageio does not support writing to http/ftp.".into(),
-                        ));
-                    }
-                    self.uri_type = UriType::Http;
-                    self.filename = s;
-                } else if s.starts_with("ftp://") || s.starts_with("ftps://") {
-                    if !read {
-                        return Err(Error::Unsupported(
-                            "imageio does not support writing to http/ftp.".into(),
-                        ));
-                    }
-                    self.uri_type = UriType::Ftp;
-                    self.filename = s;
-                } else if let Some(rest) = s.strip_prefix("file://") {
-                    self.set_filename(rest)?;
-                } else if s.starts_with(RETURN_BYTES) && !read {
-                    self.uri_type = UriType::Bytes;
-                    self.filename = s;
-                } else {
-                    self.set_filename(&s)?;
-                }
-            }
-            Uri::Path(p) => {
-                let s = p.to_string_lossy().into_owned();
-                self.set_filename(&s)?;
-            }
-            Uri::Bytes(b) => {
-                if !read {
-                    return Err(Error::CannotUnderstandUri {
-                        uri: format!("<{} bytes>", b.len()),
-                    });
-                }
-                self.uri_type = UriType::Bytes;
-                self.filename = RETURN_BYTES.into();
-                self.bytes = Some(b);
-            }
-            Uri::Reader(r) => {
-                if !read {
-                    return Err(Error::InvalidArgument(
-                        "a stream to read from was given for writing; use Uri::writer".into(),
-                    ));
-                }
-                self.uri_type = UriType::File;
-                self.filename = "<file>".into();
-                self.user_reader = Some(r);
-            }
-            Uri::Writer(w) => {
-                if read {
-                    return Err(Error::InvalidArgument(
-                        "a stream to write to was given for reading; use Uri::reader".into(),
-                    ));
-                }
-                self.uri_type = UriType::File;
-                self.filename = "<file>".into();
-                self.target = Some(Target::Memory { sink: Some(w) });
-            }
-        }
-        Ok(())
-    }
-
-    fn set_filename(&mut self, name: &str) -> Result<()> {
-        if name.is_empty() {
-            return Err(Error::CannotUnderstandUri { uri: "''".into() });
-        }
-        self.uri_type = UriType::Filename;
-        let expanded = if name.starts_with('~') {
-            expand_user(name)
-        } else {
-            PathBuf::from(name)
+                _ => suffix_of(&filename),
+            },
         };
-        let read = self.mode.io == IoMode::Read;
-        let expanded_str = expanded.to_string_lossy().into_owned();
-        if let Some((archive, member)) = uri::split_zip_path(&expanded_str, !read) {
-            let shown = archive.to_string_lossy().into_owned();
-            if read && !archive.exists() && EXAMPLE_IMAGES.contains(&shown.as_str()) {
-                return Err(Error::BareStandardImageName { name: shown });
-            }
-            let archive = absolute(&archive);
-            if read {
-                if !archive.exists() {
-                    return Err(Error::FileNotFound { path: archive });
-                }
-            } else {
-                let dir = archive.parent().map(Path::to_path_buf).unwrap_or_default();
-                if !dir.as_os_str().is_empty() && !dir.is_dir() {
-                    return Err(Error::DirectoryNotFound { path: dir });
-                }
-            }
-            self.uri_type = UriType::Zipped;
-            self.filename = format!("{}/{member}", archive.to_string_lossy());
-            self.zip = Some((archive, member));
-            return Ok(());
-        }
-        if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
-            return Err(Error::BareStandardImageName { name: name.to_owned() });
-        }
-        let path = absolute(&expanded);
-        if read {
-            if !path.exists() {
-                return Err(Error::FileNotFound { path });
-            }
-        } else {
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            if !dir.as_os_str().is_empty() && !dir.is_dir() {
-                return Err(Error::DirectoryNotFound { path: dir });
-            }
-        }
-        self.filename = path.to_string_lossy().into_owned();
-        self.path = Some(path);
-        Ok(())
+        Ok(Request {
+            filename,
+            mode,
+            extension,
+            kwargs,
+            resource,
+            firstbytes: None,
+            temp_files: Vec::new(),
+            local_names: Vec::new(),
+            finished: false,
+        })
     }
 
     /// The resource's name: an absolute file name, a URL, `<bytes>` or `<file>`.
@@ -317,9 +228,40 @@ impl Request {
         &self.filename
     }
 
-    /// The kind of resource.
+    /// What a read request reads (`None` for a write).
+    pub fn source(&self) -> Option<&Source> {
+        match &self.resource {
+            Resource::Read(r) => Some(&r.source),
+            Resource::Write(_) => None,
+        }
+    }
+
+    /// Where a write request writes (`None` for a read).
+    pub fn target(&self) -> Option<&Target> {
+        match &self.resource {
+            Resource::Write(w) => Some(&w.target),
+            Resource::Read(_) => None,
+        }
+    }
+
+    /// The kind of resource (imageio's `URI_*`).
     pub fn uri_type(&self) -> UriType {
-        self.uri_type
+        match &self.resource {
+            Resource::Read(r) => match r.source {
+                Source::Bytes(_) => UriType::Bytes,
+                Source::Stream => UriType::File,
+                Source::File(_) => UriType::Filename,
+                Source::Zip { .. } => UriType::Zipped,
+                Source::Http(_) => UriType::Http,
+                Source::Ftp(_) => UriType::Ftp,
+            },
+            Resource::Write(w) => match w.target {
+                Target::File(_) => UriType::Filename,
+                Target::Zip { .. } => UriType::Zipped,
+                Target::Memory => UriType::Bytes,
+                Target::Stream(_) => UriType::File,
+            },
+        }
     }
 
     /// The mode.
@@ -340,7 +282,17 @@ impl Request {
 
     /// The file name's path, for local files.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        match &self.resource {
+            Resource::Read(Reading {
+                source: Source::File(p),
+                ..
+            })
+            | Resource::Write(Writing {
+                target: Target::File(p),
+                ..
+            }) => Some(p),
+            _ => None,
+        }
     }
 
     fn io_error(&self, source: io::Error) -> Error {
@@ -350,88 +302,115 @@ impl Request {
         }
     }
 
-    /// The open stream over the resource (opened on first use).
-    pub(crate) fn get_file(&mut self) -> Result<&mut FileIo> {
-        if self.file.is_none() {
-            let file = self.open_file()?;
-            self.file = Some(file);
+    /// The open stream over a read's source (opened on first use).
+    fn reader(&mut self) -> Result<&mut dyn ReadSeek> {
+        let uri = self.filename.clone();
+        let Resource::Read(r) = &mut self.resource else {
+            return Err(Error::Io {
+                uri,
+                source: io::Error::new(io::ErrorKind::Unsupported, "the request is for writing"),
+            });
+        };
+        if r.file.is_none() {
+            let file: Box<dyn ReadSeek> = match &r.source {
+                Source::Bytes(b) => Box::new(Cursor::new(Arc::clone(b))),
+                Source::Stream => {
+                    return Err(Error::Unsupported("the caller's stream was already consumed".into()));
+                }
+                Source::File(path) => {
+                    let f = std::fs::File::open(path).map_err(|source| Error::Io { uri, source })?;
+                    Box::new(io::BufReader::with_capacity(1 << 16, f))
+                }
+                Source::Zip { archive, member } => {
+                    Box::new(Cursor::new(optional::read_zip_member(archive, member, &uri)?))
+                }
+                Source::Http(url) => optional::open_http(url)?,
+                Source::Ftp(_) => {
+                    return Err(Error::Unsupported(format!(
+                        "{}: ftp:// and ftps:// are not supported; only http:// and https:// URLs can be read",
+                        Error::short_uri(&uri)
+                    )));
+                }
+            };
+            r.file = Some(file);
         }
-        Ok(self.file.as_mut().expect("just set"))
+        Ok(r.file.as_deref_mut().expect("just opened"))
     }
 
-    fn open_file(&mut self) -> Result<FileIo> {
-        let read = self.mode.io == IoMode::Read;
-        match (self.uri_type, read) {
-            (UriType::Bytes, true) => {
-                let bytes = self.bytes.clone().unwrap_or_else(|| Arc::from(Vec::new()));
-                Ok(FileIo::Read(Box::new(Cursor::new(bytes))))
-            }
-            (UriType::File, true) => {
-                let mut r = self
-                    .user_reader
-                    .take()
-                    .ok_or_else(|| Error::Unsupported("the caller's stream was already consumed".into()))?;
-                self.start = r.stream_position().map_err(|e| self.io_error(e))?;
-                Ok(FileIo::Read(r))
-            }
-            (UriType::Filename, true) => {
-                let path = self.path.clone().expect("file requests have a path");
-                let f = std::fs::File::open(&path).map_err(|e| self.io_error(e))?;
-                Ok(FileIo::Read(Box::new(io::BufReader::with_capacity(1 << 16, f))))
-            }
-            (UriType::Filename, false) => {
-                let target = self.path.clone().expect("file requests have a path");
-                let dir = target
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."));
-                let temp =
-                    crate::core::io::temp_beside(&dir, ".imageio-", ".part", None).map_err(|e| self.io_error(e))?;
-                let (file, temp_path) = temp.into_parts();
-                self.target = Some(Target::File {
-                    target,
-                    temp: Some(temp_path),
-                });
-                Ok(FileIo::Write(Box::new(io::BufWriter::with_capacity(1 << 16, file))))
-            }
-            (UriType::Bytes | UriType::File, false) => {
-                if self.target.is_none() {
-                    self.target = Some(Target::Memory { sink: None });
+    /// The output of a write (created on first use).
+    fn output(&mut self) -> Result<&mut Output> {
+        let uri = self.filename.clone();
+        let Resource::Write(w) = &mut self.resource else {
+            return Err(Error::Io {
+                uri,
+                source: io::Error::new(io::ErrorKind::Unsupported, "the request is for reading"),
+            });
+        };
+        if w.out.is_none() {
+            let out = match &w.target {
+                Target::File(target) => {
+                    let dir = target
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| PathBuf::from("."));
+                    let temp = crate::core::io::temp_beside(&dir, ".imageio-", ".part", None)
+                        .map_err(|source| Error::Io { uri, source })?;
+                    let (file, temp) = temp.into_parts();
+                    Output::Temp {
+                        file: BufWriter::with_capacity(1 << 16, file),
+                        temp,
+                    }
                 }
-                Ok(FileIo::Memory(Cursor::new(Vec::new())))
-            }
-            (UriType::Http, _) => Ok(FileIo::Read(optional::open_http(&self.filename)?)),
-            (UriType::Ftp, _) => Err(Error::Unsupported(format!(
-                "{}: ftp:// and ftps:// are not supported; only http:// and https:// URLs can be read",
-                Error::short_uri(&self.filename)
-            ))),
-            (UriType::Zipped, true) => {
-                let (archive, member) = self.zip.clone().expect("zip requests have an archive");
-                let bytes = optional::read_zip_member(&archive, &member, &self.filename)?;
-                Ok(FileIo::Read(Box::new(Cursor::new(bytes))))
-            }
-            (UriType::Zipped, false) => {
-                let (archive, member) = self.zip.clone().expect("zip requests have an archive");
-                self.target = Some(Target::Zip { archive, member });
-                Ok(FileIo::Memory(Cursor::new(Vec::new())))
+                Target::Zip { .. } | Target::Memory | Target::Stream(_) => Output::Memory(Cursor::new(Vec::new())),
+            };
+            w.out = Some(out);
+        }
+        Ok(w.out.as_mut().expect("just created"))
+    }
+
+    /// Reads from the source into `buf` (for the plugin's stream).
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let uri = self.filename.clone();
+        let reader = self.reader()?;
+        loop {
+            match reader.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map_err(|source| Error::Io { uri, source }),
             }
         }
+    }
+
+    /// Writes all of `buf` to the output (for the plugin's stream).
+    pub(crate) fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        let uri = self.filename.clone();
+        let r = match self.output()? {
+            Output::Temp { file, .. } => file.write_all(buf),
+            Output::Memory(c) => c.write_all(buf),
+        };
+        r.map_err(|source| Error::Io { uri, source })
+    }
+
+    /// Seeks the source or the output (for the plugin's stream).
+    pub(crate) fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        let uri = self.filename.clone();
+        let r = if self.mode.io == IoMode::Read {
+            self.reader()?.seek(pos)
+        } else {
+            match self.output()? {
+                Output::Temp { file, .. } => file.seek(pos),
+                Output::Memory(c) => c.seek(pos),
+            }
+        };
+        r.map_err(|source| Error::Io { uri, source })
     }
 
     /// The size of the source in bytes, when known.
     pub(crate) fn size_hint(&self) -> Option<u64> {
-        match self.uri_type {
-            UriType::Bytes => self.bytes.as_ref().map(|b| b.len() as u64),
-            UriType::Filename if self.mode.io == IoMode::Read => self
-                .path
-                .as_ref()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len()),
-            UriType::Zipped if self.mode.io == IoMode::Read => self
-                .zip
-                .as_ref()
-                .and_then(|(archive, member)| optional::zip_member_size(archive, member)),
-            _ => None,
+        match self.source()? {
+            Source::Bytes(b) => Some(b.len() as u64),
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Zip { archive, member } => optional::zip_member_size(archive, member),
+            Source::Stream | Source::Http(_) | Source::Ftp(_) => None,
         }
     }
 
@@ -446,21 +425,18 @@ impl Request {
     }
 
     fn read_firstbytes(&mut self) -> Result<Vec<u8>> {
-        if self.mode.io == IoMode::Write {
-            return Ok(Vec::new());
-        }
-        if let Some(b) = &self.bytes {
-            return Ok(b[..b.len().min(256)].to_vec());
-        }
-        if self.path.as_ref().is_some_and(|p| p.is_dir()) {
-            return Ok(Vec::new());
+        match self.source() {
+            None => return Ok(Vec::new()),
+            Some(Source::Bytes(b)) => return Ok(b[..b.len().min(256)].to_vec()),
+            Some(Source::File(p)) if p.is_dir() => return Ok(Vec::new()),
+            Some(_) => {}
         }
         let uri = self.filename.clone();
         let io_err = move |source| Error::Io {
             uri: uri.clone(),
             source,
         };
-        let reader = self.get_file()?.reader().map_err(&io_err)?;
+        let reader = self.reader()?;
         let pos = reader.stream_position().map_err(&io_err)?;
         let bytes = read_n_bytes(reader, 256).map_err(&io_err)?;
         reader.seek(SeekFrom::Start(pos)).map_err(&io_err)?;
@@ -470,9 +446,9 @@ impl Request {
     /// Moves the source back to where it started (so the next format tried
     /// sees the whole file).
     pub(crate) fn rewind(&mut self) -> Result<()> {
-        let start = self.start;
-        if let Some(file) = self.file.as_mut()
-            && let Err(e) = file.seek(SeekFrom::Start(start))
+        if let Resource::Read(r) = &mut self.resource
+            && let Some(file) = r.file.as_mut()
+            && let Err(e) = file.seek(SeekFrom::Start(r.start))
         {
             return Err(self.io_error(e));
         }
@@ -487,15 +463,15 @@ impl Request {
     /// Writes to a local file get a temporary file beside it, renamed onto
     /// the target on success.
     pub fn get_local_filename(&mut self) -> Result<PathBuf> {
-        let read = self.mode.io == IoMode::Read;
-        if self.uri_type == UriType::Filename {
-            if read {
-                return Ok(self.path.clone().expect("file requests have a path"));
-            }
-            self.get_file()?;
-            if let Some(Target::File { temp: Some(t), .. }) = &self.target {
-                let p = t.to_path_buf();
-                self.local_write = Some(p.clone());
+        if let Some(Source::File(p)) = self.source() {
+            return Ok(p.clone());
+        }
+        if let Some(Target::File(_)) = self.target() {
+            if let Output::Temp { temp, .. } = self.output()? {
+                let p = temp.to_path_buf();
+                if let Resource::Write(w) = &mut self.resource {
+                    w.local = Some(p.clone());
+                }
                 return Ok(p);
             }
             return Err(Error::Unsupported("no temporary file for this write".into()));
@@ -507,17 +483,18 @@ impl Request {
             .tempfile()
             .map_err(|e| self.io_error(e))?;
         let (mut file, path) = temp.into_parts();
-        if read {
-            let uri = self.filename.clone();
-            let io_err = move |source| Error::Io {
-                uri: uri.clone(),
-                source,
-            };
-            let reader = self.get_file()?.reader().map_err(&io_err)?;
-            io::copy(reader, &mut file).map_err(&io_err)?;
-            file.flush().map_err(&io_err)?;
-        } else {
-            self.local_write = Some(path.to_path_buf());
+        match &mut self.resource {
+            Resource::Read(_) => {
+                let uri = self.filename.clone();
+                let io_err = move |source| Error::Io {
+                    uri: uri.clone(),
+                    source,
+                };
+                let reader = self.reader()?;
+                io::copy(reader, &mut file).map_err(&io_err)?;
+                file.flush().map_err(&io_err)?;
+            }
+            Resource::Write(w) => w.local = Some(path.to_path_buf()),
         }
         let p = path.to_path_buf();
         self.temp_files.push(path);
@@ -536,74 +513,234 @@ impl Request {
 
     /// Finishes the request: a write is committed (a file renamed into place,
     /// `<bytes>` stored for [`get_result`](Self::get_result), a caller's stream
-    /// written), files are closed, and temporary files removed. Idempotent.
+    /// written, a zip member stored) if anything was written, files are
+    /// closed, and temporary files removed. Idempotent.
     pub fn finish(&mut self) -> Result<()> {
         if self.finished {
             return Ok(());
         }
         self.finished = true;
-        let outcome = if self.mode.io == IoMode::Write {
-            self.commit()
-        } else {
-            Ok(())
+        let outcome = match &mut self.resource {
+            Resource::Write(w) => commit(w, &self.filename),
+            Resource::Read(r) => {
+                r.file = None;
+                if let Source::Bytes(_) = r.source {
+                    r.source = Source::Bytes(Arc::from(Vec::new()));
+                }
+                Ok(())
+            }
         };
-        self.file = None;
         self.temp_files.clear();
-        self.bytes = None;
         outcome
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        let uri = self.filename.clone();
-        let io_err = |source| Error::Io {
-            uri: uri.clone(),
-            source,
-        };
-        let file = self.file.take();
-        match self.target.take() {
-            Some(Target::File { target, temp }) => {
-                if let Some(mut f) = file {
-                    f.writer().and_then(|w| w.flush()).map_err(io_err)?;
-                    drop(f);
-                }
-                if let Some(temp) = temp {
-                    temp.persist(&target).map_err(|e| io_err(e.error))?;
-                }
-            }
-            Some(Target::Zip { archive, member }) => {
-                let bytes = self.written_bytes(file).map_err(io_err)?;
-                optional::write_zip_member(&archive, &member, &bytes, &uri)?;
-            }
-            Some(Target::Memory { sink }) => {
-                let bytes = self.written_bytes(file).map_err(io_err)?;
-                match sink {
-                    Some(mut s) => {
-                        s.write_all(&bytes).and_then(|()| s.flush()).map_err(io_err)?;
-                    }
-                    None => self.result = Some(bytes),
-                }
-            }
-            None => {}
-        }
-        Ok(())
-    }
-
-    /// What a plugin wrote to memory (or to the local file it asked for).
-    fn written_bytes(&self, file: Option<FileIo>) -> io::Result<Vec<u8>> {
-        if let Some(local) = &self.local_write {
-            return std::fs::read(local);
-        }
-        Ok(match file {
-            Some(FileIo::Memory(c)) => c.into_inner(),
-            _ => Vec::new(),
-        })
     }
 
     /// The bytes written to a `<bytes>` target, once; `None` afterwards and
     /// for other targets.
     pub fn get_result(&mut self) -> Option<Vec<u8>> {
-        self.result.take()
+        match &mut self.resource {
+            Resource::Write(w) => w.result.take(),
+            Resource::Read(_) => None,
+        }
     }
+}
+
+/// Commits a write: what was produced goes to its target. A write that
+/// produced nothing (the output was never opened) creates nothing.
+fn commit(w: &mut Writing, uri: &str) -> Result<()> {
+    let io_err = |source| Error::Io {
+        uri: uri.to_owned(),
+        source,
+    };
+    let Some(out) = w.out.take() else {
+        return Ok(());
+    };
+    let bytes = match out {
+        Output::Temp { mut file, temp } => {
+            file.flush().map_err(io_err)?;
+            drop(file);
+            if let Target::File(target) = &w.target {
+                temp.persist(target).map_err(|e| io_err(e.error))?;
+            }
+            return Ok(());
+        }
+        Output::Memory(c) => match &w.local {
+            Some(local) => std::fs::read(local).map_err(io_err)?,
+            None => c.into_inner(),
+        },
+    };
+    match &mut w.target {
+        Target::Zip { archive, member } => optional::write_zip_member(archive, member, &bytes, uri),
+        Target::Stream(s) => s.write_all(&bytes).and_then(|()| s.flush()).map_err(io_err),
+        Target::Memory => {
+            w.result = Some(bytes);
+            Ok(())
+        }
+        Target::File(_) => Ok(()),
+    }
+}
+
+/// The name and resource of a caller's URI, with imageio's rules.
+fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
+    let reading = |source| {
+        Resource::Read(Reading {
+            source,
+            file: None,
+            start: 0,
+        })
+    };
+    let writing = |target| {
+        Resource::Write(Writing {
+            target,
+            out: None,
+            local: None,
+            result: None,
+        })
+    };
+    match uri {
+        Uri::Str(s) => {
+            if let Some(name) = s.strip_prefix("imageio:") {
+                if !read {
+                    return Err(Error::Unsupported("Cannot write to the standard images.".into()));
+                }
+                let image = standard_image(name)?;
+                let local = optional::fetch_standard_image(&image.remote, &s)?;
+                let mut local = local.to_string_lossy().into_owned();
+                if let Some(member) = &image.member {
+                    local.push('/');
+                    local.push_str(member);
+                }
+                local_resource(&local, read)
+            } else if s.starts_with("http://") || s.starts_with("https://") {
+                if !read {
+                    return Err(Error::Unsupported(
+                        "imageio does not support writing to http/ftp.".into(),
+                    ));
+                }
+                Ok((s.clone(), reading(Source::Http(s))))
+            } else if s.starts_with("ftp://") || s.starts_with("ftps://") {
+                if !read {
+                    return Err(Error::Unsupported(
+                        "imageio does not support writing to http/ftp.".into(),
+                    ));
+                }
+                Ok((s.clone(), reading(Source::Ftp(s))))
+            } else if let Some(rest) = s.strip_prefix("file://") {
+                local_resource(rest, read)
+            } else if s.starts_with(RETURN_BYTES) && !read {
+                Ok((s, writing(Target::Memory)))
+            } else {
+                local_resource(&s, read)
+            }
+        }
+        Uri::Path(p) => local_resource(&p.to_string_lossy(), read),
+        Uri::Bytes(b) => {
+            if !read {
+                return Err(Error::CannotUnderstandUri {
+                    uri: format!("<{} bytes>", b.len()),
+                });
+            }
+            Ok((RETURN_BYTES.into(), reading(Source::Bytes(b))))
+        }
+        Uri::Reader(mut r) => {
+            if !read {
+                return Err(Error::InvalidArgument(
+                    "a stream to read from was given for writing; use Uri::writer".into(),
+                ));
+            }
+            let start = r.stream_position().map_err(|source| Error::Io {
+                uri: "<file>".into(),
+                source,
+            })?;
+            Ok((
+                "<file>".into(),
+                Resource::Read(Reading {
+                    source: Source::Stream,
+                    file: Some(r),
+                    start,
+                }),
+            ))
+        }
+        Uri::Writer(w) => {
+            if read {
+                return Err(Error::InvalidArgument(
+                    "a stream to write to was given for reading; use Uri::reader".into(),
+                ));
+            }
+            Ok(("<file>".into(), writing(Target::Stream(w))))
+        }
+    }
+}
+
+/// A local file name (with `~`), or a member of a zip archive, checked as
+/// imageio does: a file to read must exist, a folder to write into too.
+fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
+    if name.is_empty() {
+        return Err(Error::CannotUnderstandUri { uri: "''".into() });
+    }
+    let expanded = if name.starts_with('~') {
+        expand_user(name)
+    } else {
+        PathBuf::from(name)
+    };
+    let check = |path: &Path| -> Result<()> {
+        if read {
+            if !path.exists() {
+                return Err(Error::FileNotFound { path: path.to_owned() });
+            }
+        } else {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                return Err(Error::DirectoryNotFound { path: dir });
+            }
+        }
+        Ok(())
+    };
+    let expanded_str = expanded.to_string_lossy().into_owned();
+    if let Some((archive, member)) = uri::split_zip_path(&expanded_str, !read) {
+        let shown = archive.to_string_lossy().into_owned();
+        if read && !archive.exists() && EXAMPLE_IMAGES.contains(&shown.as_str()) {
+            return Err(Error::BareStandardImageName { name: shown });
+        }
+        let archive = absolute(&archive);
+        check(&archive)?;
+        let filename = format!("{}/{member}", archive.to_string_lossy());
+        let resource = if read {
+            Resource::Read(Reading {
+                source: Source::Zip { archive, member },
+                file: None,
+                start: 0,
+            })
+        } else {
+            Resource::Write(Writing {
+                target: Target::Zip { archive, member },
+                out: None,
+                local: None,
+                result: None,
+            })
+        };
+        return Ok((filename, resource));
+    }
+    if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
+        return Err(Error::BareStandardImageName { name: name.to_owned() });
+    }
+    let path = absolute(&expanded);
+    check(&path)?;
+    let filename = path.to_string_lossy().into_owned();
+    let resource = if read {
+        Resource::Read(Reading {
+            source: Source::File(path),
+            file: None,
+            start: 0,
+        })
+    } else {
+        Resource::Write(Writing {
+            target: Target::File(path),
+            out: None,
+            local: None,
+            result: None,
+        })
+    };
+    Ok((filename, resource))
 }
 
 impl fmt::Debug for Request {
@@ -611,7 +748,7 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("filename", &self.filename)
             .field("mode", &self.mode.to_string())
-            .field("uri_type", &self.uri_type)
+            .field("uri_type", &self.uri_type())
             .field("extension", &self.extension)
             .finish_non_exhaustive()
     }

@@ -10,10 +10,6 @@ use std::sync::Arc;
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
 
-/// A seekable byte target.
-pub(crate) trait WriteSeek: Write + Seek + Send {}
-impl<T: Write + Seek + Send> WriteSeek for T {}
-
 /// What a request reads from or writes to.
 pub enum Uri {
     /// A string: a file name (with `~` and `file://`), `http(s)://`, `ftp://`,

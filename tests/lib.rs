@@ -141,7 +141,7 @@ pub fn cc() -> String {
 }
 
 /// Compiles a C source into a shared library with the plugin flags of
-/// DESIGN.md and only `include/` on the include path.
+/// the project and only `include/` on the include path.
 pub fn compile_c_plugin(source: &Path, out: &Path) {
     let status = Command::new(cc())
         .args(imageio_pnm::C_PLUGIN_FLAGS)

@@ -1,4 +1,4 @@
-//! abi_stable in its bounded role (DESIGN.md): layout checking. With the
+//! abi_stable in its bounded role: layout checking. With the
 //! `stable-abi` feature, every ABI type derives `StableAbi`, and this test
 //! compares the full layout of the two root tables (and everything reachable
 //! from them: every struct, field, pointer and function signature) with the

@@ -1,4 +1,4 @@
-//! Compiles the C plugin twice with the flags DESIGN.md prescribes:
+//! Compiles the C plugin twice with the project's C flags:
 //! - `pnm.c` into a static library linked into this crate (the builtin);
 //! - `pnm.c` + `entry.c` into `libimageio_pnm.so` (the loadable plugin) in
 //!   `OUT_DIR`, whose path the crate exports as `SHARED_LIBRARY`.

@@ -1,4 +1,4 @@
-//! `image_as_uint` (spec §1.2): imageio's conversion of any array to
+//! `image_as_uint`: imageio's conversion of any array to
 //! `uint8` or `uint16` before saving, with its exact rules.
 
 use crate::core::image::NdArray;
@@ -240,7 +240,7 @@ pub fn image_as_uint_with_warning(im: &NdArray, bitdepth: Option<u32>) -> Result
 }
 
 /// Converts an array to `uint8` (`bitdepth` 8, the default for `None` and
-/// `0`) or `uint16` (16) with imageio's exact rules (spec §1.2), in order:
+/// `0`) or `uint16` (16) with imageio's exact rules, in order:
 ///
 /// 1. the dtype already matches: the array itself, borrowed (no copy);
 /// 2. floats within `[0, 1]` (NaN ignored): `x * (2^bits - 1) + 0.499999999`;

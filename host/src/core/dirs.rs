@@ -59,7 +59,7 @@ fn install_prefix() -> Option<PathBuf> {
     exe_dir()?.parent().map(PathBuf::from)
 }
 
-/// The application data directory for `appname` (spec §1.7), created if
+/// The application data directory for `appname`, created if
 /// missing; without an `appname`, the base directory itself (not created).
 ///
 /// The rules, in order:
@@ -128,7 +128,7 @@ pub fn resource_package_dir() -> Option<PathBuf> {
     Some(install_prefix()?.join("share").join("imageio-rs"))
 }
 
-/// Where imageio looks for resources (spec §1.8), in order: the installed
+/// Where imageio looks for resources, in order: the installed
 /// resources folder ([`resource_package_dir`]), the user's
 /// `appdata_dir("imageio")` (created; left out silently when it cannot be),
 /// and the executable's folder. Plugin discovery searches the `plugins/`

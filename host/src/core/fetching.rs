@@ -1,4 +1,4 @@
-//! `get_remote_file` (spec §1.10): resources from imageio's binary
+//! `get_remote_file`: resources from imageio's binary
 //! repository (or a mirror), cached in the user's appdata folder.
 
 use crate::core::progress::{Progress, ProgressIndicator, StdoutProgressIndicator};
@@ -141,7 +141,7 @@ impl Fetcher {
     }
 
     /// The local path of the remote file `fname` (a relative path such as
-    /// `images/chelsea.png`), downloading it if needed (spec §1.10):
+    /// `images/chelsea.png`), downloading it if needed:
     ///
     /// 1. `directory` (or the cache), then each search dir, is checked for
     ///    `fname`. A copy found is used unless `force` says otherwise; when a

@@ -1,4 +1,4 @@
-//! `load_lib` (spec §1.11): find and load a shared library by exact names,
+//! `load_lib`: find and load a shared library by exact names,
 //! then by name prefixes in the common library folders.
 
 use crate::error::{Error, Result};
@@ -93,7 +93,7 @@ pub fn generate_candidate_libs(lib_names: &[&str], lib_dirs: &[PathBuf]) -> (Vec
     (dirs, paths)
 }
 
-/// Loads a shared library (spec §1.11): each of `exact_lib_names` as given
+/// Loads a shared library: each of `exact_lib_names` as given
 /// (bare names go through the system loader's search), then the
 /// [candidates](generate_candidate_libs) for `lib_names` in `lib_dirs` and
 /// the common folders. Empty names are ignored. Returns the library and the

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-/// Reads up to `n` bytes, stopping at the first empty read (spec §1.9.5).
+/// Reads up to `n` bytes, stopping at the first empty read.
 ///
 /// ```
 /// let mut src: &[u8] = b"abcdef";

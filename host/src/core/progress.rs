@@ -1,4 +1,4 @@
-//! Progress indicators (spec §1.6): imageio's `BaseProgressIndicator` state
+//! Progress indicators: imageio's `BaseProgressIndicator` state
 //! machine as the [`ProgressIndicator`] trait, the silent
 //! [`BaseProgressIndicator`] and the backspace-drawing
 //! [`StdoutProgressIndicator`].

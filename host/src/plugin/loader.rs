@@ -305,7 +305,7 @@ pub(crate) unsafe fn load_library(path: &Path) -> Result<PluginTable, LoadError>
         message: loader_message(&e),
     })?;
     // Never unload: dlclose is unsound once a library registered TLS
-    // destructors or handed out pointers (DESIGN.md).
+    // destructors or handed out pointers.
     let lib: &'static libloading::Library = Box::leak(Box::new(lib));
     // SAFETY: the symbol, if present, has the entry point's type (ABI rule).
     let entry = unsafe { lib.get::<iio_plugin_entry_v1_fn>(c"iio_plugin_entry_v1") };

@@ -1,5 +1,5 @@
 //! [`FormatManager`]: the registry of formats, plugin discovery, format
-//! selection (spec §1.14), and the global manager [`formats()`].
+//! selection, and the global manager [`formats()`].
 
 use super::{Format, Reader, Writer};
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! `urlopen` (spec §1.1) over `ureq`, and the request timeout setting.
+//! `urlopen` over `ureq`, and the request timeout setting.
 
 use crate::error::{Error, Result};
 use std::io::{self, Read};

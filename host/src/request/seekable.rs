@@ -1,5 +1,5 @@
 //! [`SeekableReader`]: makes any forward-only stream seekable by keeping
-//! what was read (imageio's `SeekableFileObject`, spec §1.9.7, with a
+//! what was read (imageio's `SeekableFileObject`, with a
 //! working `readline` through [`BufRead`]).
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom};

@@ -1,5 +1,5 @@
 //! Members of zip archives as request sources and targets
-//! (`archive.zip/inner/x.png`, spec §1.9.2).
+//! (`archive.zip/inner/x.png`).
 
 use crate::error::{Error, Result};
 use std::io::Read;

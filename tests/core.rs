@@ -417,3 +417,40 @@ fn corrupted_files_never_crash_the_host() {
     }
     assert!(failures > 0, "the corruptions were too gentle to test anything");
 }
+
+/// Errors say whose fault they are, and a plugin's status is matchable
+/// without the ABI's constants.
+#[test]
+fn errors_have_a_kind() {
+    use imageio::{ErrorKind, PluginCode};
+    let png = workspace().join("tests/data/hello-page.png");
+    let e = imageio::imread(&png, &Options::default().with_kwarg("no_such_option", 1)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Plugin {
+                code: PluginCode::InvalidArgument,
+                no_message: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.kind(), ErrorKind::Misuse, "an unknown option is the caller's mistake");
+    assert!(e.to_string().contains("no_such_option"), "{e}");
+
+    let bytes = std::fs::read(&png).unwrap();
+    let e = imageio::imread(
+        bytes[..bytes.len() / 2].to_vec(),
+        &Options::default().with_format("PNG"),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput, "{e:?}");
+
+    let e = imageio::imread(workspace().join("no/such/file.png"), &Options::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+    let e = imageio::imread(&png, &Options::default().with_format("NO-SUCH")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+    let e = Request::new(&png, "rx").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Misuse);
+}

@@ -15,7 +15,8 @@
 //! - `threads`: eight threads reading through one FormatManager.
 //! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
 //!   multi-frame format registered from a Rust type.
-//! - `readme`: the README's C plugin compiles, loads and reads.
+//! - `readme`: the plugin authors' guide's C plugin compiles, loads, reads
+//!   and writes.
 //! - `formats`: JPEG, TIFF, GIF, BMP, NPY and WebP against Pillow,
 //!   tifffile and numpy, both ways, in every mode the plugins claim.
 //! - `helpers`: `image_as_uint` and the progress indicator against imageio

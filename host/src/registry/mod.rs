@@ -5,6 +5,7 @@ mod format;
 mod functions;
 mod manager;
 mod reader;
+mod state;
 mod writer;
 
 pub use format::Format;

@@ -2,6 +2,7 @@
 //! iterator [`ImageIter`].
 
 use super::format::Format;
+use super::state::State;
 use crate::core::{Dict, Image};
 use crate::error::{Error, Result};
 use crate::plugin::backend::Instance;
@@ -14,14 +15,6 @@ pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 4 << 30;
 
 /// `get_length` value for "unknown or unbounded" (imageio's `inf`).
 pub const LENGTH_UNKNOWN: u64 = u64::MAX;
-
-/// A reader's state: open with its plugin instance, or closed (keeping the
-/// request, when the plugin's close succeeded). A closed reader has no
-/// instance, so nothing can call into its plugin.
-enum State {
-    Open(Box<dyn Instance>),
-    Closed(Option<Box<Request>>),
-}
 
 /// An open reader (imageio's `Format.Reader`). Closed on drop.
 pub struct Reader {
@@ -51,15 +44,12 @@ impl Reader {
 
     /// The request (also after a successful close).
     pub fn request(&self) -> Option<&Request> {
-        match &self.state {
-            State::Open(i) => Some(i.request()),
-            State::Closed(r) => r.as_deref(),
-        }
+        self.state.request()
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn closed(&self) -> bool {
-        matches!(self.state, State::Closed(_))
+        self.state.is_closed()
     }
 
     /// Caps one image's size in bytes (default [`DEFAULT_MAX_IMAGE_BYTES`]).
@@ -68,10 +58,7 @@ impl Reader {
     }
 
     fn instance(&mut self) -> Result<&mut dyn Instance> {
-        match &mut self.state {
-            State::Open(i) => Ok(&mut **i),
-            State::Closed(_) => Err(Error::Closed("Reader")),
-        }
+        self.state.instance("Reader")
     }
 
     /// Number of images: 0 (metadata only), 1, N, or [`LENGTH_UNKNOWN`].
@@ -140,7 +127,7 @@ impl Reader {
     /// closed and the request is dropped unfinished (as imageio skips
     /// `finish`).
     pub fn close(&mut self) -> Result<()> {
-        let State::Open(instance) = std::mem::replace(&mut self.state, State::Closed(None)) else {
+        let Some(instance) = self.state.take_open() else {
             return Ok(());
         };
         let (closed, mut request) = instance.close();

@@ -1,19 +1,11 @@
 //! [`Writer`]: an open writer (imageio's `Format.Writer`).
 
 use super::format::Format;
+use super::state::State;
 use crate::core::{Dict, Image};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plugin::backend::Instance;
-use crate::request::Request;
 use std::fmt;
-
-/// A writer's state: open with its plugin instance, or closed (keeping the
-/// request of a committed write for `get_result`). A closed writer has no
-/// instance, so nothing can call into its plugin.
-enum State {
-    Open(Box<dyn Instance>),
-    Closed(Option<Box<Request>>),
-}
 
 /// An open writer (imageio's `Format.Writer`). A file target is written
 /// atomically: it appears only after a successful [`close`](Self::close).
@@ -44,14 +36,11 @@ impl Writer {
 
     /// Whether [`close`](Self::close) was called.
     pub fn closed(&self) -> bool {
-        matches!(self.state, State::Closed(_))
+        self.state.is_closed()
     }
 
     fn instance(&mut self) -> Result<&mut dyn Instance> {
-        match &mut self.state {
-            State::Open(i) => Ok(&mut **i),
-            State::Closed(_) => Err(Error::Closed("Writer")),
-        }
+        self.state.instance("Writer")
     }
 
     /// Remembers a failed call: the output will be discarded at close.
@@ -83,7 +72,7 @@ impl Writer {
     /// On error, and after any failed append, nothing is committed and the
     /// target is left untouched.
     pub fn close(&mut self) -> Result<()> {
-        let State::Open(instance) = std::mem::replace(&mut self.state, State::Closed(None)) else {
+        let Some(instance) = self.state.take_open() else {
             return Ok(());
         };
         let (closed, mut request) = instance.close();
@@ -104,7 +93,7 @@ impl Writer {
     /// Closes the writer without committing anything (the target is left
     /// untouched). Idempotent; a writer already closed stays as it is.
     pub fn discard(&mut self) {
-        if let State::Open(instance) = std::mem::replace(&mut self.state, State::Closed(None)) {
+        if let Some(instance) = self.state.take_open() {
             let (_closed, request) = instance.close();
             drop(request);
         }
@@ -122,11 +111,13 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        if let State::Open(instance) = &self.state {
-            log::warn!(
-                "a writer for {} was dropped without close(): its output is discarded",
-                instance.request().filename()
-            );
+        if !self.state.is_closed() {
+            let uri = self
+                .state
+                .request()
+                .map(|r| r.filename().to_owned())
+                .unwrap_or_default();
+            log::warn!("a writer for {uri} was dropped without close(): its output is discarded");
             self.discard();
         }
     }

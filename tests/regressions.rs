@@ -246,3 +246,74 @@ fn requests_say_what_they_read_and_write() {
     let r = Request::new(imageio::Uri::writer(Vec::new()), "wi").unwrap();
     assert!(matches!(r.target(), Some(Target::Stream(_))));
 }
+
+/// A plugin that writes by path (`get_local_filename`) to a `<bytes>`, a
+/// stream or a zip target: the file it wrote is the output (found in review
+/// of the typed request, which first lost it).
+#[test]
+fn writes_by_path_reach_every_target() {
+    use std::sync::{Arc, Mutex};
+    let write_by_path = |req: &mut Request| {
+        let path = req.get_local_filename().unwrap();
+        std::fs::write(&path, b"written by path").unwrap();
+        req.finish().unwrap();
+    };
+
+    let mut req = Request::new("<bytes>", "wi").unwrap();
+    write_by_path(&mut req);
+    assert_eq!(req.get_result().as_deref(), Some(&b"written by path"[..]));
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Shared::default();
+    let mut req = Request::new(imageio::Uri::writer(sink.clone()), "wi").unwrap();
+    write_by_path(&mut req);
+    assert_eq!(&*sink.0.lock().unwrap(), b"written by path");
+
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("a.zip");
+    let mut req = Request::new(dir.path().join("a.zip/inner/x.bin"), "wi").unwrap();
+    write_by_path(&mut req);
+    let back = Request::new(zip.join("inner/x.bin"), "ri")
+        .unwrap()
+        .firstbytes()
+        .unwrap()
+        .to_vec();
+    assert_eq!(back, b"written by path");
+
+    let target = dir.path().join("plain.bin");
+    let mut req = Request::new(target.as_path(), "wi").unwrap();
+    write_by_path(&mut req);
+    assert_eq!(std::fs::read(&target).unwrap(), b"written by path");
+}
+
+/// A writer dropped without `close` (an early return on an error) leaves
+/// no partial file: the target stays as it was.
+#[test]
+fn a_dropped_writer_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = Image::from(ndarray::ArrayD::<u8>::zeros(ndarray::IxDyn(&[4, 4])));
+    let target = dir.path().join("frames.tif");
+    let mut w = imageio::get_writer(target.as_path(), 'I', &Options::default()).unwrap();
+    w.append_data(&frame, None).unwrap();
+    drop(w);
+    assert!(!target.exists(), "no partial file");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "no temporary file: {left:?}");
+
+    // An existing target stays untouched.
+    std::fs::write(&target, b"old").unwrap();
+    let mut w = imageio::get_writer(target.as_path(), 'I', &Options::default()).unwrap();
+    w.append_data(&frame, None).unwrap();
+    drop(w);
+    assert_eq!(std::fs::read(&target).unwrap(), b"old");
+}

@@ -46,7 +46,7 @@ impl Writer {
     /// Remembers a failed call: the output will be discarded at close.
     fn note<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
-            self.failed.get_or_insert_with(|| (e.to_string(), e.kind()));
+            self.failed = Some((e.to_string(), e.kind()));
         }
         r
     }
@@ -111,15 +111,17 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        if !self.state.is_closed() {
+        // A writer whose append failed already returned that error: discard
+        // quietly. Otherwise say that the output was dropped.
+        if !self.state.is_closed() && self.failed.is_none() {
             let uri = self
                 .state
                 .request()
                 .map(|r| r.filename().to_owned())
                 .unwrap_or_default();
             log::warn!("a writer for {uri} was dropped without close(): its output is discarded");
-            self.discard();
         }
+        self.discard();
     }
 }
 

@@ -66,7 +66,8 @@ pub enum Target {
     },
     /// Memory: the bytes become [`Request::get_result`] (`<bytes>`).
     Memory,
-    /// The caller's stream, written once the request finishes.
+    /// The caller's stream, written when the request finishes (if anything
+    /// was written).
     Stream(Box<dyn Write + Send>),
 }
 
@@ -545,17 +546,15 @@ impl Request {
 }
 
 /// Commits a write: what was produced goes to its target. A write that
-/// produced nothing (the output was never opened) creates nothing.
+/// produced nothing (neither the output nor a local file was asked for)
+/// creates nothing.
 fn commit(w: &mut Writing, uri: &str) -> Result<()> {
     let io_err = |source| Error::Io {
         uri: uri.to_owned(),
         source,
     };
-    let Some(out) = w.out.take() else {
-        return Ok(());
-    };
-    let bytes = match out {
-        Output::Temp { mut file, temp } => {
+    let bytes = match (w.out.take(), &w.local) {
+        (Some(Output::Temp { mut file, temp }), _) => {
             file.flush().map_err(io_err)?;
             drop(file);
             if let Target::File(target) = &w.target {
@@ -563,10 +562,11 @@ fn commit(w: &mut Writing, uri: &str) -> Result<()> {
             }
             return Ok(());
         }
-        Output::Memory(c) => match &w.local {
-            Some(local) => std::fs::read(local).map_err(io_err)?,
-            None => c.into_inner(),
-        },
+        // A plugin that wrote by path (`get_local_filename`): that file is the output.
+        (_, Some(local)) => std::fs::read(local).map_err(io_err)?,
+        (Some(Output::Memory(c)), None) => c.into_inner(),
+        // Nothing was written: nothing is created.
+        (None, None) => return Ok(()),
     };
     match &mut w.target {
         Target::Zip { archive, member } => optional::write_zip_member(archive, member, &bytes, uri),

@@ -9,8 +9,9 @@
 
 use super::PluginInfo;
 use crate::core::{Dict, Image};
-use crate::error::{Error, Result};
+use crate::error::{Error, PluginCode, Result};
 use crate::request::Request;
+use imageio_plugin_api::ffi;
 
 /// What a format declares it can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,4 +65,107 @@ pub(crate) trait Instance: Send {
     /// Closes the instance and hands its request back (to be finished, or
     /// dropped to discard a write).
     fn close(self: Box<Self>) -> (Result<()>, Box<Request>);
+}
+
+/// A plugin's failure as a backend meets it: the plugin's status and
+/// message, before it becomes an [`Error`]. Every backend maps failures
+/// with [`into_error`](Self::into_error), so a status means the same
+/// whichever backend ran the plugin.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    /// The `IIO_ERR_*` status.
+    pub code: i32,
+    /// The plugin's message, or the host's when it gave none.
+    pub message: String,
+    /// The plugin gave no message; `message` is the host's.
+    pub no_message: bool,
+}
+
+/// Where a failure happened, for its error.
+pub(crate) struct Call<'a> {
+    /// The request's name.
+    pub uri: &'a str,
+    /// The format's name.
+    pub format: &'a str,
+    /// The plugin's id.
+    pub plugin: &'a str,
+    /// The image asked for, in `get_data` (a frame that cannot be read is
+    /// [`Error::CannotReadFrame`] there).
+    pub index: Option<u64>,
+}
+
+impl Failure {
+    /// A failure the host itself reports (a missing function, ...).
+    pub(crate) fn host(code: i32, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            no_message: false,
+        }
+    }
+
+    /// A plugin's status and message (empty when it gave none).
+    pub(crate) fn from_plugin(code: i32, message: String) -> Failure {
+        let no_message = message.trim().is_empty();
+        Failure {
+            code,
+            message: if no_message {
+                format!("the plugin returned status {code} without a message")
+            } else {
+                message
+            },
+            no_message,
+        }
+    }
+
+    /// The host's error for this failure (the one mapping of statuses to
+    /// errors); `io` is the I/O error a stream callback met during the
+    /// call, added to the message.
+    pub(crate) fn into_error(mut self, call: &Call<'_>, io: Option<std::io::Error>) -> Error {
+        if let Some(io) = io {
+            self.message.push_str(&format!(" ({io})"));
+        }
+        let uri = call.uri.to_owned();
+        match (self.code, call.index) {
+            (ffi::IIO_ERR_PANIC, _) => Error::Panicked {
+                uri,
+                format: call.format.to_owned(),
+                plugin: call.plugin.to_owned(),
+                message: self.message,
+            },
+            (ffi::IIO_ERR_INDEX_OUT_OF_RANGE, _) => Error::IndexOutOfRange {
+                uri,
+                message: self.message,
+            },
+            (ffi::IIO_ERR_CANNOT_READ_FRAME, Some(index)) => Error::CannotReadFrame {
+                uri,
+                index,
+                message: self.message,
+            },
+            (code, _) => Error::Plugin {
+                uri,
+                format: call.format.to_owned(),
+                plugin: call.plugin.to_owned(),
+                code: plugin_code(code),
+                message: self.message,
+                no_message: self.no_message,
+            },
+        }
+    }
+}
+
+/// The host's name for an `IIO_ERR_*` status.
+pub(crate) fn plugin_code(code: i32) -> PluginCode {
+    match code {
+        ffi::IIO_ERR_UNSUPPORTED => PluginCode::Unsupported,
+        ffi::IIO_ERR_INVALID_ARGUMENT => PluginCode::InvalidArgument,
+        ffi::IIO_ERR_IO => PluginCode::Io,
+        ffi::IIO_ERR_CORRUPT => PluginCode::Corrupt,
+        ffi::IIO_ERR_INDEX_OUT_OF_RANGE => PluginCode::IndexOutOfRange,
+        ffi::IIO_ERR_NO_MEMORY => PluginCode::NoMemory,
+        ffi::IIO_ERR_PANIC => PluginCode::Panic,
+        ffi::IIO_ERR_INTERNAL => PluginCode::Internal,
+        ffi::IIO_ERR_CANNOT_READ_FRAME => PluginCode::CannotReadFrame,
+        other => PluginCode::Other(other),
+    }
 }

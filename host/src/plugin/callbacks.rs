@@ -9,9 +9,10 @@ use crate::request::Request;
 use imageio_plugin_api::ffi::{self, iio_host_v1, iio_image_sink, iio_status, iio_str, iio_stream, iio_value};
 use imageio_plugin_api::raw::{shape_bytes, slice, slice_mut, str_lossy};
 use imageio_plugin_api::{Dtype, Value as AbiValue};
-use std::ffi::{c_char, c_void};
+use std::ffi::{CString, c_char, c_void};
 use std::io::{self, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 /// The one panic boundary of every host callback: runs `f`, and gives
@@ -59,22 +60,66 @@ pub(crate) fn host_table() -> *const iio_host_v1 {
         .0
 }
 
+// ------------------------------------------------------------------ contexts
+
+/// A callback context that plugins reach through a raw pointer (the `ctx`
+/// of the `iio_stream` or `iio_image_sink` they are handed). It is
+/// allocated once and never moves, and the host reaches it only through
+/// the same pointer, so the plugin's copy stays valid until the owner drops
+/// it. The host never holds a reference from [`get_mut`](Self::get_mut)
+/// across a call into the plugin.
+pub(crate) struct Pinned<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> Pinned<T> {
+    fn new(value: T) -> Pinned<T> {
+        Pinned {
+            ptr: NonNull::from(Box::leak(Box::new(value))),
+        }
+    }
+
+    /// The pointer plugins are given.
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+
+    /// The context, between calls into the plugin.
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        // SAFETY: the allocation lives until drop; `&mut self` makes this the
+        // only host access, and no plugin call is running (the host uses the
+        // context only between calls).
+        unsafe { &mut *self.ptr.as_ptr() }
+    }
+}
+
+impl<T> Drop for Pinned<T> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `new` and is freed once.
+        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+// SAFETY: a `Pinned<T>` owns its `T` like a `Box<T>`.
+unsafe impl<T: Send> Send for Pinned<T> {}
+
 // ------------------------------------------------------------------ streams
 
-/// The context behind a request's `iio_stream` and `get_local_filename`.
-/// Boxed by the reader or writer so its address is stable from `open` to
-/// `close`.
+/// The context behind a request's `iio_stream` and `get_local_filename`,
+/// owned by the open instance from `open` to `close`.
 pub(crate) struct IoCtx {
     pub stream: iio_stream,
     /// The request; refreshed before every call into the plugin.
     pub request: *mut Request,
     /// The last I/O error a callback met, kept for the error report.
     pub last_error: Option<io::Error>,
+    /// The local file names handed to the plugin, alive until close.
+    local_names: Vec<CString>,
 }
 
 impl IoCtx {
-    pub(crate) fn new(size_hint: Option<u64>, read: bool) -> Box<IoCtx> {
-        let mut ctx = Box::new(IoCtx {
+    pub(crate) fn new(size_hint: Option<u64>, read: bool) -> Pinned<IoCtx> {
+        let ctx = Pinned::new(IoCtx {
             stream: iio_stream {
                 struct_size: size_of::<iio_stream>() as u32,
                 _reserved: 0,
@@ -86,9 +131,10 @@ impl IoCtx {
             },
             request: std::ptr::null_mut(),
             last_error: None,
+            local_names: Vec::new(),
         });
-        let self_ptr: *mut IoCtx = &mut *ctx;
-        ctx.stream.ctx = self_ptr.cast::<c_void>();
+        // SAFETY: the context was just allocated and nothing else uses it.
+        unsafe { (*ctx.as_ptr()).stream.ctx = ctx.as_ptr().cast::<c_void>() };
         ctx
     }
 }
@@ -99,7 +145,10 @@ impl IoCtx {
 ///
 /// `ctx` is the `IoCtx` the host put in the stream, with a valid `request`
 /// that nothing else uses during the call.
-unsafe fn with_request(ctx: *mut c_void, f: impl FnOnce(&mut Request) -> io::Result<()>) -> iio_status {
+unsafe fn with_request(
+    ctx: *mut c_void,
+    f: impl FnOnce(&mut Request, &mut Vec<CString>) -> io::Result<()>,
+) -> iio_status {
     if ctx.is_null() {
         return ffi::IIO_ERR_INTERNAL;
     }
@@ -110,7 +159,7 @@ unsafe fn with_request(ctx: *mut c_void, f: impl FnOnce(&mut Request) -> io::Res
     }
     // SAFETY: forwarded from this function's contract.
     let request = unsafe { &mut *io_ctx.request };
-    match guarded(None, || Some(f(request))) {
+    match guarded(None, || Some(f(request, &mut io_ctx.local_names))) {
         Some(Ok(())) => ffi::IIO_OK,
         Some(Err(e)) => {
             io_ctx.last_error = Some(e);
@@ -133,7 +182,7 @@ unsafe extern "C" fn stream_read(ctx: *mut c_void, buf: *mut u8, len: usize, out
     }
     // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
     unsafe {
-        with_request(ctx, |req| {
+        with_request(ctx, |req, _| {
             // SAFETY: the plugin promises `len` writable bytes at `buf`.
             let dst = slice_mut(buf, len);
             let n = req.read(dst).map_err(to_io)?;
@@ -150,7 +199,7 @@ unsafe extern "C" fn stream_write(ctx: *mut c_void, buf: *const u8, len: usize, 
     }
     // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
     unsafe {
-        with_request(ctx, |req| {
+        with_request(ctx, |req, _| {
             // SAFETY: the plugin promises `len` readable bytes at `buf`.
             let src = slice(buf, len);
             req.write_all(src).map_err(to_io)?;
@@ -173,7 +222,7 @@ unsafe extern "C" fn stream_seek(ctx: *mut c_void, off: i64, whence: u32, out_po
     };
     // SAFETY: the plugin passes the stream's own ctx during a call (ABI rule).
     unsafe {
-        with_request(ctx, |req| {
+        with_request(ctx, |req, _| {
             let p = req.seek(pos).map_err(to_io)?;
             // SAFETY: `out_pos` is a valid out-pointer (checked non-null).
             *out_pos = p;
@@ -188,10 +237,14 @@ pub(crate) unsafe extern "C" fn local_filename(host_ctx: *mut c_void, out_path: 
     }
     // SAFETY: `host_ctx` is the IoCtx of the instance (set by the host at open).
     unsafe {
-        with_request(host_ctx, |req| {
-            let p = req.local_filename_c().map_err(to_io)?;
-            // SAFETY: `out_path` is a valid out-pointer (checked non-null).
-            *out_path = p;
+        with_request(host_ctx, |req, names| {
+            let path = req.get_local_filename().map_err(to_io)?;
+            let c = CString::new(path.to_string_lossy().into_owned())
+                .map_err(|_| io::Error::other("the local file name contains a NUL byte"))?;
+            // SAFETY: `out_path` is a valid out-pointer (checked non-null);
+            // the string lives in the context until the instance is closed.
+            *out_path = c.as_ptr();
+            names.push(c);
             Ok(())
         })
     }
@@ -212,8 +265,8 @@ pub(crate) struct SinkCtx {
 }
 
 impl SinkCtx {
-    pub(crate) fn new(max_bytes: u64, allow_alloc: bool) -> Box<SinkCtx> {
-        let mut ctx = Box::new(SinkCtx {
+    pub(crate) fn new(max_bytes: u64, allow_alloc: bool) -> Pinned<SinkCtx> {
+        let ctx = Pinned::new(SinkCtx {
             sink: iio_image_sink {
                 struct_size: size_of::<iio_image_sink>() as u32,
                 _reserved: 0,
@@ -228,8 +281,8 @@ impl SinkCtx {
             alloc_calls: 0,
             refused: None,
         });
-        let self_ptr: *mut SinkCtx = &mut *ctx;
-        ctx.sink.ctx = self_ptr.cast::<c_void>();
+        // SAFETY: the context was just allocated and nothing else uses it.
+        unsafe { (*ctx.as_ptr()).sink.ctx = ctx.as_ptr().cast::<c_void>() };
         ctx
     }
 

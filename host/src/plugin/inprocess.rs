@@ -5,8 +5,8 @@
 //! (done once, for every call).
 
 use super::PluginInfo;
-use super::backend::{Capabilities, FormatBackend, Instance};
-use super::callbacks::{IoCtx, SinkCtx, local_filename};
+use super::backend::{Call, Capabilities, Failure, FormatBackend, Instance};
+use super::callbacks::{IoCtx, Pinned, SinkCtx, local_filename};
 use crate::core::image::with_array;
 use crate::core::{Dict, Image, NdArray};
 use crate::error::{Error, Result};
@@ -19,25 +19,6 @@ use imageio_plugin_api::raw::str_view;
 use std::ffi::{c_char, c_void};
 use std::ptr::NonNull;
 use std::sync::{Arc, MutexGuard};
-
-/// A plugin's error: its status and message, before it becomes an [`Error`].
-#[derive(Debug, Clone)]
-struct Failure {
-    code: iio_status,
-    message: String,
-    /// The plugin gave no message; `message` is the host's.
-    no_message: bool,
-}
-
-impl Failure {
-    fn host(code: iio_status, message: impl Into<String>) -> Failure {
-        Failure {
-            code,
-            message: message.into(),
-            no_message: false,
-        }
-    }
-}
 
 /// One format table (a zero-extended copy) with its plugin and name.
 struct Table {
@@ -103,53 +84,21 @@ impl Table {
         }
         // The message is NUL-terminated within the buffer, or stops at its end.
         let bytes: Vec<u8> = err.message.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-        let message = String::from_utf8_lossy(&bytes).into_owned();
-        let no_message = message.trim().is_empty();
-        Err(Failure {
-            code: status,
-            message: if no_message {
-                format!("the plugin returned status {status} without a message")
-            } else {
-                message
-            },
-            no_message,
-        })
+        Err(Failure::from_plugin(
+            status,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
     }
 
-    /// The host error for a plugin's failure on `uri` (the one mapping of
-    /// statuses to errors); `io` is the I/O error a stream callback met
-    /// during the call, added to the message.
-    fn error(&self, uri: &str, mut f: Failure, io: Option<std::io::Error>, index: Option<u64>) -> Error {
-        if let Some(io) = io {
-            f.message.push_str(&format!(" ({io})"));
-        }
-        let (format, plugin) = (self.format.clone(), self.plugin.id.clone());
-        let uri = uri.to_owned();
-        match f.code {
-            ffi::IIO_ERR_PANIC => Error::Panicked {
-                uri,
-                format,
-                plugin,
-                message: f.message,
-            },
-            ffi::IIO_ERR_INDEX_OUT_OF_RANGE => Error::IndexOutOfRange {
-                uri,
-                message: f.message,
-            },
-            ffi::IIO_ERR_CANNOT_READ_FRAME if index.is_some() => Error::CannotReadFrame {
-                uri,
-                index: index.unwrap_or_default(),
-                message: f.message,
-            },
-            code => Error::Plugin {
-                uri,
-                format,
-                plugin,
-                code: super::plugin_code(code),
-                message: f.message,
-                no_message: f.no_message,
-            },
-        }
+    /// The host error for a failed call on `uri` (see [`Failure::into_error`]).
+    fn error(&self, uri: &str, f: Failure, io: Option<std::io::Error>, index: Option<u64>) -> Error {
+        let call = Call {
+            uri,
+            format: &self.format,
+            plugin: &self.plugin.id,
+            index,
+        };
+        f.into_error(&call, io)
     }
 
     /// The error for a plugin that broke the ABI's rules.
@@ -230,9 +179,12 @@ impl RawRequest {
     }
 
     /// Attaches the instance's stream and `get_local_filename` (for `open`).
-    fn attach(&mut self, io: &mut IoCtx) {
-        self.raw.stream = &io.stream;
-        self.raw.host_ctx = (io as *mut IoCtx).cast::<c_void>();
+    fn attach(&mut self, io: &Pinned<IoCtx>) {
+        let io = io.as_ptr();
+        // SAFETY: only the field's address is taken; the context lives (and
+        // stays put) until the instance is closed.
+        self.raw.stream = unsafe { std::ptr::addr_of!((*io).stream) };
+        self.raw.host_ctx = io.cast::<c_void>();
         self.raw.get_local_filename = Some(local_filename);
     }
 }
@@ -292,8 +244,8 @@ impl FormatBackend for InProcess {
             Err(e) => return Err((e, request)),
         };
         let mut io = IoCtx::new(request.size_hint(), read);
-        io.request = &mut *request;
-        raw.attach(&mut io);
+        io.get_mut().request = &mut *request;
+        raw.attach(&io);
         let table = &self.table;
         let opened = (|| {
             let f = function!(table, open);
@@ -311,7 +263,7 @@ impl FormatBackend for InProcess {
                 io,
             })),
             Err(f) => {
-                let e = table.error(request.filename(), f, io.last_error.take(), None);
+                let e = table.error(request.filename(), f, io.get_mut().last_error.take(), None);
                 Err((e, request))
             }
         }
@@ -319,12 +271,12 @@ impl FormatBackend for InProcess {
 }
 
 /// An open instance of a format table, with its request and stream context
-/// (boxed, so the addresses the plugin holds stay put until close).
+/// (pinned, so the addresses the plugin holds stay put until close).
 struct Open {
     table: Arc<Table>,
     instance: NonNull<iio_instance>,
     request: Box<Request>,
-    io: Box<IoCtx>,
+    io: Pinned<IoCtx>,
 }
 
 // SAFETY: the instance is used by one thread at a time (every call goes
@@ -333,40 +285,45 @@ struct Open {
 unsafe impl Send for Open {}
 
 impl Open {
-    /// Points the stream context at the request and clears the last I/O
-    /// error, before a call into the plugin.
-    fn prepare(&mut self) {
-        self.io.request = &mut *self.request;
-        self.io.last_error = None;
-    }
-
-    /// Maps a failed call's status to the host's error, with the I/O error
-    /// its stream callbacks met.
-    fn error(&mut self, f: Failure, index: Option<u64>) -> Error {
-        let io = self.io.last_error.take();
-        self.table.error(self.request.filename(), f, io, index)
+    /// One call into the plugin: the stream context pointed at the request,
+    /// then `body` (which looks the function up and calls it under the
+    /// plugin's lock), then a failure mapped to the host's error with the
+    /// I/O error the stream met. `index` is the image of a `get_data`.
+    fn call(
+        &mut self,
+        index: Option<u64>,
+        body: impl FnOnce(&Table, *mut iio_instance) -> std::result::Result<(), Failure>,
+    ) -> Result<()> {
+        let io = self.io.get_mut();
+        io.request = &mut *self.request;
+        io.last_error = None;
+        let r = body(&self.table, self.instance.as_ptr());
+        r.map_err(|f| {
+            let io = self.io.get_mut().last_error.take();
+            self.table.error(self.request.filename(), f, io, index)
+        })
     }
 
     /// One `get_data` or `get_meta_data` call into a fresh sink.
-    fn fill(&mut self, index: u64, sink: &mut SinkCtx, meta_only: bool) -> Result<()> {
-        self.prepare();
-        let table = Arc::clone(&self.table);
-        let inst = self.instance.as_ptr();
-        let r = (|| {
+    fn fill(&mut self, index: u64, sink: &Pinned<SinkCtx>, meta_only: bool) -> Result<()> {
+        let raw_sink = sink.as_ptr();
+        self.call((!meta_only).then_some(index), |table, inst| {
             let f = if meta_only {
                 function!(table, get_meta_data)
             } else {
                 function!(table, get_data)
             };
             // SAFETY: the instance is open (owned by this value, closed only
-            // by consuming it); the sink lives for the call.
-            table.checked(|err| unsafe { f(inst, index, &sink.sink, err) })
-        })();
-        r.map_err(|mut f| {
-            if let Some(reason) = sink.refused.take() {
-                f.message = format!("{} ({reason})", f.message);
-            }
-            self.error(f, (!meta_only).then_some(index))
+            // by consuming it); the sink lives for the call and the host
+            // holds no reference to it meanwhile.
+            let r = table.checked(|err| unsafe { f(inst, index, std::ptr::addr_of!((*raw_sink).sink), err) });
+            r.map_err(|mut f| {
+                // SAFETY: the call has returned; nothing else uses the sink.
+                if let Some(reason) = unsafe { (*raw_sink).refused.take() } {
+                    f.message = format!("{} ({reason})", f.message);
+                }
+                f
+            })
         })
     }
 }
@@ -377,22 +334,19 @@ impl Instance for Open {
     }
 
     fn get_length(&mut self) -> Result<u64> {
-        self.prepare();
-        let table = Arc::clone(&self.table);
-        let inst = self.instance.as_ptr();
-        let r = (|| {
+        let mut out = 0u64;
+        self.call(None, |table, inst| {
             let f = function!(table, get_length);
-            let mut out = 0u64;
             // SAFETY: the instance is open; out-pointer and buffer are valid.
-            table.checked(|err| unsafe { f(inst, &mut out, err) })?;
-            Ok(out)
-        })();
-        r.map_err(|f| self.error(f, None))
+            table.checked(|err| unsafe { f(inst, &mut out, err) })
+        })?;
+        Ok(out)
     }
 
     fn get_data(&mut self, index: u64, max_bytes: u64) -> Result<Image> {
         let mut sink = SinkCtx::new(max_bytes, true);
-        self.fill(index, &mut sink, false)?;
+        self.fill(index, &sink, false)?;
+        let sink = sink.get_mut();
         let data = sink.take_array().ok_or_else(|| {
             self.table.protocol(
                 self.request.filename(),
@@ -407,12 +361,11 @@ impl Instance for Open {
 
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict> {
         let mut sink = SinkCtx::new(0, false);
-        self.fill(index.unwrap_or(ffi::IIO_INDEX_GLOBAL), &mut sink, true)?;
-        Ok(std::mem::take(&mut sink.meta))
+        self.fill(index.unwrap_or(ffi::IIO_INDEX_GLOBAL), &sink, true)?;
+        Ok(std::mem::take(&mut sink.get_mut().meta))
     }
 
     fn append_data(&mut self, image: &Image, meta: &Dict) -> Result<()> {
-        self.prepare();
         let contiguous = contiguous_bytes(&image.data);
         let shape: Vec<u64> = image.data.shape().iter().map(|&d| d as u64).collect();
         let itemsize = image.data.dtype().size() as i64;
@@ -431,42 +384,31 @@ impl Instance for Open {
         };
         let entries = meta_to_abi(meta);
         let kvs = kv_views(&entries);
-        let table = Arc::clone(&self.table);
-        let inst = self.instance.as_ptr();
-        let r = (|| {
+        self.call(None, |table, inst| {
             let f = function!(table, append_data);
             // SAFETY: the instance is open; view, shape, strides, data and
             // meta live until the call returns.
             table.checked(|err| unsafe { f(inst, &view, kvs.as_ptr(), kvs.len(), err) })
-        })();
-        r.map_err(|f| self.error(f, None))
+        })
     }
 
     fn set_meta_data(&mut self, meta: &Dict) -> Result<()> {
-        self.prepare();
         let entries = meta_to_abi(meta);
         let kvs = kv_views(&entries);
-        let table = Arc::clone(&self.table);
-        let inst = self.instance.as_ptr();
-        let r = (|| {
+        self.call(None, |table, inst| {
             let f = function!(table, set_meta_data);
             // SAFETY: the instance is open; meta lives until the call returns.
             table.checked(|err| unsafe { f(inst, kvs.as_ptr(), kvs.len(), err) })
-        })();
-        r.map_err(|f| self.error(f, None))
+        })
     }
 
     fn close(mut self: Box<Self>) -> (Result<()>, Box<Request>) {
-        self.prepare();
-        let table = Arc::clone(&self.table);
-        let inst = self.instance.as_ptr();
-        let r = (|| {
+        let r = self.call(None, |table, inst| {
             let f = function!(table, close);
             // SAFETY: the instance is open, and this value, which owns it,
             // is consumed here: it is never used again.
             table.checked(|err| unsafe { f(inst, err) })
-        })();
-        let r = r.map_err(|f| self.error(f, None));
+        });
         let Open { request, .. } = *self;
         (r, request)
     }

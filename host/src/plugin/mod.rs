@@ -8,7 +8,6 @@ pub(crate) mod callbacks;
 pub(crate) mod inprocess;
 pub(crate) mod loader;
 
-use imageio_plugin_api::ffi;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -105,22 +104,4 @@ pub struct PluginReport {
     pub reason: String,
     /// The names of the formats it registered.
     pub formats: Vec<String>,
-}
-
-/// The host's name for an `IIO_ERR_*` status (the one place the ABI's
-/// status codes are mapped).
-pub(crate) fn plugin_code(code: i32) -> crate::error::PluginCode {
-    use crate::error::PluginCode;
-    match code {
-        ffi::IIO_ERR_UNSUPPORTED => PluginCode::Unsupported,
-        ffi::IIO_ERR_INVALID_ARGUMENT => PluginCode::InvalidArgument,
-        ffi::IIO_ERR_IO => PluginCode::Io,
-        ffi::IIO_ERR_CORRUPT => PluginCode::Corrupt,
-        ffi::IIO_ERR_INDEX_OUT_OF_RANGE => PluginCode::IndexOutOfRange,
-        ffi::IIO_ERR_NO_MEMORY => PluginCode::NoMemory,
-        ffi::IIO_ERR_PANIC => PluginCode::Panic,
-        ffi::IIO_ERR_INTERNAL => PluginCode::Internal,
-        ffi::IIO_ERR_CANNOT_READ_FRAME => PluginCode::CannotReadFrame,
-        other => PluginCode::Other(other),
-    }
 }

@@ -21,7 +21,6 @@ pub use uri::{ReadSeek, Uri, UriType};
 use crate::core::Dict;
 use crate::core::io::read_n_bytes;
 use crate::error::{Error, Result};
-use std::ffi::CString;
 use std::fmt;
 use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -152,8 +151,6 @@ pub struct Request {
     /// Temporary files of `get_local_filename`, removed when the request
     /// finishes or is dropped.
     temp_files: Vec<TempPath>,
-    /// C strings handed to plugins, alive as long as the request.
-    local_names: Vec<CString>,
     finished: bool,
 }
 
@@ -219,7 +216,6 @@ impl Request {
             resource,
             firstbytes: None,
             temp_files: Vec::new(),
-            local_names: Vec::new(),
             finished: false,
         })
     }
@@ -500,16 +496,6 @@ impl Request {
         let p = path.to_path_buf();
         self.temp_files.push(path);
         Ok(p)
-    }
-
-    /// Like [`get_local_filename`](Self::get_local_filename), as a C string
-    /// that lives as long as the request.
-    pub(crate) fn local_filename_c(&mut self) -> Result<*const std::ffi::c_char> {
-        let p = self.get_local_filename()?;
-        let c = CString::new(p.to_string_lossy().into_owned())
-            .map_err(|_| Error::Unsupported("the local file name contains a NUL byte".into()))?;
-        self.local_names.push(c);
-        Ok(self.local_names.last().expect("just pushed").as_ptr())
     }
 
     /// Finishes the request: a write is committed (a file renamed into place,

@@ -25,8 +25,9 @@
 //! - [`core`]: imageio's `imageio.core` helpers ([`Dict`], [`Image`],
 //!   [`image_as_uint`], progress indicators, `get_remote_file`, ...).
 //!
-//! Every public item also has a short path at the top (`imageio::Request`,
-//! `imageio::Mode`, ...).
+//! The items a program uses most also have a short path at the top
+//! (`imageio::Request`, `imageio::Mode`, `imageio::imread`, ...); each item's
+//! home is the module above that holds it.
 //!
 //! ## Features
 //!

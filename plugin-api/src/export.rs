@@ -55,9 +55,20 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// The SDK's one panic boundary: runs `f`; a panic gives its message (the
+/// payload is dropped inside a second boundary, since dropping it may panic
+/// too). Nothing unwinds into the host's C frames.
+fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = panic_message(&*payload);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        message
+    })
+}
+
 /// Runs `f`, turning an error or a panic into a status and a message.
 fn guard(err: *mut iio_error, f: impl FnOnce() -> Result<()>) -> iio_status {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match catch(f) {
         Ok(Ok(())) => ffi::IIO_OK,
         Ok(Err(e)) => {
             let code = if e.code == ffi::IIO_OK {
@@ -68,10 +79,7 @@ fn guard(err: *mut iio_error, f: impl FnOnce() -> Result<()>) -> iio_status {
             write_error(err, code, &e.message);
             code
         }
-        Err(payload) => {
-            let message = panic_message(&*payload);
-            // Dropping the payload may itself panic; keep that inside too.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        Err(message) => {
             write_error(err, ffi::IIO_ERR_PANIC, &message);
             ffi::IIO_ERR_PANIC
         }
@@ -101,8 +109,7 @@ fn meta_from_raw(meta: *const iio_kv, len: usize) -> Result<Vec<(String, Value)>
     kvs.iter()
         .map(|kv| {
             // SAFETY: key and value follow the ABI's borrowing rules for the call.
-            let key =
-                String::from_utf8_lossy(unsafe { crate::raw::slice(kv.key.ptr.cast::<u8>(), kv.key.len) }).into_owned();
+            let key = unsafe { crate::raw::str_lossy(&kv.key) };
             // SAFETY: as above.
             let value = unsafe { Value::from_raw(&kv.value) }.unwrap_or(Value::None);
             Ok((key, value))
@@ -116,7 +123,7 @@ unsafe extern "C" fn can_read<F: Format>(req: *const iio_request) -> i32 {
     }
     // SAFETY: the host passes a valid request for the call.
     let req = unsafe { Request::from_raw(&*req) };
-    catch_unwind(AssertUnwindSafe(|| F::can_read(&req).clamp(0, 100))).unwrap_or(0)
+    catch(|| F::can_read(&req).clamp(0, 100)).unwrap_or(0)
 }
 
 unsafe extern "C" fn can_write<F: Format>(req: *const iio_request) -> i32 {
@@ -125,7 +132,7 @@ unsafe extern "C" fn can_write<F: Format>(req: *const iio_request) -> i32 {
     }
     // SAFETY: the host passes a valid request for the call.
     let req = unsafe { Request::from_raw(&*req) };
-    catch_unwind(AssertUnwindSafe(|| F::can_write(&req).clamp(0, 100))).unwrap_or(0)
+    catch(|| F::can_write(&req).clamp(0, 100)).unwrap_or(0)
 }
 
 unsafe extern "C" fn open<F: Format>(
@@ -314,11 +321,11 @@ pub unsafe fn entry(
     host: *const iio_host_v1,
     accessor: unsafe extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1,
 ) -> *const iio_plugin_v1 {
-    catch_unwind(AssertUnwindSafe(|| {
+    catch(|| {
         // SAFETY: forwarded from this function's contract.
         unsafe { crate::logging::install(host) };
         // SAFETY: forwarded from this function's contract.
         unsafe { accessor(host) }
-    }))
+    })
     .unwrap_or(core::ptr::null())
 }

@@ -61,8 +61,23 @@ pub trait Format: Sized + 'static {
     }
 }
 
+/// A format's extension list as imageio reads it: entries separated by
+/// spaces or commas, each becoming `.` + the entry without dots, in lower
+/// case. The host registers a format's extensions with this function.
+///
+/// ```
+/// use imageio_plugin_api::parse_extensions;
+/// assert_eq!(parse_extensions(".tif TIFF,.Tiff."), [".tif", ".tiff", ".tiff"]);
+/// ```
+pub fn parse_extensions(list: &str) -> Vec<String> {
+    list.split([' ', ','])
+        .filter(|e| !e.is_empty())
+        .map(|e| format!(".{}", e.trim_matches('.').to_lowercase()))
+        .collect()
+}
+
 /// Whether `extension` (`.png`, any case) is in a format's extension list
-/// (separated by spaces or commas, each with or without its dot).
+/// (as [`parse_extensions`] reads it).
 ///
 /// ```
 /// use imageio_plugin_api::lists_extension;
@@ -71,11 +86,8 @@ pub trait Format: Sized + 'static {
 /// assert!(!lists_extension(".tif", ""));
 /// ```
 pub fn lists_extension(extensions: &str, extension: &str) -> bool {
-    let ext = extension.trim_start_matches('.');
-    !ext.is_empty()
-        && extensions
-            .split([' ', ','])
-            .any(|e| !e.is_empty() && e.trim_start_matches('.').eq_ignore_ascii_case(ext))
+    let ext = format!(".{}", extension.trim_matches('.').to_lowercase());
+    ext.len() > 1 && parse_extensions(extensions).contains(&ext)
 }
 
 /// Whether a request's image mode (`i`, `I`, `v`, `V` or `?`) fits a

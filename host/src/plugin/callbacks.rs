@@ -1,6 +1,7 @@
 //! The host's callbacks that plugins call: the host table (logging), the
-//! stream over a request, the image sink and `get_local_filename`. Each runs
-//! under `catch_unwind`: a host bug becomes an error status, never an unwind
+//! stream over a request, the image sink and `get_local_filename`, with the
+//! pinned contexts behind them. Each runs under one panic boundary
+//! (`guarded`): a host bug becomes an error status, never an unwind
 //! through C frames.
 
 use crate::core::image::NdArray;

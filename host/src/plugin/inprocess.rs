@@ -20,6 +20,9 @@ use std::ffi::{c_char, c_void};
 use std::ptr::NonNull;
 use std::sync::{Arc, MutexGuard};
 
+// The host's "unknown length" is the ABI's: lengths pass through unchanged.
+const _: () = assert!(crate::registry::LENGTH_UNKNOWN == ffi::IIO_LENGTH_UNKNOWN);
+
 /// One format table (a zero-extended copy) with its plugin and name.
 struct Table {
     raw: iio_format_v1,

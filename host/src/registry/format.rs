@@ -24,17 +24,6 @@ pub struct Format {
     inner: Arc<FormatInner>,
 }
 
-/// Parses a format's extension list the way imageio does: commas become
-/// spaces, and each non-empty entry becomes `.` + the entry without dots, in
-/// lower case.
-pub(crate) fn parse_extensions(s: &str) -> Vec<String> {
-    s.replace(',', " ")
-        .split(' ')
-        .filter(|e| !e.is_empty())
-        .map(|e| format!(".{}", e.trim_matches('.').to_lowercase()))
-        .collect()
-}
-
 impl Format {
     pub(crate) fn from_spec(
         name: &str,
@@ -52,7 +41,7 @@ impl Format {
             inner: Arc::new(FormatInner {
                 name: name.to_uppercase(),
                 description: description.to_owned(),
-                extensions: parse_extensions(extensions),
+                extensions: imageio_plugin_api::parse_extensions(extensions),
                 modes: modes.to_owned(),
                 backend,
             }),

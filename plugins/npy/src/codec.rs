@@ -65,9 +65,7 @@ struct Header {
 
 impl Header {
     fn count(&self) -> Result<u64> {
-        self.shape
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
+        imageio_plugin_api::raw::shape_bytes(1, &self.shape)
             .ok_or_else(|| Error::corrupt(format!("the shape {:?} is too large", self.shape)))
     }
 }

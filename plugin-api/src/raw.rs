@@ -51,7 +51,7 @@ pub const fn str_view(s: &str) -> iio_str {
 ///
 /// # Safety
 ///
-/// As for [`slice`]: `s.ptr` points to `s.len` readable bytes, or `s.len` is 0.
+/// As for [`slice()`]: `s.ptr` points to `s.len` readable bytes, or `s.len` is 0.
 pub unsafe fn str_bytes<'a>(s: &iio_str) -> &'a [u8] {
     // SAFETY: forwarded from this function's contract.
     unsafe { slice(s.ptr.cast::<u8>(), s.len) }

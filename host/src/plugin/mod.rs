@@ -1,6 +1,15 @@
-//! Plugins: the host's side of the ABI (the host table, callbacks, calls into
-//! format tables), loading shared libraries, and the record of every plugin
-//! file considered.
+//! Where formats come from, and the host's side of the plugin ABI:
+//!
+//! - `loader`: loading plugin libraries (`dlopen`) and validating their tables;
+//! - `builtins`: the standard plugins compiled in (each behind its feature);
+//! - `backend`: the one seam, `FormatBackend` and `Instance`, through which
+//!   everything above calls a plugin with host values, and the one mapping of
+//!   a plugin's status to an [`Error`](crate::Error);
+//! - `inprocess`: the backend that calls a format table in this process (all
+//!   of the ABI marshalling);
+//! - `callbacks`: what plugins call back (stream, sink, local file, log);
+//! - here: each plugin's [`Origin`] and the [`PluginReport`] of every plugin
+//!   file considered.
 
 pub(crate) mod backend;
 pub(crate) mod builtins;

@@ -25,6 +25,8 @@
 //!   real HTTP server on 127.0.0.1 (drops, timeouts, 404s, seeking plugins).
 //! - `sources`: zip members (read, write, replace) against Python's zipfile,
 //!   `imageio:` standard images from a local mirror, the CLI on both.
+//! - `trust`: which plugin folders and files are loaded at all (absolute,
+//!   the user's own, not writable by others, links judged by their target).
 //! - `regressions`: the bugs the host's restructuring made impossible (a
 //!   closed reader calling its plugin, a far seek aborting, empty targets
 //!   created, `get_remote_file` into a given folder, two imageio messages).
@@ -43,3 +45,4 @@ mod regressions;
 mod remote;
 mod sources;
 mod threads;
+mod trust;

@@ -117,6 +117,22 @@ pub fn appdata_dir(appname: Option<&str>, roaming: bool) -> io::Result<PathBuf> 
     Ok(path)
 }
 
+/// The user's imageio folder as a place for plugins: `appdata_dir("imageio")`,
+/// unless the user folder is not the user's own: an empty or relative
+/// `IMAGEIO_USERDIR` (which would mean the current folder), or the shared
+/// fallback (`/var/tmp`) taken when there is no home folder, where anyone
+/// may have put files.
+pub(crate) fn user_plugin_home() -> Option<PathBuf> {
+    match std::env::var_os("IMAGEIO_USERDIR") {
+        Some(d) if !Path::new(&d).is_absolute() => return None,
+        Some(_) => {}
+        None if !std::env::home_dir().is_some_and(|h| h.is_absolute() && h.is_dir()) => return None,
+        None => {}
+    }
+    let dir = appdata_dir(Some("imageio"), false).ok()?;
+    dir.is_absolute().then_some(dir)
+}
+
 /// The folder of the running executable.
 pub(crate) fn exe_dir() -> Option<PathBuf> {
     std::env::current_exe().ok()?.parent().map(PathBuf::from)

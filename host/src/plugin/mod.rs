@@ -8,6 +8,7 @@
 //! - `inprocess`: the backend that calls a format table in this process (all
 //!   of the ABI marshalling);
 //! - `callbacks`: what plugins call back (stream, sink, local file, log);
+//! - `trust`: which plugin folders and files may be loaded at all;
 //! - here: each plugin's [`Origin`] and the [`PluginReport`] of every plugin
 //!   file considered.
 
@@ -16,6 +17,7 @@ pub(crate) mod builtins;
 pub(crate) mod callbacks;
 pub(crate) mod inprocess;
 pub(crate) mod loader;
+pub(crate) mod trust;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -33,19 +33,34 @@ pub struct FormatManager {
     inner: RwLock<Inner>,
 }
 
-/// The plugin directories, in search order: each entry of
-/// `IMAGEIO_PLUGIN_PATH` (`:`-separated, `;` on Windows), then the `plugins`
-/// folder of each [`resource_dirs`](crate::resource_dirs) entry.
+/// The plugin directories, in search order: each absolute entry of
+/// `IMAGEIO_PLUGIN_PATH` (`:`-separated, `;` on Windows; a relative entry is
+/// ignored with a warning, never resolved against the current folder), then
+/// the `plugins` folder of the installed resources
+/// ([`resource_package_dir`](crate::resource_package_dir)), of the user's
+/// imageio folder (left out when that folder is not the user's own: an empty
+/// or relative `IMAGEIO_USERDIR`, or the `/var/tmp` fallback of a user
+/// without a home folder), and of the executable's folder.
 pub fn plugin_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(p) = std::env::var_os("IMAGEIO_PLUGIN_PATH") {
-        dirs.extend(std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()));
+        for d in std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()) {
+            if d.is_absolute() {
+                dirs.push(d);
+            } else {
+                log::warn!(
+                    "ignoring the plugin folder '{}' in IMAGEIO_PLUGIN_PATH: plugin folders must be absolute paths",
+                    d.display()
+                );
+            }
+        }
     }
-    dirs.extend(
-        crate::core::dirs::resource_dirs()
-            .into_iter()
-            .map(|d| d.join("plugins")),
-    );
+    let dirs_of = [
+        crate::core::dirs::resource_package_dir(),
+        crate::core::dirs::user_plugin_home(),
+        crate::core::dirs::exe_dir(),
+    ];
+    dirs.extend(dirs_of.into_iter().flatten().map(|d| d.join("plugins")));
     dirs
 }
 
@@ -189,16 +204,27 @@ impl FormatManager {
 
     /// Loads every shared library (by the platform's suffix) in `dirs`, each
     /// directory in turn, its files sorted by name. Missing directories are
-    /// skipped.
+    /// skipped. A folder or file that is not trusted (a relative folder;
+    /// writable by group or others; owned by another user than this one or
+    /// root; a symbolic link is judged by its target) is refused with a
+    /// warning and recorded in [`plugin_reports`](Self::plugin_reports) with
+    /// the reason.
     ///
     /// # Safety
     ///
-    /// Every library in those folders is loaded, which runs its initialisers
-    /// and its entry point: arbitrary foreign code. Only name folders whose
-    /// every file you trust (see [`load_plugin`](Self::load_plugin)).
+    /// Every trusted library in those folders is loaded, which runs its
+    /// initialisers and its entry point: arbitrary foreign code. Only name
+    /// folders whose every file you trust (see [`load_plugin`](Self::load_plugin)).
     pub unsafe fn load_plugin_dirs(&self, dirs: &[PathBuf]) {
         let suffix = std::env::consts::DLL_EXTENSION;
         for dir in dirs {
+            if !dir.is_dir() {
+                continue;
+            }
+            if let Err(reason) = crate::plugin::trust::check(dir) {
+                self.refuse(dir, format!("plugin folder refused: {reason}; nothing in it is loaded"));
+                continue;
+            }
             let Ok(entries) = std::fs::read_dir(dir) else { continue };
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -206,11 +232,27 @@ impl FormatManager {
                 .collect();
             files.sort();
             for f in files {
+                if let Err(reason) = crate::plugin::trust::check(&f) {
+                    self.refuse(&f, format!("plugin file refused: {reason}"));
+                    continue;
+                }
                 // SAFETY: the caller vouches for every file in these folders
-                // (this function's contract).
+                // (this function's contract), and the file passed the checks.
                 let _ = unsafe { self.load_plugin(&f) };
             }
         }
+    }
+
+    /// Records (and logs) a plugin folder or file that is not loaded.
+    fn refuse(&self, path: &Path, reason: String) {
+        log::warn!("{reason}");
+        self.write().reports.push(PluginReport {
+            origin: Origin::File(path.to_owned()),
+            id: None,
+            status: PluginStatus::Rejected,
+            reason,
+            formats: Vec::new(),
+        });
     }
 
     /// Every plugin considered (builtins first), with its outcome.

@@ -25,6 +25,8 @@
 //!   real HTTP server on 127.0.0.1 (drops, timeouts, 404s, seeking plugins).
 //! - `sources`: zip members (read, write, replace) against Python's zipfile,
 //!   `imageio:` standard images from a local mirror, the CLI on both.
+//! - `strict`: damaged files are errors unless asked (as Pillow decides),
+//!   and RGBA never becomes CMYK silently.
 //! - `trust`: which plugin folders and files are loaded at all (absolute,
 //!   the user's own, not writable by others, links judged by their target).
 //! - `regressions`: the bugs the host's restructuring made impossible (a
@@ -44,5 +46,6 @@ mod readme;
 mod regressions;
 mod remote;
 mod sources;
+mod strict;
 mod threads;
 mod trust;

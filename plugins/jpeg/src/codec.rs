@@ -34,7 +34,9 @@ impl Format for Jpeg {
     }
 
     fn open_reader(req: &Request<'_>) -> Result<JpegReader> {
-        req.options()?.check_known("JPEG", &[])?;
+        let options = req.options()?;
+        options.check_known("JPEG", &["accept_truncated"])?;
+        let accept_truncated = options.get_bool("accept_truncated")?.unwrap_or(false);
         let mut data = Vec::new();
         req.stream()?.take(MAX_FILE).read_to_end(&mut data)?;
         if !data.starts_with(&[0xFF, 0xD8]) {
@@ -80,18 +82,35 @@ impl Format for Jpeg {
             ColorSpace::CMYK => ColorSpace::CMYK,
             _ => ColorSpace::RGB,
         };
+        let colorspace = match out {
+            ColorSpace::Luma => "L",
+            ColorSpace::CMYK => "CMYK",
+            _ => "RGB",
+        };
+        meta.push(("colorspace".to_owned(), Value::Str(colorspace.to_owned())));
         Ok(JpegReader {
             data,
             out,
             invert: out == ColorSpace::CMYK && markers.adobe,
             size: (u64::from(info.height), u64::from(info.width)),
             meta,
+            accept_truncated,
         })
     }
 
     fn open_writer(req: &Request<'_>) -> Result<JpegWriter> {
         let options = req.options()?;
-        options.check_known("JPEG", &["quality", "progressive", "optimize"])?;
+        options.check_known("JPEG", &["quality", "progressive", "optimize", "colorspace"])?;
+        let cmyk = match options.get("colorspace") {
+            None => false,
+            Some(Value::Str(s)) if s.eq_ignore_ascii_case("cmyk") => true,
+            Some(Value::Str(s)) if ["rgb", "l", "gray"].iter().any(|c| s.eq_ignore_ascii_case(c)) => false,
+            Some(other) => {
+                return Err(Error::invalid_argument(format!(
+                    "JPEG option \"colorspace\" must be \"CMYK\", \"RGB\" or \"L\", not {other:?}"
+                )));
+            }
+        };
         let quality = match options.get_int("quality")? {
             None => 75,
             Some(q @ 1..=100) => q as u8,
@@ -108,6 +127,7 @@ impl Format for Jpeg {
             optimize: options.get_bool("optimize")?.unwrap_or(false),
             global_meta: Vec::new(),
             written: false,
+            cmyk,
         })
     }
 }
@@ -123,6 +143,9 @@ pub struct JpegReader {
     invert: bool,
     size: (u64, u64),
     meta: Vec<(String, Value)>,
+    /// Decode a truncated or damaged file as far as it goes (and say so in
+    /// the metadata) instead of failing.
+    accept_truncated: bool,
 }
 
 impl Reader for JpegReader {
@@ -134,24 +157,25 @@ impl Reader for JpegReader {
         if index != 0 {
             return Err(Error::index_out_of_range(index, 1));
         }
-        let options = DecoderOptions::default()
-            .jpeg_set_out_colorspace(self.out)
-            .set_max_width(65535)
-            .set_max_height(65535);
-        let mut decoder = JpegDecoder::new_with_options(ZCursor::new(&self.data[..]), options);
-        decoder.decode_headers().map_err(decoding_error)?;
         let (h, w) = self.size;
         let channels = self.out.num_components() as u64;
-        let expected = decoder
-            .output_buffer_size()
-            .ok_or_else(|| Error::corrupt("the JPEG header could not be read"))?;
         let buf = sink.alloc::<u8>(&image_shape(h, w, channels))?;
-        if buf.len() != expected {
-            return Err(Error::corrupt(format!(
-                "the JPEG decoder's output ({expected} bytes) does not match the header's size {w}x{h}x{channels}"
-            )));
-        }
-        decoder.decode_into(buf).map_err(decoding_error)?;
+        // Strict by default: a truncated or damaged file is an error, never
+        // an image with invented (gray) pixels.
+        let damage = match self.decode(buf, true) {
+            Ok(()) => None,
+            Err(e) if self.accept_truncated => {
+                buf.fill(0);
+                self.decode(buf, false)?;
+                Some(e.message)
+            }
+            Err(e) => {
+                return Err(Error::corrupt(format!(
+                    "{} (the file is truncated or damaged; the option accept_truncated=true reads what there is)",
+                    e.message
+                )));
+            }
+        };
         if self.invert {
             for v in buf.iter_mut() {
                 *v = 255 - *v;
@@ -159,6 +183,10 @@ impl Reader for JpegReader {
         }
         for (k, v) in &self.meta {
             sink.set_meta(k, v)?;
+        }
+        if let Some(why) = damage {
+            log::warn!("JPEG: reading a damaged file as far as it goes: {why}");
+            sink.set_meta("truncated", &Value::Bool(true))?;
         }
         Ok(())
     }
@@ -174,6 +202,30 @@ impl Reader for JpegReader {
     }
 }
 
+impl JpegReader {
+    /// Decodes the image into `buf` (`strict`: any damage is an error).
+    fn decode(&self, buf: &mut [u8], strict: bool) -> Result<()> {
+        let options = DecoderOptions::default()
+            .jpeg_set_out_colorspace(self.out)
+            .set_max_width(65535)
+            .set_max_height(65535)
+            .set_strict_mode(strict);
+        let mut decoder = JpegDecoder::new_with_options(ZCursor::new(&self.data[..]), options);
+        decoder.decode_headers().map_err(decoding_error)?;
+        let expected = decoder
+            .output_buffer_size()
+            .ok_or_else(|| Error::corrupt("the JPEG header could not be read"))?;
+        if buf.len() != expected {
+            let (h, w) = self.size;
+            return Err(Error::corrupt(format!(
+                "the JPEG decoder's output ({expected} bytes) does not match the header's size {w}x{h}x{}",
+                self.out.num_components()
+            )));
+        }
+        decoder.decode_into(buf).map_err(decoding_error)
+    }
+}
+
 /// An open JPEG writer (one image).
 pub struct JpegWriter {
     stream: Stream,
@@ -182,6 +234,14 @@ pub struct JpegWriter {
     optimize: bool,
     global_meta: Vec<(String, Value)>,
     written: bool,
+    /// CMYK was asked for (the option `colorspace="CMYK"`).
+    cmyk: bool,
+}
+
+/// Whether metadata says the image is CMYK (`colorspace = "CMYK"`, as the
+/// reader reports a CMYK file).
+fn asks_cmyk<'a>(mut meta: impl Iterator<Item = &'a (String, Value)>) -> bool {
+    meta.any(|(k, v)| k == "colorspace" && matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("cmyk")))
 }
 
 fn encoding_error(e: jpeg_encoder::EncodingError) -> Error {
@@ -213,7 +273,17 @@ impl Writer for JpegWriter {
         let color = match c {
             1 => jpeg_encoder::ColorType::Luma,
             3 => jpeg_encoder::ColorType::Rgb,
-            4 => jpeg_encoder::ColorType::Cmyk,
+            // Four channels are CMYK only when asked for: an RGBA image must
+            // never silently become a CMYK file.
+            4 if self.cmyk || asks_cmyk(self.global_meta.iter().chain(meta)) => jpeg_encoder::ColorType::Cmyk,
+            4 => {
+                return Err(Error::unsupported(format!(
+                    "JPEG has no alpha channel: a 4-channel image (shape {:?}) is written only as CMYK, \
+                     with the option colorspace=\"CMYK\" (or the metadata colorspace=\"CMYK\" a CMYK JPEG \
+                     reads with); drop the alpha channel to write RGB",
+                    image.shape
+                )));
+            }
             other => {
                 return Err(Error::unsupported(format!(
                     "JPEG stores gray, RGB or CMYK images, not {other} channels (shape {:?})",

@@ -1,0 +1,134 @@
+//! No silent wrong answer: damaged data is an error by default (checked
+//! against Pillow's verdict on the same files), reading it anyway is an
+//! explicit option that the metadata reports, and no conversion changes
+//! what the pixels mean without being asked.
+
+use imageio::{Error, ErrorKind, Image, Options, Value};
+use imageio_tests::{imageio_bin, python};
+use ndarray::{ArrayD, Dimension, IxDyn};
+use std::process::Command;
+
+fn smooth(shape: &[usize]) -> Image {
+    Image::from(ArrayD::from_shape_fn(IxDyn(shape), |i| {
+        let c = if i.ndim() == 3 { i[2] } else { 0 };
+        ((i[0] * 5 + i[1] * 3 + c * 60) % 256) as u8
+    }))
+}
+
+/// Whether Pillow decodes each file fully (`ok`) or raises (`error`).
+fn pillow_verdicts(files: &[std::path::PathBuf]) -> Vec<bool> {
+    let script = "import sys\nfrom PIL import Image\nfor f in sys.argv[1:]:\n    try:\n        \
+                  Image.open(f).load(); print('ok')\n    except Exception:\n        print('error')\n";
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l == "ok")
+        .collect()
+}
+
+#[test]
+fn truncated_jpegs_are_errors_as_in_pillow() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = imageio::imwrite(
+        "<bytes>",
+        &smooth(&[96, 128, 3]),
+        &Options::default().with_format("JPEG").with_kwarg("quality", 90),
+    )
+    .unwrap()
+    .unwrap();
+    // 36 cuts inside the entropy-coded data (after the headers, before EOI).
+    let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).expect("a scan");
+    let (start, end) = (sos + 20, jpeg.len() - 2);
+    let cuts: Vec<usize> = (0..36).map(|i| start + (end - start) * i / 36).collect();
+    let files: Vec<_> = cuts
+        .iter()
+        .map(|&cut| {
+            let f = dir.path().join(format!("cut-{cut}.jpg"));
+            std::fs::write(&f, &jpeg[..cut]).unwrap();
+            f
+        })
+        .collect();
+    let pillow = pillow_verdicts(&files);
+    assert!(pillow.iter().all(|ok| !ok), "Pillow refuses every cut: {pillow:?}");
+    for f in &files {
+        let e = imageio::imread(f, &Options::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadInput, "{}: {e}", f.display());
+        assert!(
+            e.to_string().contains("accept_truncated"),
+            "the message says how to read it anyway: {e}"
+        );
+    }
+    // Asked for: the image as far as it goes, and the metadata says so.
+    let im = imageio::imread(&files[18], &Options::default().with_kwarg("accept_truncated", true)).unwrap();
+    assert_eq!(im.shape(), &[96, 128, 3]);
+    assert_eq!(im.meta.get("truncated"), Some(&Value::Bool(true)));
+    // The whole file: no flag.
+    let im = imageio::imread(jpeg.clone(), &Options::default().with_kwarg("accept_truncated", true)).unwrap();
+    assert_eq!(im.meta.get("truncated"), None);
+    assert_eq!(im.meta.get("colorspace"), Some(&Value::Str("RGB".into())));
+}
+
+#[test]
+fn rgba_never_becomes_cmyk_silently() {
+    let rgba = smooth(&[16, 24, 4]);
+    let e = imageio::imwrite("<bytes>", &rgba, &Options::default().with_format("JPEG")).unwrap_err();
+    assert!(matches!(e, Error::Plugin { .. }), "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(
+        e.to_string().contains("colorspace=\"CMYK\""),
+        "the message says how to ask: {e}"
+    );
+
+    // Asked for: CMYK, read back as CMYK (Pillow agrees on the mode).
+    let dir = tempfile::tempdir().unwrap();
+    let cmyk = dir.path().join("cmyk.jpg");
+    imageio::imwrite(
+        &cmyk,
+        &rgba,
+        &Options::default()
+            .with_kwarg("colorspace", "CMYK")
+            .with_kwarg("quality", 95),
+    )
+    .unwrap();
+    let out = Command::new(python())
+        .arg("-c")
+        .arg("import sys\nfrom PIL import Image\nprint(Image.open(sys.argv[1]).mode)")
+        .arg(&cmyk)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "CMYK");
+    let back = imageio::imread(&cmyk, &Options::default()).unwrap();
+    assert_eq!(back.meta.get("colorspace"), Some(&Value::Str("CMYK".into())));
+
+    // The tool: RGBA PNG to JPEG fails and writes nothing; a CMYK JPEG
+    // converts to JPEG (its metadata says CMYK).
+    let png = dir.path().join("semi.png");
+    imageio::imwrite(&png, &rgba, &Options::default()).unwrap();
+    let jpg = dir.path().join("semi.jpg");
+    let out = Command::new(imageio_bin())
+        .args(["convert", png.to_str().unwrap(), jpg.to_str().unwrap()])
+        .env_remove("IMAGEIO_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CMYK"));
+    assert!(!jpg.exists(), "no output file");
+    let copy = dir.path().join("copy.jpg");
+    let out = Command::new(imageio_bin())
+        .args(["convert", cmyk.to_str().unwrap(), copy.to_str().unwrap()])
+        .env_remove("IMAGEIO_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        imageio::imread(&copy, &Options::default()).unwrap().shape(),
+        &[16, 24, 4]
+    );
+}

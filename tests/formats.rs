@@ -472,8 +472,9 @@ fn options_reach_the_plugins_and_unknown_ones_are_named() {
     );
     let e = imageio::imwrite("<bytes>.jpg", &im, &Options::default().with_kwarg("qualty", 90)).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("unknown option \"qualty\" for format JPEG (known options: quality, progressive, optimize, colorspace)"),
+        e.to_string().contains(
+            "unknown option \"qualty\" for format JPEG (known options: quality, progressive, optimize, colorspace)"
+        ),
         "{e}"
     );
     for (ext, bad) in [

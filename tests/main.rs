@@ -29,6 +29,8 @@
 //!   and RGBA never becomes CMYK silently.
 //! - `trust`: which plugin folders and files are loaded at all (absolute,
 //!   the user's own, not writable by others, links judged by their target).
+//! - `writes`: a replaced file keeps its mode, links are written through,
+//!   zip member names cannot escape their archive.
 //! - `regressions`: the bugs the host's restructuring made impossible (a
 //!   closed reader calling its plugin, a far seek aborting, empty targets
 //!   created, `get_remote_file` into a given folder, two imageio messages).
@@ -49,3 +51,4 @@ mod sources;
 mod strict;
 mod threads;
 mod trust;
+mod writes;

@@ -540,11 +540,15 @@ fn commit(w: &mut Writing, uri: &str) -> Result<()> {
         source,
     };
     let bytes = match (w.out.take(), &w.local) {
-        (Some(Output::Temp { mut file, temp }), _) => {
-            file.flush().map_err(io_err)?;
-            drop(file);
+        (Some(Output::Temp { file, temp }), _) => {
+            let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
             if let Target::File(target) = &w.target {
+                keep_attributes(&file, target);
+                // The bytes reach the disk before the name does.
+                file.sync_all().map_err(io_err)?;
+                drop(file);
                 temp.persist(target).map_err(|e| io_err(e.error))?;
+                sync_parent(target);
             }
             return Ok(());
         }
@@ -563,6 +567,40 @@ fn commit(w: &mut Writing, uri: &str) -> Result<()> {
         }
         Target::File(_) => Ok(()),
     }
+}
+
+/// Gives the new file the permission bits (and, where allowed, the owner)
+/// of the file it replaces, so a private file stays private.
+fn keep_attributes(new: &std::fs::File, replaced: &Path) {
+    let Ok(old) = std::fs::metadata(replaced) else { return };
+    if let Err(e) = new.set_permissions(old.permissions()) {
+        log::warn!(
+            "{}: could not keep the replaced file's permissions: {e}",
+            replaced.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mine = new.metadata().map(|m| (m.uid(), m.gid())).ok();
+        if mine != Some((old.uid(), old.gid())) {
+            // Only root (or the owner, for the group) may; otherwise the
+            // writer owns the new file, as with any rename.
+            let _ = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()));
+        }
+    }
+}
+
+/// Makes a rename in `path`'s folder durable (where the platform can).
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// The name and resource of a caller's URI, with imageio's rules.
@@ -657,6 +695,31 @@ fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
     }
 }
 
+/// Refuses a zip member name that could leave the archive's tree when
+/// extracted: `..` components, an absolute path, a drive letter, or a
+/// backslash (the archive stores `/`).
+fn check_member_name(member: &str, uri: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::InvalidArgument(format!(
+            "{}: the zip member name '{member}' {why}; member names are relative paths with '/' separators",
+            Error::short_uri(uri)
+        )))
+    };
+    if member.starts_with('/') {
+        return bad("is absolute");
+    }
+    if member.contains('\\') {
+        return bad("contains a backslash");
+    }
+    if member.split('/').any(|c| c == "..") {
+        return bad("contains '..'");
+    }
+    if member.as_bytes().get(1) == Some(&b':') {
+        return bad("starts with a drive letter");
+    }
+    Ok(())
+}
+
 /// A local file name (with `~`), or a member of a zip archive, checked as
 /// imageio does: a file to read must exist, a folder to write into too.
 fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
@@ -690,6 +753,9 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
         let archive = absolute(&archive);
         check(&archive)?;
         let filename = format!("{}/{member}", archive.to_string_lossy());
+        if !read {
+            check_member_name(&member, &filename)?;
+        }
         let resource = if read {
             Resource::Read(Reading {
                 source: Source::Zip { archive, member },
@@ -709,7 +775,13 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
     if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
         return Err(Error::BareStandardImageName { name: name.to_owned() });
     }
-    let path = absolute(&expanded);
+    let mut path = absolute(&expanded);
+    if !read && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        // Writing through a link replaces what it points to, not the link.
+        if let Ok(target) = std::fs::canonicalize(&path) {
+            path = target;
+        }
+    }
     check(&path)?;
     let filename = path.to_string_lossy().into_owned();
     let resource = if read {

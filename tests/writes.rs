@@ -1,0 +1,70 @@
+//! Writes that lose nothing and touch nothing else: a replaced file keeps
+//! its permission bits, a link is written through (the link stays), and a
+//! zip member name cannot leave its archive.
+
+use imageio::{ErrorKind, Image, Options};
+use ndarray::{ArrayD, IxDyn};
+use std::os::unix::fs::PermissionsExt;
+
+fn image() -> Image {
+    Image::from(ArrayD::from_shape_fn(IxDyn(&[8, 8]), |i| (i[0] * 8 + i[1]) as u8))
+}
+
+#[test]
+fn a_replaced_file_keeps_its_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("private.png");
+    std::fs::write(&target, b"old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    imageio::imwrite(&target, &image(), &Options::default()).unwrap();
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600, "a private file stays private");
+    assert_eq!(
+        imageio::imread(&target, &Options::default()).unwrap().data,
+        image().data
+    );
+
+    // A new file gets the usual mode (0666 less the umask), not tempfile's 0600.
+    let fresh = dir.path().join("fresh.png");
+    imageio::imwrite(&fresh, &image(), &Options::default()).unwrap();
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
+    assert_ne!(mode, 0o600, "{mode:o}");
+}
+
+#[test]
+fn writing_through_a_link_replaces_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.png");
+    std::fs::write(&real, b"old").unwrap();
+    let link = dir.path().join("link.png");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    imageio::imwrite(&link, &image(), &Options::default()).unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(imageio::imread(&real, &Options::default()).unwrap().data, image().data);
+}
+
+#[test]
+fn zip_member_names_cannot_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("out.zip");
+    // (A leading "/" after ".zip" is the separator, and backslashes become "/",
+    // as in imageio: "out.zip//x.png" is "x.png", "out.zip/a\\b.png" is "a/b.png".)
+    for member in ["../../escape.png", "a/../../escape.png", "c:/x.png", ".."] {
+        let uri = format!("{}/{member}", archive.display());
+        let e = imageio::imwrite(uri.as_str(), &image(), &Options::default().with_format("PNG")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misuse, "{member}: {e}");
+        assert!(e.to_string().contains("zip member name"), "{e}");
+    }
+    assert!(!archive.exists(), "no archive was written");
+    assert!(!dir.path().parent().unwrap().join("escape.png").exists());
+    // An ordinary member still works.
+    let ok = format!("{}/inner/ok.png", archive.display());
+    imageio::imwrite(ok.as_str(), &image(), &Options::default()).unwrap();
+    assert_eq!(
+        imageio::imread(ok.as_str(), &Options::default()).unwrap().data,
+        image().data
+    );
+}

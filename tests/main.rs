@@ -25,6 +25,8 @@
 //!   real HTTP server on 127.0.0.1 (drops, timeouts, 404s, seeking plugins).
 //! - `sources`: zip members (read, write, replace) against Python's zipfile,
 //!   `imageio:` standard images from a local mirror, the CLI on both.
+//! - `findings`: small hostile files found by fuzzing, each a typed error
+//!   under a 2 GiB address-space limit.
 //! - `strict`: damaged files are errors unless asked (as Pillow decides),
 //!   and RGBA never becomes CMYK silently.
 //! - `trust`: which plugin folders and files are loaded at all (absolute,
@@ -39,6 +41,7 @@ mod abi;
 mod cli;
 mod conformance;
 mod core;
+mod findings;
 mod formats;
 mod helpers;
 mod interop;

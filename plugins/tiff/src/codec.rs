@@ -33,6 +33,7 @@ impl Format for Tiff {
         req.options()?.check_known("TIFF", &[])?;
         let mut stream = req.stream()?;
         let start = stream.stream_position()?;
+        crate::scan::check_directories(&mut stream)?;
         let mut decoder = new_decoder(&mut stream)?;
         let mut pages = vec![page_info(&mut decoder)?];
         while decoder.more_images() {

@@ -24,6 +24,7 @@
 //! [`tiff_plugin`] is the table accessor.
 
 mod codec;
+mod scan;
 mod write;
 
 pub use codec::Tiff;

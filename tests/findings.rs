@@ -48,3 +48,57 @@ fn tiff_tag_count_bombs_are_errors() {
         assert!(stderr.contains("past the end"), "{stderr}");
     }
 }
+
+/// Small files whose headers claim 2.7-3.6 GB images: under a 2 GiB
+/// address-space limit the host's buffer allocation used to abort the
+/// process ("memory allocation of N bytes failed"); now it fails cleanly.
+#[test]
+fn huge_headers_are_errors_not_aborts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut npy_header = "{'descr': '|u1', 'fortran_order': False, 'shape': (60000, 60000), }".to_owned();
+    while !(10 + npy_header.len() + 1).is_multiple_of(64) {
+        npy_header.push(' ');
+    }
+    npy_header.push('\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend((npy_header.len() as u16).to_le_bytes());
+    npy.extend(npy_header.as_bytes());
+    npy.extend([0u8; 100]);
+    files.push(("big.npy", npy));
+    let mut pgm = b"P5\n60000 60000\n255\n".to_vec();
+    pgm.extend([0u8; 100]);
+    files.push(("big.pgm", pgm));
+    let mut bmp = b"BM".to_vec();
+    bmp.extend(154u32.to_le_bytes());
+    bmp.extend([0u8; 4]);
+    bmp.extend(54u32.to_le_bytes());
+    for v in [40i32, 30000, 30000] {
+        bmp.extend(v.to_le_bytes());
+    }
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(24u16.to_le_bytes());
+    bmp.extend([0u8; 24]);
+    bmp.extend([0u8; 100]);
+    files.push(("big.bmp", bmp));
+    for (name, bytes) in files {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 2097152 && exec \"$0\" info \"$1\"")
+            .arg(imageio_bin())
+            .arg(&f)
+            .env_remove("IMAGEIO_PLUGIN_PATH")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: a clean error, not an abort: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(name) && stderr.contains("no memory"), "{stderr}");
+    }
+}

@@ -139,7 +139,7 @@ impl<'a> ImageSink<'a> {
         let ptr = unsafe { alloc(self.raw.ctx, dtype.code(), ndim, shape.as_ptr()) };
         if ptr.is_null() {
             return Err(Error::no_memory(format!(
-                "the host refused to allocate an image of shape {shape:?} and dtype {} (over its limit?)",
+                "the host refused to allocate an image of shape {shape:?} and dtype {}",
                 dtype.name()
             )));
         }

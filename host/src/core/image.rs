@@ -102,6 +102,30 @@ impl NdArray {
         }
     }
 
+    /// A zero-filled array like [`zeros`](Self::zeros), or `None` when the
+    /// memory cannot be had (the allocation fails cleanly instead of
+    /// aborting the process). Booleans are `false`.
+    pub fn try_zeros(dtype: Dtype, shape: &[usize]) -> Option<NdArray> {
+        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+        let s = IxDyn(shape);
+        fn arr<T: Zeroable>(s: IxDyn, n: usize) -> Option<ArrayD<T>> {
+            ArrayD::from_shape_vec(s, try_zeroed_vec::<T>(n)?).ok()
+        }
+        Some(match dtype {
+            Dtype::U8 => NdArray::U8(arr(s, n)?),
+            Dtype::U16 => NdArray::U16(arr(s, n)?),
+            Dtype::U32 => NdArray::U32(arr(s, n)?),
+            Dtype::U64 => NdArray::U64(arr(s, n)?),
+            Dtype::I8 => NdArray::I8(arr(s, n)?),
+            Dtype::I16 => NdArray::I16(arr(s, n)?),
+            Dtype::I32 => NdArray::I32(arr(s, n)?),
+            Dtype::I64 => NdArray::I64(arr(s, n)?),
+            Dtype::F32 => NdArray::F32(arr(s, n)?),
+            Dtype::F64 => NdArray::F64(arr(s, n)?),
+            Dtype::Bool => NdArray::Bool(arr(s, n)?),
+        })
+    }
+
     /// The `u8` array, if that is the dtype.
     pub fn as_u8(&self) -> Option<&ArrayD<u8>> {
         match self {
@@ -215,4 +239,75 @@ where
 /// ```
 pub fn asarray(image: &Image) -> &NdArray {
     &image.data
+}
+
+/// Element types whose all-zero bytes are a valid value (`0`, `0.0`, `false`).
+///
+/// # Safety
+///
+/// Implement only for types for which every all-zero bit pattern is valid.
+unsafe trait Zeroable: Clone {}
+// SAFETY: zero bytes are 0 / 0.0 / false for each of these.
+unsafe impl Zeroable for u8 {}
+// SAFETY: as above.
+unsafe impl Zeroable for u16 {}
+// SAFETY: as above.
+unsafe impl Zeroable for u32 {}
+// SAFETY: as above.
+unsafe impl Zeroable for u64 {}
+// SAFETY: as above.
+unsafe impl Zeroable for i8 {}
+// SAFETY: as above.
+unsafe impl Zeroable for i16 {}
+// SAFETY: as above.
+unsafe impl Zeroable for i32 {}
+// SAFETY: as above.
+unsafe impl Zeroable for i64 {}
+// SAFETY: as above.
+unsafe impl Zeroable for f32 {}
+// SAFETY: as above.
+unsafe impl Zeroable for f64 {}
+// SAFETY: a zero byte is `false`.
+unsafe impl Zeroable for bool {}
+
+/// `n` zeroed elements, allocated fallibly (zeroed pages straight from the
+/// allocator, like `vec![0; n]`, but `None` instead of an abort when the
+/// memory cannot be had).
+fn try_zeroed_vec<T: Zeroable>(n: usize) -> Option<Vec<T>> {
+    if n == 0 || size_of::<T>() == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(n).ok()?;
+    // SAFETY: the layout has a non-zero size (n > 0, T is not zero-sized).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` comes from the global allocator with the layout of `n`
+    // elements of `T`; all of them are initialised (zero bytes are a valid
+    // `T`: `Zeroable`); length and capacity are `n`.
+    Some(unsafe { Vec::from_raw_parts(ptr, n, n) })
+}
+
+#[cfg(test)]
+mod alloc_tests {
+    use super::*;
+
+    #[test]
+    fn try_zeros_fails_cleanly_and_zeroes() {
+        let a = NdArray::try_zeros(Dtype::F64, &[3, 4]).unwrap();
+        assert_eq!(a.shape(), &[3, 4]);
+        assert!(a.to_bytes().iter().all(|&b| b == 0));
+        assert!(
+            NdArray::try_zeros(Dtype::Bool, &[2, 2])
+                .unwrap()
+                .to_bytes()
+                .iter()
+                .all(|&b| b == 0)
+        );
+        // Far more than any machine has: None, not an abort.
+        assert!(NdArray::try_zeros(Dtype::U64, &[1 << 40, 1 << 20]).is_none());
+        assert!(NdArray::try_zeros(Dtype::U8, &[usize::MAX, 2]).is_none());
+        assert_eq!(NdArray::try_zeros(Dtype::U8, &[0, 5]).unwrap().shape(), &[0, 5]);
+    }
 }

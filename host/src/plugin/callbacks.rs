@@ -253,6 +253,22 @@ pub(crate) unsafe extern "C" fn local_filename(host_ctx: *mut c_void, out_path: 
 
 // ------------------------------------------------------------------ sinks
 
+/// A byte array as booleans, in place (no second buffer): every non-zero
+/// byte becomes `true` (1), so each byte is then a valid `bool`.
+fn bytes_to_bools(mut a: ndarray::ArrayD<u8>) -> ndarray::ArrayD<bool> {
+    a.mapv_inplace(|v| u8::from(v != 0));
+    let shape = a.raw_dim();
+    let (mut bytes, offset) = a.into_raw_vec_and_offset();
+    debug_assert!(offset.unwrap_or(0) == 0, "a fresh standard-layout array");
+    let (ptr, len, cap) = (bytes.as_mut_ptr(), bytes.len(), bytes.capacity());
+    std::mem::forget(bytes);
+    // SAFETY: `bool` has the size and alignment of `u8`, and every byte is
+    // now 0 or 1, a valid `bool`; the allocation moves from the `Vec<u8>`
+    // (forgotten) to the `Vec<bool>` with the same length and capacity.
+    let bools = unsafe { Vec::from_raw_parts(ptr.cast::<bool>(), len, cap) };
+    ndarray::ArrayD::from_shape_vec(shape, bools).expect("same shape and length")
+}
+
 /// Collects what a plugin reports in one `get_data`/`get_meta_data` call.
 pub(crate) struct SinkCtx {
     pub sink: iio_image_sink,
@@ -290,7 +306,7 @@ impl SinkCtx {
     /// The array the plugin filled, if it allocated one.
     pub(crate) fn take_array(&mut self) -> Option<NdArray> {
         if let Some(b) = self.bool_bytes.take() {
-            return Some(NdArray::Bool(b.mapv(|v| v != 0)));
+            return Some(NdArray::Bool(bytes_to_bools(b)));
         }
         self.array.take()
     }
@@ -317,15 +333,20 @@ impl SinkCtx {
             .map(|&d| usize::try_from(d))
             .collect::<Result<_, _>>()
             .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
-        if dtype == Dtype::Bool {
-            let mut a = ndarray::ArrayD::<u8>::zeros(ndarray::IxDyn(&dims));
-            let p = a.as_mut_ptr().cast::<c_void>();
-            self.bool_bytes = Some(a);
-            return Ok(p);
-        }
-        let mut array = NdArray::zeros(dtype, &dims);
+        // The plugin writes booleans as bytes (0 or 1, but any byte may come):
+        // they are kept as bytes and made valid booleans after the call.
+        let as_dtype = if dtype == Dtype::Bool { Dtype::U8 } else { dtype };
+        let mut array = NdArray::try_zeros(as_dtype, &dims).ok_or_else(|| {
+            format!(
+                "no memory for an image of shape {shape:?} and dtype {} ({bytes} bytes)",
+                dtype.name()
+            )
+        })?;
         let p = crate::core::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
-        self.array = Some(array);
+        match (dtype, array) {
+            (Dtype::Bool, NdArray::U8(a)) => self.bool_bytes = Some(a),
+            (_, array) => self.array = Some(array),
+        }
         Ok(p)
     }
 }

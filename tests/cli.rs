@@ -172,3 +172,52 @@ fn convert_and_errors() {
         "{err}"
     );
 }
+
+/// Control bytes from files (names, metadata, plugin messages quoting the
+/// file) never reach the terminal raw; `--json` stays exact.
+#[test]
+fn terminal_control_bytes_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "evil\x1b[2J.png";
+    let file = dir.path().join(name);
+    let script = "import sys\nfrom PIL import Image, PngImagePlugin\ninfo = PngImagePlugin.PngInfo()\n\
+                  info.add_text('Comment', 'red\\x1b[31m\\x07bell')\n\
+                  Image.new('L', (4, 3)).save(sys.argv[1], pnginfo=info)\n";
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let userdir = tempfile::tempdir().unwrap();
+    let text = run(&["info", file.to_str().unwrap()], None, userdir.path());
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let shown = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "raw control bytes: {shown:?}"
+    );
+    // Text values are shown quoted, escaped like Rust string literals.
+    assert!(
+        shown.contains("evil\\x1b[2J.png") && shown.contains("red\\u{1b}[31m\\u{7}bell"),
+        "{shown}"
+    );
+    let j = json(&run(&["info", file.to_str().unwrap(), "--json"], None, userdir.path()));
+    assert_eq!(
+        j["images"][0]["meta"]["Comment"], "red\x1b[31m\x07bell",
+        "exact in JSON"
+    );
+
+    // An error naming the file, and a plugin message quoting the file's bytes.
+    let bad = dir.path().join("bad\x1b]0;title\x07.npy");
+    std::fs::write(&bad, b"\x93NUMPY\x01\x00\x10\x00{'descr': '\x1b[5m'}\n").unwrap();
+    let err = run(&["info", bad.to_str().unwrap()], None, userdir.path());
+    assert!(!err.status.success());
+    let stderr = String::from_utf8(err.stderr).unwrap();
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\x07'),
+        "raw control bytes: {stderr:?}"
+    );
+    assert!(stderr.contains("bad\\x1b]0;title\\x07.npy"), "{stderr}");
+}

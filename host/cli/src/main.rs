@@ -6,6 +6,12 @@
 
 mod conformance;
 
+/// Untrusted text (file names, metadata, plugin messages) as it may reach a
+/// terminal: control characters escaped. `--json` output stays exact.
+fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    imageio::core::escape_controls(text)
+}
+
 use clap::{Parser, Subcommand};
 use imageio::core::{ProgressState, Status};
 use imageio::plugin::{Origin, PluginReport};
@@ -177,7 +183,7 @@ impl ProgressIndicator for BarIndicator {
     fn on_write(&mut self, message: &str) {
         match &self.bar {
             Some(bar) => bar.println(message),
-            None => eprintln!("{message}"),
+            None => eprintln!("{}", esc(message)),
         }
     }
 }
@@ -227,7 +233,7 @@ fn cmd_fetch(name: &str, dir: Option<PathBuf>, force: bool, older_than: Option<S
     };
     let mut progress = progress_for("Downloading");
     let path = fetcher(dir.as_deref())?.fetch(&remote, dir.as_deref(), &force, true, progress.as_mut())?;
-    println!("{}", path.display());
+    println!("{}", esc(&path.display().to_string()));
     Ok(())
 }
 
@@ -306,11 +312,11 @@ fn cmd_dirs(json: bool) -> imageio::Result<()> {
         );
         return Ok(());
     }
-    println!("platform:      {platform}");
-    println!("appdata_dir:   {appdata}");
-    println!("cache:         {cache}");
-    println!("resource_dirs: {}", resources.join(", "));
-    println!("plugin dirs:   {}", plugins.join(", "));
+    println!("platform:      {}", esc(&platform));
+    println!("appdata_dir:   {}", esc(&appdata));
+    println!("cache:         {}", esc(&cache));
+    println!("resource_dirs: {}", esc(&resources.join(", ")));
+    println!("plugin dirs:   {}", esc(&plugins.join(", ")));
     Ok(())
 }
 
@@ -322,7 +328,11 @@ impl log::Log for StderrLogger {
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
-            eprintln!("imageio: {}: {}", r.level().as_str().to_lowercase(), r.args());
+            eprintln!(
+                "imageio: {}: {}",
+                r.level().as_str().to_lowercase(),
+                esc(&r.args().to_string())
+            );
         }
     }
     fn flush(&self) {}
@@ -406,11 +416,11 @@ fn cmd_formats(json: bool) {
         };
         println!(
             "{:<8} {rw} modes={:<4} {:<28} {} [{}]",
-            f.name(),
-            f.modes(),
-            f.extensions().join(" "),
-            f.description(),
-            origin_str(f.origin())
+            esc(f.name()),
+            esc(f.modes()),
+            esc(&f.extensions().join(" ")),
+            esc(f.description()),
+            esc(&origin_str(f.origin()))
         );
     }
 }
@@ -428,7 +438,7 @@ fn cmd_plugins(json: bool) {
         } else {
             r.reason.clone()
         };
-        println!("{:<9} {path}: {detail}", r.status.as_str());
+        println!("{:<9} {}: {}", r.status.as_str(), esc(&path), esc(&detail));
     }
 }
 
@@ -464,7 +474,7 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
         );
         return Ok(());
     }
-    println!("{uri}: format {name}, {} image(s)", images.len());
+    println!("{}: format {}, {} image(s)", esc(uri), esc(&name), images.len());
     for (i, im) in images.iter().enumerate() {
         println!(
             "  image {i}: shape {} dtype {}",
@@ -473,7 +483,7 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
         );
     }
     for (k, v) in meta.iter() {
-        println!("  {k}: {v}");
+        println!("  {}: {}", esc(k), esc(&v.to_string()));
     }
     Ok(())
 }
@@ -523,8 +533,9 @@ fn cmd_convert(
     }
     writer.close()?;
     eprintln!(
-        "imageio: wrote {count} image(s) to {output} ({})",
-        writer.format().name()
+        "imageio: wrote {count} image(s) to {} ({})",
+        esc(output),
+        esc(writer.format().name())
     );
     Ok(())
 }
@@ -571,7 +582,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let msg = e.to_string().replace('\n', " ");
-            eprintln!("imageio: error: {msg}");
+            eprintln!("imageio: error: {}", esc(&msg));
             ExitCode::FAILURE
         }
     }

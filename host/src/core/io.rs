@@ -1,5 +1,5 @@
-//! Byte helpers: imageio's `read_n_bytes`, and the temporary file of every
-//! atomic write.
+//! Byte and text helpers: imageio's `read_n_bytes`, the temporary file of
+//! every atomic write, and escaping untrusted text for a terminal.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -50,4 +50,34 @@ pub(crate) fn temp_beside(
         }
     }
     builder.tempfile_in(dir)
+}
+
+/// `text` with the characters that could steer a terminal escaped:
+/// control characters (C0, DEL, C1, so escape sequences and carriage
+/// returns) as `\xNN` or `\u{NNNN}`, and the bidirectional overrides that
+/// reorder what is shown. File names, metadata and plugin messages come
+/// from files and plugins, and pass through this before reaching a terminal.
+///
+/// ```
+/// use imageio::core::escape_controls;
+/// assert_eq!(escape_controls("plain é"), "plain é");
+/// assert_eq!(escape_controls("a\x1b[2Jb\r"), "a\\x1b[2Jb\\x0d");
+/// assert_eq!(escape_controls("\u{202e}gpj.exe"), "\\u{202e}gpj.exe");
+/// ```
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let risky = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(risky) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !risky(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

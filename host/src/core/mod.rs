@@ -23,7 +23,7 @@ pub use fetching::{
 };
 pub use findlib::{generate_candidate_libs, load_lib, looks_lib};
 pub use image::{Dtype, Image, NdArray, asarray};
-pub use io::read_n_bytes;
+pub use io::{escape_controls, read_n_bytes};
 pub use progress::{
     BaseProgressIndicator, NullProgressIndicator, Progress, ProgressIndicator, ProgressState, Status,
     StdoutProgressIndicator,

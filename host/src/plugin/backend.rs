@@ -104,9 +104,11 @@ impl Failure {
         }
     }
 
-    /// A plugin's status and message (empty when it gave none).
+    /// A plugin's status and message (empty when it gave none). Control
+    /// characters in the message (which may quote the file) are escaped.
     pub(crate) fn from_plugin(code: i32, message: String) -> Failure {
         let no_message = message.trim().is_empty();
+        let message = crate::core::escape_controls(&message).into_owned();
         Failure {
             code,
             message: if no_message {

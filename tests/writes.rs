@@ -68,3 +68,46 @@ fn zip_member_names_cannot_escape() {
         image().data
     );
 }
+
+/// A disk that fills up while an archive is written (a file-size limit in a
+/// child process): one line naming the archive, nothing printed by the zip
+/// crate itself, and the old archive untouched.
+#[test]
+fn a_full_disk_during_a_zip_write_is_one_clean_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut noise = 12345u32;
+    let big = Image::from(ArrayD::from_shape_fn(IxDyn(&[256, 256, 3]), |_| {
+        noise = noise.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (noise >> 24) as u8
+    }));
+    let png = dir.path().join("noise.png");
+    imageio::imwrite(&png, &big, &Options::default()).unwrap();
+    let archive = dir.path().join("old.zip");
+    let first = format!("{}/first.png", archive.display());
+    imageio::imwrite(first.as_str(), &image(), &Options::default()).unwrap();
+    let before = std::fs::read(&archive).unwrap();
+
+    let target = format!("{}/second.png", archive.display());
+    // 64 blocks of 512 bytes: the 200 KB member cannot be written. SIGXFSZ is
+    // ignored, so the write fails with EFBIG instead of killing the process.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 64 && exec \"$0\" convert \"$1\" \"$2\"")
+        .arg(imageio_tests::imageio_bin())
+        .arg(&png)
+        .arg(&target)
+        .env_remove("IMAGEIO_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("old.zip") && !stderr.contains("ZipWriter"), "{stderr}");
+    assert_eq!(std::fs::read(&archive).unwrap(), before, "the old archive is untouched");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(left.is_empty(), "no temporary file left: {left:?}");
+}

@@ -98,7 +98,7 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
     };
     let temp = crate::core::io::temp_beside(dir, ".imageio-", ".zip.part", perms).map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
-    let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let mut writer = zip::ZipWriter::new(Quiet::new(std::io::BufWriter::new(file)));
     let zip_err = |e: zip::result::ZipError| archive_error(uri, format!("cannot write the archive: {e}"));
     if let Some(mut archive) = existing {
         for i in 0..archive.len() {
@@ -114,10 +114,99 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
         .large_file(bytes.len() as u64 >= u64::from(u32::MAX));
     writer.start_file(member, options).map_err(zip_err)?;
     std::io::Write::write_all(&mut writer, bytes).map_err(io_err)?;
-    let buffered = writer.finish().map_err(zip_err)?;
-    let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
+    let quiet = writer.finish().map_err(zip_err)?;
+    let file = quiet
+        .into_inner()
+        .map_err(io_err)?
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?;
     file.sync_all().map_err(io_err)?;
     drop(file);
     temp_path.persist(zip_path).map_err(|e| io_err(e.error))?;
     Ok(())
+}
+
+/// The archive's output, made quiet after a failure: the first I/O error
+/// is returned (and kept); after it, writes and seeks only move a virtual
+/// position (as a file would), so that the zip writer, dropped after an
+/// error, finalises into nothing instead of printing its own line to
+/// stderr. The temporary file is then discarded.
+struct Quiet<W> {
+    inner: W,
+    failed: Option<std::io::ErrorKind>,
+    /// The position, and the end, as the zip writer sees them.
+    pos: u64,
+    end: u64,
+}
+
+impl<W> Quiet<W> {
+    fn new(inner: W) -> Quiet<W> {
+        Quiet {
+            inner,
+            failed: None,
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    /// The writer, or the error that made it quiet.
+    fn into_inner(self) -> std::io::Result<W> {
+        match self.failed {
+            None => Ok(self.inner),
+            Some(kind) => Err(std::io::Error::new(kind, "writing the archive failed earlier")),
+        }
+    }
+
+    fn moved(&mut self, pos: u64) {
+        self.pos = pos;
+        self.end = self.end.max(pos);
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Quiet<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failed.is_none() {
+            match self.inner.write(buf) {
+                Ok(n) => {
+                    self.moved(self.pos + n as u64);
+                    return Ok(n);
+                }
+                Err(e) => {
+                    self.failed = Some(e.kind());
+                    return Err(e);
+                }
+            }
+        }
+        self.moved(self.pos + buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        self.inner.flush().inspect_err(|e| self.failed = Some(e.kind()))
+    }
+}
+
+impl<W: std::io::Seek> std::io::Seek for Quiet<W> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        if self.failed.is_none() {
+            match self.inner.seek(pos) {
+                Ok(p) => {
+                    self.moved(p);
+                    return Ok(p);
+                }
+                Err(e) => self.failed = Some(e.kind()),
+            }
+        }
+        let target = match pos {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            std::io::SeekFrom::End(d) => self.end.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        self.moved(target);
+        Ok(target)
+    }
 }

@@ -111,3 +111,46 @@ fn a_full_disk_during_a_zip_write_is_one_clean_error() {
         .collect();
     assert!(left.is_empty(), "no temporary file left: {left:?}");
 }
+
+/// `kill -9` in the middle of a write leaves nothing behind: the file being
+/// written has no name until it is complete (it used to stay as
+/// `.imageio-*.part`).
+#[test]
+fn a_killed_write_leaves_no_file() {
+    let plugin = imageio_tests::c_fixture("stalls");
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(&plugin, plugins.path().join(imageio_tests::dll_name("stalls"))).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.stalls");
+    let mut child = std::process::Command::new(imageio_tests::imageio_bin())
+        .args(["convert"])
+        .arg(imageio_tests::workspace().join("tests/data/hello-page.png"))
+        .arg(&target)
+        .env("IMAGEIO_PLUGIN_PATH", plugins.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (at most 30 s) until the child holds a file open in the target's
+    // folder: the plugin has written its first bytes and stalls.
+    let fds = format!("/proc/{}/fd", child.id());
+    let writing = || {
+        std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p.starts_with(out.path())))
+    };
+    let mut waited = 0;
+    while !writing() && waited < 3000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
+    assert!(writing(), "the child never started writing");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "a killed write left {left:?}");
+}

@@ -260,11 +260,10 @@ impl Fetcher {
             uri: url.to_owned(),
             source,
         };
-        let mut temp =
-            crate::core::io::temp_beside(parent, ".imageio-download-", ".part", None).map_err(|e| Error::Io {
-                uri: parent.display().to_string(),
-                source: e,
-            })?;
+        let mut temp = crate::core::io::AtomicFile::new_in(parent, None).map_err(|e| Error::Io {
+            uri: parent.display().to_string(),
+            source: e,
+        })?;
         progress.start("", "bytes", total.unwrap_or(0));
         let mut got: u64 = 0;
         let mut chunk = vec![0u8; 8192];
@@ -293,12 +292,10 @@ impl Fetcher {
             return Err(e);
         }
         progress.finish(Some("Done"));
-        temp.as_file().sync_all().map_err(io_err)?;
-        temp.persist(target).map_err(|e| Error::Io {
+        temp.commit(target).map_err(|e| Error::Io {
             uri: target.display().to_string(),
-            source: e.error,
-        })?;
-        Ok(())
+            source: e,
+        })
     }
 }
 
@@ -374,14 +371,13 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
     };
     let parent = to.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(err)?;
-    let mut temp = crate::core::io::temp_beside(parent, ".imageio-copy-", "", None).map_err(err)?;
+    let mut temp = crate::core::io::AtomicFile::new_in(parent, None).map_err(err)?;
     let mut src = std::fs::File::open(from).map_err(|e| Error::Io {
         uri: from.display().to_string(),
         source: e,
     })?;
     std::io::copy(&mut src, &mut temp).map_err(err)?;
-    temp.persist(to).map_err(|e| err(e.error))?;
-    Ok(())
+    temp.commit(to).map_err(err)
 }
 
 /// Seconds since the epoch of a `YYYY-MM-DD` date at midnight UTC, with

@@ -26,30 +26,210 @@ pub fn read_n_bytes(f: &mut (impl Read + ?Sized), n: usize) -> io::Result<Vec<u8
     Ok(out)
 }
 
-/// A temporary file in `dir`, to be renamed over a file there once it is
-/// complete (atomic writes): created with `perms`, or else as a normal new
-/// file (0666 less the umask) rather than tempfile's private 0600.
-pub(crate) fn temp_beside(
-    dir: &Path,
-    prefix: &str,
-    suffix: &str,
-    perms: Option<std::fs::Permissions>,
-) -> io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(suffix);
-    match perms {
-        Some(p) => {
-            builder.permissions(p);
-        }
-        None => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(std::fs::Permissions::from_mode(0o666));
+/// A file being written that appears under its final name only when
+/// [committed](Self::commit): every atomic write (file targets, zip
+/// archives, downloads, cache copies) goes through one.
+///
+/// On Linux it is an unnamed file (`O_TMPFILE`) in the target's folder,
+/// linked in on commit, so a process killed mid-write leaves nothing behind.
+/// Elsewhere, or on a file system without `O_TMPFILE`, it is a hidden named
+/// temporary file beside the target (`.imageio-*.part`), removed on drop.
+/// A new file gets the usual mode (0666 less the umask), or `perms`.
+pub(crate) struct AtomicFile {
+    file: std::fs::File,
+    kind: Kind,
+}
+
+enum Kind {
+    /// Unnamed, in this folder (Linux).
+    #[cfg(target_os = "linux")]
+    Unnamed(std::path::PathBuf),
+    /// A named temporary file beside the target.
+    Named(tempfile::TempPath),
+}
+
+impl AtomicFile {
+    /// A new file in `dir` (the target's folder).
+    pub(crate) fn new_in(dir: &Path, perms: Option<std::fs::Permissions>) -> io::Result<AtomicFile> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let mode = perms.as_ref().map_or(0o666, |p| p.mode() & 0o7777);
+            let unnamed = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_TMPFILE)
+                .mode(mode)
+                .open(dir);
+            match unnamed {
+                Ok(file) => {
+                    if let Some(p) = &perms {
+                        // The umask applies at creation; the replaced file's
+                        // mode must survive it.
+                        file.set_permissions(p.clone())?;
+                    }
+                    return Ok(AtomicFile {
+                        file,
+                        kind: Kind::Unnamed(dir.to_owned()),
+                    });
+                }
+                // A file system or kernel without O_TMPFILE: a named file.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => {}
+                Err(e) => return Err(e),
             }
         }
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".imageio-").suffix(".part");
+        match perms {
+            Some(p) => {
+                builder.permissions(p);
+            }
+            None => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    builder.permissions(std::fs::Permissions::from_mode(0o666));
+                }
+            }
+        }
+        let (file, path) = builder.tempfile_in(dir)?.into_parts();
+        Ok(AtomicFile {
+            file,
+            kind: Kind::Named(path),
+        })
     }
-    builder.tempfile_in(dir)
+
+    /// A new file beside `target`.
+    pub(crate) fn beside(target: &Path, perms: Option<std::fs::Permissions>) -> io::Result<AtomicFile> {
+        let dir = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        AtomicFile::new_in(dir, perms)
+    }
+
+    /// The open file.
+    pub(crate) fn file(&self) -> &std::fs::File {
+        &self.file
+    }
+
+    /// A path by which other code (a path-only C library) can open this
+    /// file: `/proc/self/fd/N` for an unnamed file.
+    pub(crate) fn path(&self) -> std::path::PathBuf {
+        match &self.kind {
+            #[cfg(target_os = "linux")]
+            Kind::Unnamed(_) => {
+                use std::os::fd::AsRawFd;
+                std::path::PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+            }
+            Kind::Named(p) => p.to_path_buf(),
+        }
+    }
+
+    /// Makes the file `target`: its bytes reach the disk, then its name
+    /// (replacing `target` atomically), then the folder's entry.
+    pub(crate) fn commit(self, target: &Path) -> io::Result<()> {
+        self.file.sync_all()?;
+        match self.kind {
+            #[cfg(target_os = "linux")]
+            Kind::Unnamed(dir) => link_unnamed(&self.file, &dir, target)?,
+            Kind::Named(path) => path.persist(target).map_err(|e| e.error)?,
+        }
+        sync_dir(target);
+        Ok(())
+    }
+}
+
+impl io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl io::Seek for AtomicFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+/// Links an unnamed file in as `target`: directly when `target` does not
+/// exist yet, else under a fresh temporary name renamed over it.
+#[cfg(target_os = "linux")]
+fn link_unnamed(file: &std::fs::File, dir: &Path, target: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    let link = |to: &Path| -> io::Result<()> {
+        let to = CString::new(to.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: both paths are valid NUL-terminated strings for the call.
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    match link(target) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for attempt in 0..100u32 {
+        let name = dir.join(format!(
+            ".imageio-{}-{attempt}-{}.part",
+            std::process::id(),
+            fastrand_u32()
+        ));
+        match link(&name) {
+            Ok(()) => {
+                return std::fs::rename(&name, target).inspect_err(|_| {
+                    let _ = std::fs::remove_file(&name);
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary name"))
+}
+
+/// A cheap, varying number for temporary names (uniqueness comes from
+/// retrying on a clash, not from this).
+#[cfg(target_os = "linux")]
+fn fastrand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish() as u32
+}
+
+/// Makes a new entry in `path`'s folder durable (where the platform can).
+pub(crate) fn sync_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// `text` with the characters that could steer a terminal escaped:

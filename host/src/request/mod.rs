@@ -105,11 +105,9 @@ struct Reading {
 
 /// The bytes a write is producing.
 enum Output {
-    /// A temporary file beside the target, renamed onto it on success.
-    Temp {
-        file: BufWriter<std::fs::File>,
-        temp: TempPath,
-    },
+    /// A file beside the target that takes its name on success (unnamed
+    /// until then where the platform allows).
+    Temp(BufWriter<crate::core::io::AtomicFile>),
     /// Memory (for `<bytes>`, a caller's stream and zip members).
     Memory(Cursor<Vec<u8>>),
 }
@@ -346,17 +344,9 @@ impl Request {
         if w.out.is_none() {
             let out = match &w.target {
                 Target::File(target) => {
-                    let dir = target
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| PathBuf::from("."));
-                    let temp = crate::core::io::temp_beside(&dir, ".imageio-", ".part", None)
+                    let file = crate::core::io::AtomicFile::beside(target, None)
                         .map_err(|source| Error::Io { uri, source })?;
-                    let (file, temp) = temp.into_parts();
-                    Output::Temp {
-                        file: BufWriter::with_capacity(1 << 16, file),
-                        temp,
-                    }
+                    Output::Temp(BufWriter::with_capacity(1 << 16, file))
                 }
                 Target::Zip { .. } | Target::Memory | Target::Stream(_) => Output::Memory(Cursor::new(Vec::new())),
             };
@@ -381,7 +371,7 @@ impl Request {
     pub(crate) fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         let uri = self.filename.clone();
         let r = match self.output()? {
-            Output::Temp { file, .. } => file.write_all(buf),
+            Output::Temp(file) => file.write_all(buf),
             Output::Memory(c) => c.write_all(buf),
         };
         r.map_err(|source| Error::Io { uri, source })
@@ -394,7 +384,7 @@ impl Request {
             self.reader()?.seek(pos)
         } else {
             match self.output()? {
-                Output::Temp { file, .. } => file.seek(pos),
+                Output::Temp(file) => file.seek(pos),
                 Output::Memory(c) => c.seek(pos),
             }
         };
@@ -457,15 +447,15 @@ impl Request {
     /// source (from its current position) into a temporary file, and writing
     /// gives a temporary file whose content becomes the result. Every
     /// temporary file is removed when the request finishes (or is dropped).
-    /// Writes to a local file get a temporary file beside it, renamed onto
-    /// the target on success.
+    /// Writes to a local file get the file that will take the target's name
+    /// on success (on Linux an unnamed file, named `/proc/self/fd/N`).
     pub fn get_local_filename(&mut self) -> Result<PathBuf> {
         if let Some(Source::File(p)) = self.source() {
             return Ok(p.clone());
         }
         if let Some(Target::File(_)) = self.target() {
-            if let Output::Temp { temp, .. } = self.output()? {
-                let p = temp.to_path_buf();
+            if let Output::Temp(file) = self.output()? {
+                let p = file.get_ref().path();
                 if let Resource::Write(w) = &mut self.resource {
                     w.local = Some(p.clone());
                 }
@@ -540,15 +530,11 @@ fn commit(w: &mut Writing, uri: &str) -> Result<()> {
         source,
     };
     let bytes = match (w.out.take(), &w.local) {
-        (Some(Output::Temp { file, temp }), _) => {
+        (Some(Output::Temp(file)), _) => {
             let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
             if let Target::File(target) = &w.target {
-                keep_attributes(&file, target);
-                // The bytes reach the disk before the name does.
-                file.sync_all().map_err(io_err)?;
-                drop(file);
-                temp.persist(target).map_err(|e| io_err(e.error))?;
-                sync_parent(target);
+                keep_attributes(file.file(), target);
+                file.commit(target).map_err(io_err)?;
             }
             return Ok(());
         }
@@ -589,18 +575,6 @@ fn keep_attributes(new: &std::fs::File, replaced: &Path) {
             let _ = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()));
         }
     }
-}
-
-/// Makes a rename in `path`'s folder durable (where the platform can).
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 /// The name and resource of a caller's URI, with imageio's rules.

@@ -96,8 +96,7 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
     } else {
         None
     };
-    let temp = crate::core::io::temp_beside(dir, ".imageio-", ".zip.part", perms).map_err(io_err)?;
-    let (file, temp_path) = temp.into_parts();
+    let file = crate::core::io::AtomicFile::new_in(dir, perms).map_err(io_err)?;
     let mut writer = zip::ZipWriter::new(Quiet::new(std::io::BufWriter::new(file)));
     let zip_err = |e: zip::result::ZipError| archive_error(uri, format!("cannot write the archive: {e}"));
     if let Some(mut archive) = existing {
@@ -120,10 +119,7 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
         .map_err(io_err)?
         .into_inner()
         .map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)?;
-    drop(file);
-    temp_path.persist(zip_path).map_err(|e| io_err(e.error))?;
-    Ok(())
+    file.commit(zip_path).map_err(io_err)
 }
 
 /// The archive's output, made quiet after a failure: the first I/O error

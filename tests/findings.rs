@@ -102,3 +102,33 @@ fn huge_headers_are_errors_not_aborts() {
         assert!(stderr.contains(name) && stderr.contains("no memory"), "{stderr}");
     }
 }
+
+/// A 300 KB PNG whose zTXt chunk inflates to 300 MiB (a decompression
+/// bomb): `imageio info --json` used to run for minutes and print gigabytes;
+/// now it is a limits error at once. A text chunk under the limit still reads.
+#[test]
+fn a_ztxt_bomb_is_a_limits_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import sys, struct, zlib\n\
+        def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))\n\
+        for name, size in (('bomb.png', 300 << 20), ('fine.png', 1 << 20)):\n\
+        \x20   png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 4, 1, 8, 0, 0, 0, 0))\n\
+        \x20   png += chunk(b'zTXt', b'Comment\\0\\0' + zlib.compress(b'A' * size, 9))\n\
+        \x20   png += chunk(b'IDAT', zlib.compress(b'\\0' * 5)) + chunk(b'IEND', b'')\n\
+        \x20   open(sys.argv[1] + '/' + name, 'wb').write(png)\n";
+    let out = Command::new(imageio_tests::python())
+        .arg("-c")
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let e = imageio::imread(dir.path().join("bomb.png"), &Options::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limits, "{e}");
+    assert!(
+        e.to_string().contains("'Comment'") && e.to_string().contains("limit"),
+        "{e}"
+    );
+    let fine = imageio::imread(dir.path().join("fine.png"), &Options::default()).unwrap();
+    assert!(matches!(fine.meta.get("Comment"), Some(imageio::Value::Str(s)) if s.len() == 1 << 20));
+}

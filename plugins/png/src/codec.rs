@@ -7,6 +7,30 @@ use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 
 const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
+/// The most one compressed text chunk may inflate to (16 MiB).
+const MAX_TEXT_ENTRY: usize = 16 << 20;
+/// The most all compressed text chunks together may inflate to (64 MiB).
+const MAX_TEXT_TOTAL: usize = 64 << 20;
+
+/// A compressed text chunk's text, or the error for one that is damaged or
+/// inflates past the limits.
+fn bounded_text(keyword: &str, text: std::result::Result<String, png::DecodingError>) -> Result<String> {
+    text.map_err(|e| {
+        // The png crate does not export its text errors; its message tells
+        // a chunk that inflates too far from a damaged one.
+        let message = e.to_string();
+        if message.contains("decompression space") {
+            Error::no_memory(format!(
+                "the PNG text chunk '{keyword}' inflates to more than the metadata limit ({} MiB per chunk, {} MiB in all)",
+                MAX_TEXT_ENTRY >> 20,
+                MAX_TEXT_TOTAL >> 20
+            ))
+        } else {
+            Error::corrupt(format!("the PNG text chunk '{keyword}' is damaged: {message}"))
+        }
+    })
+}
+
 /// The `PNG` format.
 pub struct Png;
 
@@ -37,7 +61,7 @@ impl Format for Png {
         let header = {
             let decoder = png::Decoder::new(BufReader::new(&mut stream));
             let reader = decoder.read_info().map_err(decoding_error)?;
-            Header::of(reader.info())
+            Header::of(reader.info())?
         };
         Ok(PngReader { stream, start, header })
     }
@@ -78,7 +102,7 @@ struct Header {
 }
 
 impl Header {
-    fn of(info: &png::Info<'_>) -> Header {
+    fn of(info: &png::Info<'_>) -> Result<Header> {
         let mut meta = Vec::new();
         if let Some(g) = info.gama_chunk.or(info.source_gamma) {
             meta.push(("gamma".to_owned(), Value::Float(f64::from(g.into_value()))));
@@ -108,24 +132,35 @@ impl Header {
         for t in &info.uncompressed_latin1_text {
             meta.push((t.keyword.clone(), Value::Str(t.text.clone())));
         }
+        // Compressed text is inflated with a bound: a small zTXt chunk can
+        // expand to gigabytes (a decompression bomb).
+        let mut text_budget = MAX_TEXT_TOTAL;
         for t in &info.compressed_latin1_text {
-            if let Ok(text) = t.get_text() {
-                meta.push((t.keyword.clone(), Value::Str(text)));
-            }
+            let mut t = t.clone();
+            let text = t
+                .decompress_text_with_limit(MAX_TEXT_ENTRY.min(text_budget))
+                .and_then(|()| t.get_text());
+            let text = bounded_text(&t.keyword, text)?;
+            text_budget = text_budget.saturating_sub(text.len());
+            meta.push((t.keyword.clone(), Value::Str(text)));
         }
         for t in &info.utf8_text {
-            if let Ok(text) = t.get_text() {
-                meta.push((t.keyword.clone(), Value::Str(text)));
-            }
+            let mut t = t.clone();
+            let text = t
+                .decompress_text_with_limit(MAX_TEXT_ENTRY.min(text_budget))
+                .and_then(|()| t.get_text());
+            let text = bounded_text(&t.keyword, text)?;
+            text_budget = text_budget.saturating_sub(text.len());
+            meta.push((t.keyword.clone(), Value::Str(text)));
         }
-        Header {
+        Ok(Header {
             width: info.width,
             height: info.height,
             color: info.color_type,
             depth: info.bit_depth,
             has_trns: info.trns.is_some(),
             meta,
-        }
+        })
     }
 
     /// A 1-bit gray image without transparency reads as booleans.

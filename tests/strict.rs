@@ -132,3 +132,60 @@ fn rgba_never_becomes_cmyk_silently() {
         &[16, 24, 4]
     );
 }
+
+/// An 8-bit RLE BMP: `width` x `height`, a gray palette, and `rle` as data.
+fn rle8_bmp(width: i32, height: i32, rle: &[u8]) -> Vec<u8> {
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i, i, 0]).collect();
+    let offset = 14 + 40 + palette.len() as u32;
+    let mut f = b"BM".to_vec();
+    f.extend((offset + rle.len() as u32).to_le_bytes());
+    f.extend([0u8; 4]);
+    f.extend(offset.to_le_bytes());
+    f.extend(40u32.to_le_bytes());
+    f.extend(width.to_le_bytes());
+    f.extend(height.to_le_bytes());
+    f.extend(1u16.to_le_bytes());
+    f.extend(8u16.to_le_bytes());
+    f.extend(1u32.to_le_bytes()); // BI_RLE8
+    f.extend((rle.len() as u32).to_le_bytes());
+    f.extend([0u8; 16]);
+    f.extend(palette);
+    f.extend(rle);
+    f
+}
+
+/// RLE data that ends before the image does is "not enough image data"
+/// (Pillow's verdict too), not an image of zeros: the 1 KiB bomb that read
+/// as a 32768x32768 image in 8 s and 4 GiB is an error at once.
+#[test]
+fn bmp_rle_that_ends_early_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two full rows of a 4x2 image, then the end of the bitmap: complete.
+    let full = [4, 10, 0, 0, 4, 20, 0, 0, 0, 1];
+    // One row, then the end of the bitmap: a row short.
+    let short = [4, 10, 0, 0, 0, 1];
+    let files = [
+        ("full.bmp", rle8_bmp(4, 2, &full)),
+        ("short.bmp", rle8_bmp(4, 2, &short)),
+        ("cut.bmp", rle8_bmp(4, 2, &full[..5])),
+        ("bomb.bmp", rle8_bmp(32768, 32768, &[0, 1])),
+    ];
+    let paths: Vec<_> = files
+        .iter()
+        .map(|(name, bytes)| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let pillow = pillow_verdicts(&paths);
+    assert_eq!(pillow, [true, false, false, false], "Pillow's verdicts");
+    let im = imageio::imread(&paths[0], &Options::default()).unwrap();
+    assert_eq!(im.shape(), &[2, 4]);
+    assert_eq!(im.data.to_bytes(), [20, 20, 20, 20, 10, 10, 10, 10], "bottom-up rows");
+    for p in &paths[1..] {
+        let e = imageio::imread(p, &Options::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadInput, "{}: {e}", p.display());
+        assert!(e.to_string().contains("not enough image data"), "{e}");
+    }
+}

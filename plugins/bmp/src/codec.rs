@@ -67,6 +67,10 @@ enum PaletteKind {
 struct Info {
     bits: u16,
     compression: u32,
+    /// Where the pixel data starts (from the file's start).
+    data_offset: u64,
+    width: u64,
+    height: u64,
     palette: Vec<[u8; 3]>,
     dpi: Option<(f64, f64)>,
 }
@@ -95,6 +99,15 @@ impl Info {
         dib[..4].copy_from_slice(&head[14..18]);
         r.read_exact(&mut dib[4..])
             .map_err(|_| Error::corrupt("the BMP header is truncated"))?;
+        let data_offset = u64::from(le32(&head, 10));
+        let (width, height) = if dib_size == 12 {
+            (u64::from(le16(&dib, 4)), u64::from(le16(&dib, 6)))
+        } else {
+            (
+                u64::from(le32(&dib, 4)),
+                u64::from((le32(&dib, 8) as i32).unsigned_abs()),
+            )
+        };
         let (bits, compression, colors_used, padding, dpi) = if dib_size == 12 {
             (le16(&dib, 10), 0, 0, 3usize, None)
         } else if dib_size >= 40 {
@@ -128,6 +141,9 @@ impl Info {
         Ok(Info {
             bits,
             compression,
+            data_offset,
+            width,
+            height,
             palette,
             dpi,
         })
@@ -153,6 +169,59 @@ fn image_error(e: image::ImageError) -> Error {
         image::ImageError::IoError(io) => Error::from(io),
         other => Error::corrupt(format!("BMP: {other}")),
     }
+}
+
+/// Walks the RLE8 or RLE4 data at the reader's position and checks that it
+/// covers every pixel of the image before its end-of-bitmap (or the end of
+/// the file): pixels a run, an absolute run, a delta or an end of line
+/// accounts for, counted as Pillow counts them.
+fn check_rle(r: &mut impl Read, info: &Info) -> Result<()> {
+    let (w, h) = (info.width, info.height);
+    let need = w.saturating_mul(h);
+    let four = info.compression == 2;
+    let mut done: u64 = 0; // pixels accounted for, row-major
+    let mut pair = [0u8; 2];
+    let short = |done: u64| {
+        Error::corrupt(format!(
+            "not enough image data: the BMP's RLE data ends after {done} of its {need} pixels ({w}x{h})"
+        ))
+    };
+    while done < need {
+        if r.read_exact(&mut pair).is_err() {
+            return Err(short(done));
+        }
+        let (n, v) = (u64::from(pair[0]), pair[1]);
+        if n > 0 {
+            done += n;
+            continue;
+        }
+        match v {
+            0 => {
+                // End of line: the rest of the row (if any) is zeros.
+                if w > 0 && !done.is_multiple_of(w) {
+                    done = done.div_ceil(w) * w;
+                }
+            }
+            1 => return Err(short(done)),
+            2 => {
+                let mut d = [0u8; 2];
+                if r.read_exact(&mut d).is_err() {
+                    return Err(short(done));
+                }
+                done += u64::from(d[0]) + u64::from(d[1]) * w;
+            }
+            count => {
+                let count = u64::from(count);
+                let bytes = if four { count.div_ceil(2) } else { count };
+                let padded = bytes + (bytes % 2);
+                if std::io::copy(&mut r.by_ref().take(padded), &mut std::io::sink())? < padded {
+                    return Err(short(done));
+                }
+                done += count;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An open BMP reader.
@@ -181,6 +250,12 @@ impl Reader for BmpReader {
         if index != 0 {
             return Err(Error::index_out_of_range(index, 1));
         }
+        if matches!(self.info.compression, 1 | 2) {
+            // The RLE data must cover the whole image: a stream that ends
+            // early is an error (as in Pillow), not an image of zeros.
+            self.stream.seek(SeekFrom::Start(self.start + self.info.data_offset))?;
+            check_rle(&mut BufReader::new(&mut self.stream), &self.info)?;
+        }
         self.stream.seek(SeekFrom::Start(self.start))?;
         let decoder = BmpDecoder::new(BufReader::new(&mut self.stream)).map_err(image_error)?;
         let (w, h) = decoder.dimensions();
@@ -206,7 +281,10 @@ impl Reader for BmpReader {
             decoder.read_image(out).map_err(image_error)?;
         } else {
             let size = usize::try_from(decoder.total_bytes()).map_err(|_| Error::no_memory("the BMP is too large"))?;
-            let mut rgb = vec![0u8; size];
+            let mut rgb = Vec::new();
+            rgb.try_reserve_exact(size)
+                .map_err(|_| Error::no_memory(format!("no memory for the {size}-byte BMP palette image")))?;
+            rgb.resize(size, 0);
             decoder.read_image(&mut rgb).map_err(image_error)?;
             let step = channels as usize;
             let out = if kind == PaletteKind::Bilevel {

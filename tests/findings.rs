@@ -132,3 +132,24 @@ fn a_ztxt_bomb_is_a_limits_error() {
     let fine = imageio::imread(dir.path().join("fine.png"), &Options::default()).unwrap();
     assert!(matches!(fine.meta.get("Comment"), Some(imageio::Value::Str(s)) if s.len() == 1 << 20));
 }
+
+/// `mimread` of an NPY of shape (2000000000, 0): two billion empty frames.
+/// The memory guard counted only pixel bytes, so it never stopped and the
+/// process ran out of memory; it now counts what each frame holds.
+#[test]
+fn empty_frames_count_against_the_memory_guard() {
+    let mut header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2000000000, 0), }".to_owned();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend((header.len() as u16).to_le_bytes());
+    npy.extend(header.as_bytes());
+    let opts = Options {
+        memtest: imageio::Memtest::Bytes(1 << 20),
+        ..Options::default()
+    };
+    let e = imageio::mimread(npy, &opts.with_format("NPY")).unwrap_err();
+    assert!(matches!(e, imageio::Error::MemoryLimit(_)), "{e}");
+}

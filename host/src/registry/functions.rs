@@ -182,7 +182,10 @@ impl FormatManager {
         let mut total = 0u64;
         for im in r.iter_data()? {
             let im = im?;
-            total += im.data.nbytes() as u64;
+            // What a frame holds: its pixels and the image itself (so a
+            // stream of empty frames is bounded too).
+            let held = im.data.nbytes() + size_of::<Image>() + 2 * size_of::<usize>() * im.shape().len();
+            total += held as u64;
             images.push(im);
             if limit.is_some_and(|l| total > l) {
                 let (what, func, mib) = if mode == 'V' {

@@ -235,6 +235,11 @@ pub mod httpd {
         DropHalfway(Vec<u8>),
         /// Reads the request and never answers (until the test ends).
         Hang,
+        /// 200 without a length and a body that never ends (zeros, as fast
+        /// as the client reads; the server stops after 64 MiB).
+        Endless,
+        /// 200 without a length, one byte every this often (30 s at most).
+        Trickle(Duration),
     }
 
     /// A running server.
@@ -320,6 +325,27 @@ pub mod httpd {
             Some(Route::Hang) => {
                 std::thread::sleep(Duration::from_secs(60));
                 Ok(())
+            }
+            Some(Route::Endless) => out
+                .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                .and_then(|()| {
+                    let block = [0u8; 64 * 1024];
+                    for _ in 0..1024 {
+                        out.write_all(&block)?;
+                    }
+                    Ok(())
+                }),
+            Some(Route::Trickle(every)) => {
+                out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                    .and_then(|()| {
+                        let stop = std::time::Instant::now() + Duration::from_secs(30);
+                        while std::time::Instant::now() < stop {
+                            out.write_all(b"x")?;
+                            out.flush()?;
+                            std::thread::sleep(every);
+                        }
+                        Ok(())
+                    })
             }
         };
         let _ = out.flush();

@@ -357,3 +357,58 @@ fn a_progress_bar_is_drawn_on_a_terminal_only() {
     assert!(out.status.success());
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Downloads and http sources are bounded: an endless response stops at
+/// the size limit, a trickle at the deadline, a declared length over the
+/// limit is refused before reading, and a failed fetch leaves no folders.
+#[test]
+fn downloads_are_bounded_in_size_and_time() {
+    let server = Server::start();
+    server.route("/images/endless.png", Route::Endless);
+    server.route("/images/slow.png", Route::Trickle(Duration::from_millis(200)));
+    server.route("/images/declared.png", Route::Ok(vec![0u8; 4096]));
+    server.route("/deep/down/endless.png", Route::Endless);
+    let cache = tempfile::tempdir().unwrap();
+    let mut f = fetcher(&server, cache.path());
+    f.max_bytes = 1 << 20;
+    f.deadline = Duration::from_secs(1);
+
+    let started = Instant::now();
+    let e = fetch(&f, "images/endless.png", None, ForceDownload::No, true).unwrap_err();
+    assert!(matches!(e, Error::DownloadFailed { .. }), "{e}");
+    assert!(e.to_string().contains("larger than the limit of 1048576 bytes"), "{e}");
+    assert_eq!(
+        server.hits("/images/endless.png"),
+        1,
+        "no retry that would meet the same bound"
+    );
+
+    let e = fetch(&f, "images/slow.png", None, ForceDownload::No, true).unwrap_err();
+    assert!(e.to_string().contains("deadline"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(20), "bounded in time");
+
+    f.max_bytes = 1000;
+    let e = fetch(&f, "images/declared.png", None, ForceDownload::No, true).unwrap_err();
+    assert!(e.to_string().contains("declares 4096 bytes"), "{e}");
+
+    let e = fetch(&f, "deep/down/endless.png", None, ForceDownload::No, true).unwrap_err();
+    assert!(matches!(e, Error::DownloadFailed { .. }), "{e}");
+    assert!(files_in(cache.path()).is_empty(), "{:?}", files_in(cache.path()));
+    assert!(
+        !cache.path().join("deep").exists(),
+        "no folder left by the failed fetch"
+    );
+    assert!(!cache.path().join("images").exists());
+
+    // An http source: the environment's bounds apply (through the tool; the
+    // JPEG reader reads its whole stream).
+    let out = Command::new(imageio_bin())
+        .args(["info", &server.url("/images/endless.png"), "--format", "JPEG"])
+        .env("IMAGEIO_MAX_DOWNLOAD", "2MB")
+        .env_remove("IMAGEIO_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("larger than the limit of 2000000 bytes"), "{stderr}");
+}

@@ -69,6 +69,11 @@ pub struct Fetcher {
     pub search_dirs: Vec<PathBuf>,
     /// The network timeout (connect, and each read).
     pub timeout: Duration,
+    /// How long one download may take in all (default 5 minutes,
+    /// `IMAGEIO_DOWNLOAD_DEADLINE`).
+    pub deadline: Duration,
+    /// The largest file downloaded (default 1 GiB, `IMAGEIO_MAX_DOWNLOAD`).
+    pub max_bytes: u64,
     /// Downloads are forbidden.
     pub no_internet: bool,
     /// Attempts per download.
@@ -107,11 +112,14 @@ impl Fetcher {
                 });
             }
         };
+        let limits = crate::request::http::HttpLimits::from_env();
         Ok(Fetcher {
             base_url,
             cache_dir,
             search_dirs: crate::core::dirs::resource_dirs(),
-            timeout: crate::request::http::request_timeout(),
+            timeout: limits.timeout,
+            deadline: limits.deadline,
+            max_bytes: limits.max_bytes,
             no_internet: std::env::var("IMAGEIO_NO_INTERNET").is_ok_and(|v| no_internet_value(&v)),
             tries: DOWNLOAD_TRIES,
             print: true,
@@ -126,6 +134,8 @@ impl Fetcher {
             cache_dir: cache_dir.into(),
             search_dirs: Vec::new(),
             timeout: crate::request::http::DEFAULT_TIMEOUT,
+            deadline: crate::request::http::DEFAULT_DEADLINE,
+            max_bytes: crate::request::http::DEFAULT_MAX_DOWNLOAD,
             no_internet: false,
             tries: DOWNLOAD_TRIES,
             print: false,
@@ -221,10 +231,34 @@ impl Fetcher {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let parent = target.parent().unwrap_or(Path::new("."));
+        // The folders this download creates, removed again if it fails.
+        let created: Vec<PathBuf> = parent
+            .ancestors()
+            .take_while(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(parent).map_err(|e| Error::Io {
             uri: parent.display().to_string(),
             source: e,
         })?;
+        let outcome = self.download_into(url, target, parent, &name, progress);
+        if outcome.is_err() {
+            for dir in &created {
+                // Only an empty folder goes (remove_dir refuses others).
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        outcome
+    }
+
+    fn download_into(
+        &self,
+        url: &str,
+        target: &Path,
+        parent: &Path,
+        name: &str,
+        progress: &mut dyn ProgressIndicator,
+    ) -> Result<()> {
         self.say(&format!(
             "Imageio: '{name}' was not found on your computer; downloading it now."
         ));
@@ -238,10 +272,17 @@ impl Fetcher {
                 Err(e) => {
                     last = e.to_string();
                     self.say(&format!("Error while fetching file: {last}."));
+                    if over_a_limit(&e) {
+                        // Another try would meet the same bound.
+                        break;
+                    }
                 }
             }
         }
-        Err(Error::DownloadFailed { name, cause: last })
+        Err(Error::DownloadFailed {
+            name: name.to_owned(),
+            cause: last,
+        })
     }
 
     fn try_download(
@@ -252,7 +293,12 @@ impl Fetcher {
         parent: &Path,
         progress: &mut dyn ProgressIndicator,
     ) -> Result<()> {
-        let mut response = crate::request::http::urlopen(url, self.timeout)?;
+        let limits = crate::request::http::HttpLimits {
+            timeout: self.timeout,
+            deadline: self.deadline,
+            max_bytes: self.max_bytes,
+        };
+        let mut response = crate::request::http::urlopen_bounded(url, limits)?;
         let total = response.content_length();
         let size = total.map(sizeof_fmt).unwrap_or_else(|| "unknown size".into());
         self.say(&format!("Try {attempt}. Download from {url} ({size})"));
@@ -297,6 +343,12 @@ impl Fetcher {
             source: e,
         })
     }
+}
+
+/// Whether a failed download met one of its bounds (size or deadline).
+fn over_a_limit(e: &Error) -> bool {
+    let text = e.to_string();
+    text.contains("IMAGEIO_MAX_DOWNLOAD") || text.contains("IMAGEIO_DOWNLOAD_DEADLINE")
 }
 
 /// The local path of the remote file `fname`, downloading it if needed

@@ -31,5 +31,7 @@ pub use progress::{
 
 pub use crate::registry::{Format, FormatManager, has_module};
 #[cfg(feature = "http")]
-pub use crate::request::http::{UrlResponse, request_timeout, urlopen};
+pub use crate::request::http::{
+    DEFAULT_DEADLINE, DEFAULT_MAX_DOWNLOAD, HttpLimits, UrlResponse, request_timeout, urlopen, urlopen_bounded,
+};
 pub use crate::request::{EXAMPLE_IMAGES, RETURN_BYTES, Request, SeekableReader};

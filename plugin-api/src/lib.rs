@@ -68,8 +68,8 @@ mod value;
 pub use error::{Error, Result};
 pub use export::format_table;
 pub use format::{
-    Format, ImageView, Reader, Unsupported, Writer, fits_mode, frame_duration_ms, image_shape, lists_extension,
-    parse_extensions,
+    Format, ImageView, MAX_ANIMATION_PIXELS, Reader, Unsupported, Writer, check_animation, fits_mode,
+    frame_duration_ms, image_shape, lists_extension, parse_extensions,
 };
 pub use request::{Options, Request};
 pub use sink::{Dtype, Element, ImageSink};

@@ -104,7 +104,12 @@ pub struct GifReader {
 impl GifReader {
     fn new(data: Vec<u8>) -> Result<GifReader> {
         let data: Arc<[u8]> = data.into();
-        let mut decoder = options()
+        // The summary pass reads each frame's header and skips its pixel
+        // data undecoded: counting the frames costs the file's size, not
+        // the pixels it claims.
+        let mut summary_options = options();
+        summary_options.skip_frame_decoding(true);
+        let mut decoder = summary_options
             .read_info(Cursor::new(Arc::clone(&data)))
             .map_err(decoding_error)?;
         let (width, height) = (decoder.width(), decoder.height());
@@ -124,6 +129,7 @@ impl GifReader {
         if delays.is_empty() {
             return Err(Error::corrupt("the GIF has no image"));
         }
+        imageio_plugin_api::check_animation("GIF", delays.len() as u64, u64::from(width), u64::from(height))?;
         let loop_count = match decoder.repeat() {
             Repeat::Infinite => Some(0),
             Repeat::Finite(0) => None,

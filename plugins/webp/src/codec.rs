@@ -54,6 +54,8 @@ impl Format for Webp {
         } else {
             1
         };
+        let (width, height) = decoder.dimensions();
+        imageio_plugin_api::check_animation("WEBP", frames, u64::from(width), u64::from(height))?;
         Ok(WebpReader {
             decoder,
             frames,

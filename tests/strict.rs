@@ -189,3 +189,41 @@ fn bmp_rle_that_ends_early_is_an_error() {
         assert!(e.to_string().contains("not enough image data"), "{e}");
     }
 }
+
+/// Every other reader refuses truncated files too: 20 cuts each of files
+/// Pillow and numpy write (PNG, GIF, TIFF, BMP, lossless WebP, PPM, NPY).
+#[test]
+fn truncated_files_are_errors_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import sys, numpy as np\nfrom PIL import Image\n\
+                  a = (np.random.default_rng(1).random((64, 80, 3)) * 255).astype('uint8')\n\
+                  for ext in ('png', 'gif', 'tif', 'bmp', 'ppm'):\n    Image.fromarray(a).save(sys.argv[1] + '/x.' + ext)\n\
+                  Image.fromarray(a).save(sys.argv[1] + '/x.webp', lossless=True)\n\
+                  np.save(sys.argv[1] + '/x.npy', a)\n";
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for ext in ["png", "gif", "tif", "bmp", "webp", "ppm", "npy"] {
+        let whole = std::fs::read(dir.path().join(format!("x.{ext}"))).unwrap();
+        assert!(
+            imageio::imread(whole.clone(), &Options::default()).is_ok(),
+            "{ext}: the whole file reads"
+        );
+        for i in 1..=20 {
+            let cut = whole.len() * i / 21;
+            let r = imageio::imread(
+                whole[..cut].to_vec(),
+                &Options::default().with_extension(&format!(".{ext}")),
+            );
+            assert!(
+                r.is_err(),
+                "{ext} cut at {cut} of {} bytes read as an image",
+                whole.len()
+            );
+        }
+    }
+}

@@ -119,3 +119,44 @@ fn a_read_only_plugin_can_be_given_a_sample() {
     );
     assert!(t.contains("SERIAL damaged input") && !t.contains("garbage only"), "{t}");
 }
+
+/// The kit catches liars: a can_read that claims any bytes, a reader that
+/// invents the pixels a truncated file lacks, and one that ignores options
+/// it does not know; the same plugin without its lie passes.
+#[test]
+fn liars_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("x.liar");
+    let mut bytes = b"LIAR\x10\x0c".to_vec();
+    bytes.extend((0..16 * 12).map(|i| (i * 7 % 251) as u8 + 1));
+    std::fs::write(&sample, &bytes).unwrap();
+    let with_sample = ["--sample".to_owned(), format!("LIAR={}", sample.display())];
+    let args: Vec<&str> = with_sample.iter().map(String::as_str).collect();
+
+    let o = check(&c_fixture("liar_honest"), &args);
+    let t = text(&o);
+    assert!(o.status.success(), "the honest one passes:\n{t}");
+
+    let o = check(&c_fixture("liar_claims"), &args);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("claims random bytes (confidence 50)"),
+        "{t}"
+    );
+
+    let o = check(&c_fixture("liar_invents"), &args);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("TRUNCATED files read as whole images with INVENTED pixels"),
+        "{t}"
+    );
+
+    let o = check(&c_fixture("liar_lenient"), &args);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("LIAR options") && t.contains("reading accepts the unknown option"),
+        "{t}"
+    );
+}

@@ -7,15 +7,19 @@
 //! - **table**: a name, modes within `iIvV`, extensions starting with `.`,
 //!   a description, and read or write declared.
 //! - **can_read**: deterministic (the same answer twice), within 0..100, and
-//!   0 for empty input; random input is reported when claimed.
+//!   0 for empty input and for random bytes (claiming anything fails).
 //! - **round trip**: for every mode it declares and every dtype and layout
 //!   (gray, RGB, RGBA; volumes), a write then a read with the same format.
 //!   A write refused with a clean error is "not claimed"; one that succeeds
-//!   must read back with the same shape and dtype (or a documented
-//!   expansion: gray to RGB(A), bool to 0/255) and the same values, or, for
+//!   must read back with the same shape and dtype (or a lossless conversion
+//!   the format imposes: gray to RGB(A), RGB to RGBA with opaque alpha, bool
+//!   to 0/255, uint8 to uint16 x257) and the same values, or, for
 //!   `uint8`, within 30 dB PSNR (reported as lossy).
+//! - **options**: an option the plugin does not know fails reading and
+//!   writing (never silently ignored).
 //! - **damaged input**: truncations and byte corruptions of a valid file
-//!   must each read or fail with an error that has a message: no panic, no
+//!   must each read or fail with an error that has a message (a truncated
+//!   file read as the whole image with invented pixels fails): no panic, no
 //!   crash, no hang. When the kit runs from the `imageio` tool this phase
 //!   runs in a child process with a time limit, so a crash or a hang is
 //!   reported instead of taking the checker down.
@@ -215,6 +219,9 @@ fn plugin_message(e: &Error) -> Option<&str> {
     }
 }
 
+/// The option the kit passes to see that unknown options are refused.
+const UNKNOWN_OPTION: &str = "iio_conformance_no_such_option";
+
 /// What the kit saw of errors.
 #[derive(Default)]
 struct Errors {
@@ -234,21 +241,30 @@ impl Errors {
 }
 
 /// Normalises what was written to what a format may legitimately return:
-/// gray expanded to RGB or RGBA (opaque), RGB to RGBA, `bool` as 0/255.
+/// gray expanded to RGB or RGBA (opaque), RGB to RGBA, `bool` as 0/255, and
+/// `uint8` widened to `uint16` (x257, so 255 is 65535), for formats that
+/// store only some layouts or depths. Each is lossless.
 fn expected_as(written: &NdArray, read: &NdArray) -> Option<NdArray> {
     if written.shape() == read.shape() && written.dtype() == read.dtype() {
         return Some(written.clone());
     }
     let base = match (written, read.dtype()) {
         (NdArray::Bool(a), Dtype::U8) => NdArray::U8(a.mapv(|b| if b { 255 } else { 0 })),
+        (NdArray::U8(a), Dtype::U16) => NdArray::U16(a.mapv(|v| u16::from(v) * 257)),
         (w, d) if w.dtype() == d => w.clone(),
         _ => return None,
     };
-    let NdArray::U8(a) = base else {
-        return (base.shape() == read.shape()).then_some(base);
-    };
+    match base {
+        NdArray::U8(a) => expand_channels(a, read.shape(), u8::MAX).map(NdArray::U8),
+        NdArray::U16(a) => expand_channels(a, read.shape(), u16::MAX).map(NdArray::U16),
+        other => (other.shape() == read.shape()).then_some(other),
+    }
+}
+
+/// Gray or RGB pixels expanded to the `read` shape's RGB or RGBA (alpha
+/// `opaque`), or the array itself when the shapes already agree.
+fn expand_channels<T: Copy>(a: ArrayD<T>, rs: &[usize], opaque: T) -> Option<ArrayD<T>> {
     let ws = a.shape().to_vec();
-    let rs = read.shape();
     let (gray, wc) = if ws.len() + 1 == rs.len() {
         (true, 1)
     } else {
@@ -257,18 +273,18 @@ fn expected_as(written: &NdArray, read: &NdArray) -> Option<NdArray> {
     let prefix = if gray { &ws[..] } else { &ws[..ws.len() - 1] };
     let rc = *rs.last()?;
     if rs[..rs.len() - 1] != *prefix || !(wc == 1 || wc == 3) || !(rc == 3 || rc == 4) || rc <= wc {
-        return (a.shape() == rs).then_some(NdArray::U8(a));
+        return (a.shape() == rs).then_some(a);
     }
-    let flat: Vec<u8> = a.iter().copied().collect();
+    let flat: Vec<T> = a.iter().copied().collect();
     let mut out = Vec::with_capacity(flat.len() / wc * rc);
     for px in flat.chunks_exact(wc) {
         let rgb = if wc == 1 { [px[0]; 3] } else { [px[0], px[1], px[2]] };
         out.extend_from_slice(&rgb[..rc.min(3)]);
         if rc == 4 {
-            out.push(255);
+            out.push(opaque);
         }
     }
-    ArrayD::from_shape_vec(IxDyn(rs), out).ok().map(NdArray::U8)
+    ArrayD::from_shape_vec(IxDyn(rs), out).ok()
 }
 
 /// The colour of fully transparent pixels is free: formats with binary
@@ -440,14 +456,21 @@ fn round_trips(
 /// The bad inputs of the damaged-input phase: garbage (empty, one byte,
 /// random bytes), then, given a valid file, its truncations and byte
 /// corruptions (a fixed seed, so every run checks the same files).
-pub fn damaged_inputs(sample: &[u8]) -> Vec<Vec<u8>> {
+pub fn damaged_inputs(sample: &[u8]) -> Vec<DamagedInput> {
     let mut garbage = Rng(0xBAD);
-    let mut out = vec![
+    let garbage_files: [Vec<u8>; 4] = [
         Vec::new(),
         vec![0],
         (0..64).map(|_| garbage.next() as u8).collect(),
         (0..4096).map(|_| garbage.next() as u8).collect(),
     ];
+    let mut out: Vec<DamagedInput> = garbage_files
+        .into_iter()
+        .map(|bytes| DamagedInput {
+            bytes,
+            truncated: false,
+        })
+        .collect();
     let n = sample.len();
     let mut cuts: Vec<usize> = vec![0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
     cuts.extend((1..16).map(|k| n * k / 16));
@@ -455,7 +478,10 @@ pub fn damaged_inputs(sample: &[u8]) -> Vec<Vec<u8>> {
     cuts.sort_unstable();
     cuts.dedup();
     for c in cuts.into_iter().filter(|&c| c < n) {
-        out.push(sample[..c].to_vec());
+        out.push(DamagedInput {
+            bytes: sample[..c].to_vec(),
+            truncated: true,
+        });
     }
     let mut rng = Rng(0xC0FFEE);
     for k in 0..160 {
@@ -475,9 +501,21 @@ pub fn damaged_inputs(sample: &[u8]) -> Vec<Vec<u8>> {
                 _ => rng.next() as u8,
             };
         }
-        out.push(v);
+        out.push(DamagedInput {
+            bytes: v,
+            truncated: false,
+        });
     }
     out
+}
+
+/// One file of the damaged-input phase.
+pub struct DamagedInput {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// A prefix of the valid sample (a read that succeeds must not invent
+    /// the missing pixels).
+    pub truncated: bool,
 }
 
 /// The result of reading one damaged file.
@@ -491,24 +529,47 @@ pub enum CaseOutcome {
     SilentError,
     /// The plugin panicked (contained by the SDK).
     Panicked,
+    /// A truncated file read as the whole image, with pixels that differ
+    /// from the whole file's: the plugin invented the missing data.
+    Invented,
 }
 
-/// Reads one damaged file with `format` (every image and the metadata), with
-/// a memory guard so that a hostile size field is refused, not obeyed.
-pub fn read_damaged(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> CaseOutcome {
-    let run = || -> imageio::Result<()> {
-        let req = Request::new(bytes, "r?")?;
-        let mut r = fm.reader_for(req, Some(format))?;
-        r.set_max_image_bytes(256 << 20);
-        let n = r.get_length()?;
-        for i in 0..n.min(64) {
-            r.get_data(i)?;
+/// Reads every image of `bytes` with `format` (at most 64), with a memory
+/// guard so that a hostile size field is refused, not obeyed.
+fn read_all(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> imageio::Result<Vec<Image>> {
+    let req = Request::new(bytes, "r?")?;
+    let mut r = fm.reader_for(req, Some(format))?;
+    r.set_max_image_bytes(256 << 20);
+    let n = r.get_length()?;
+    let mut images = Vec::new();
+    for i in 0..n.min(64) {
+        images.push(r.get_data(i)?);
+    }
+    r.get_meta_data(None)?;
+    r.close()?;
+    Ok(images)
+}
+
+/// Reads one damaged file with `format` (every image and the metadata).
+/// `whole` is what the whole valid file reads as, for a truncated one: a
+/// truncation that reads with the whole file's shapes but other pixels
+/// invented them.
+pub fn read_damaged(fm: &FormatManager, format: &str, input: DamagedInput, whole: Option<&[Image]>) -> CaseOutcome {
+    match read_all(fm, format, input.bytes) {
+        Ok(images) => {
+            let invented = input.truncated
+                && whole.is_some_and(|whole| {
+                    images
+                        .iter()
+                        .zip(whole)
+                        .any(|(a, b)| a.data.shape() == b.data.shape() && a.data != b.data)
+                });
+            if invented {
+                CaseOutcome::Invented
+            } else {
+                CaseOutcome::Read
+            }
         }
-        r.get_meta_data(None)?;
-        r.close()
-    };
-    match run() {
-        Ok(()) => CaseOutcome::Read,
         Err(Error::Panicked { .. }) => CaseOutcome::Panicked,
         Err(e) => match plugin_message(&e) {
             Some(m) if m.trim().is_empty() || e.plugin_gave_no_message() => CaseOutcome::SilentError,
@@ -517,22 +578,31 @@ pub fn read_damaged(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> CaseOut
     }
 }
 
+/// Runs the damaged-input phase on `sample`, giving each file's outcome.
+pub fn damaged_phase(fm: &FormatManager, format: &str, sample: &[u8], mut each: impl FnMut(CaseOutcome)) {
+    let whole = read_all(fm, format, sample.to_vec()).ok();
+    for input in damaged_inputs(sample) {
+        each(read_damaged(fm, format, input, whole.as_deref()));
+    }
+}
+
 /// The damaged-input phase in this process.
 fn damaged_in_process(fm: &FormatManager, format: &str, sample: &[u8]) -> Damaged {
-    let mut counts = [0usize; 4];
-    for v in damaged_inputs(sample) {
-        counts[read_damaged(fm, format, v) as usize] += 1;
-    }
+    let mut counts = [0usize; OUTCOMES];
+    damaged_phase(fm, format, sample, |o| counts[o as usize] += 1);
     summarize(counts, None)
 }
 
+/// How many [`CaseOutcome`]s there are.
+const OUTCOMES: usize = 5;
+
 /// The damaged-input phase's verdict: the detail, whether it failed, and
 /// the count of each [`CaseOutcome`].
-type Damaged = (String, bool, [usize; 4]);
+type Damaged = (String, bool, [usize; OUTCOMES]);
 
-fn summarize(counts: [usize; 4], problem: Option<String>) -> Damaged {
-    let [read, clean, silent, panicked] = counts;
-    let total = read + clean + silent + panicked;
+fn summarize(counts: [usize; OUTCOMES], problem: Option<String>) -> Damaged {
+    let [read, clean, silent, panicked, invented] = counts;
+    let total = read + clean + silent + panicked + invented;
     let mut detail = format!("{total} damaged files: {read} read, {clean} clean errors");
     if silent > 0 {
         let _ = write!(detail, ", {silent} errors WITHOUT a message");
@@ -540,7 +610,13 @@ fn summarize(counts: [usize; 4], problem: Option<String>) -> Damaged {
     if panicked > 0 {
         let _ = write!(detail, ", {panicked} PANICS");
     }
-    let failed = silent > 0 || panicked > 0 || problem.is_some();
+    if invented > 0 {
+        let _ = write!(
+            detail,
+            ", {invented} TRUNCATED files read as whole images with INVENTED pixels (a cut file must be an error)"
+        );
+    }
+    let failed = silent > 0 || panicked > 0 || invented > 0 || problem.is_some();
     if let Some(p) = problem {
         detail = format!("{p} ({total} handled before it: {read} read, {clean} clean errors)");
     } else if !failed {
@@ -555,11 +631,11 @@ fn damaged_in_child(worker: &Path, library: &Path, format: &str, sample: &[u8], 
     use std::io::Read;
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return (format!("cannot make a temporary folder: {e}"), true, [0; 4]),
+        Err(e) => return (format!("cannot make a temporary folder: {e}"), true, [0; OUTCOMES]),
     };
     let sample_path = dir.path().join("sample.bin");
     if let Err(e) = std::fs::write(&sample_path, sample) {
-        return (format!("cannot write the sample: {e}"), true, [0; 4]);
+        return (format!("cannot write the sample: {e}"), true, [0; OUTCOMES]);
     }
     let child = std::process::Command::new(worker)
         .arg("check-plugin")
@@ -578,7 +654,7 @@ fn damaged_in_child(worker: &Path, library: &Path, format: &str, sample: &[u8], 
             return (
                 format!("cannot start the worker {}: {e}", worker.display()),
                 true,
-                [0; 4],
+                [0; OUTCOMES],
             );
         }
     };
@@ -602,9 +678,9 @@ fn damaged_in_child(worker: &Path, library: &Path, format: &str, sample: &[u8], 
         }
     };
     let output = reader.join().unwrap_or_default();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; OUTCOMES];
     for c in output.chars() {
-        if let Some(d) = c.to_digit(10).filter(|d| *d < 4) {
+        if let Some(d) = c.to_digit(10).filter(|d| (*d as usize) < OUTCOMES) {
             counts[d as usize] += 1;
         }
     }
@@ -748,18 +824,23 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
                         problems.push(format!("{what} input: confidence {a} outside 0..100"))
                     }
                     (Ok(a), Ok(_)) if what == "empty" && a > 0 => problems.push(format!("claims empty input ({a})")),
-                    (Ok(a), Ok(_)) if a > 0 => claims_random = true,
+                    (Ok(a), Ok(_)) if a > 0 => {
+                        claims_random = true;
+                        problems.push(format!(
+                            "claims random bytes (confidence {a}): can_read must recognise the content, not accept anything"
+                        ));
+                    }
                     (Ok(_), Ok(_)) => {}
                     (Err(e), _) | (_, Err(e)) => problems.push(format!("{what} input: {e}")),
                 }
             }
-            if problems.is_empty() {
-                let note = if claims_random {
-                    "; claims random bytes (confidence > 0)"
-                } else {
-                    "; 0 for empty and random input"
-                };
-                report.push(f, "can_read", Outcome::Pass, format!("deterministic{note}"));
+            if problems.is_empty() && !claims_random {
+                report.push(
+                    f,
+                    "can_read",
+                    Outcome::Pass,
+                    "deterministic; 0 for empty and random input",
+                );
             } else {
                 report.push(f, "can_read", Outcome::Fail, problems.join("; "));
             }
@@ -785,6 +866,72 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
             report.push(f, "round trip", Outcome::Skip, format!("the format is {rw}"));
         }
 
+        // An option the plugin does not know must be an error naming it,
+        // never ignored (a misspelt "qualty" would silently do nothing).
+        {
+            let mut problems = Vec::new();
+            let mut checked = Vec::new();
+            let mut unnamed: Vec<&str> = Vec::new();
+            let mut kwargs = Dict::new();
+            kwargs.insert(UNKNOWN_OPTION, 1);
+            if format.supports_read()
+                && let Some(bytes) = &sample
+            {
+                checked.push("reading");
+                let read = Request::with_options(bytes.clone(), "r?", None, kwargs.clone())
+                    .and_then(|req| fm.reader_for(req, Some(name)))
+                    .and_then(|mut r| r.get_data(0));
+                match read {
+                    Ok(_) => problems.push(format!("reading accepts the unknown option {UNKNOWN_OPTION:?}")),
+                    Err(e) if !e.to_string().contains(UNKNOWN_OPTION) => unnamed.push("reading"),
+                    Err(_) => {}
+                }
+            }
+            if format.supports_write() {
+                checked.push("writing");
+                let item = Image::from(crate::conformance::sample(Dtype::U8, &[16, 24, 3], 5));
+                let ext = format.extensions().first().cloned().unwrap_or_default();
+                let written = Request::with_options(imageio::request::RETURN_BYTES, "w?", Some(&ext), kwargs)
+                    .and_then(|req| fm.writer_for(req, Some(name)))
+                    .and_then(|mut w| {
+                        w.append_data(&item, None)?;
+                        w.close()
+                    });
+                match written {
+                    Ok(()) => problems.push(format!("writing accepts the unknown option {UNKNOWN_OPTION:?}")),
+                    // Refusing the image itself (a gray-only format, say)
+                    // says nothing about the option.
+                    Err(Error::Plugin {
+                        code: imageio::PluginCode::Unsupported,
+                        ..
+                    }) => {}
+                    Err(e) if !e.to_string().contains(UNKNOWN_OPTION) => unnamed.push("writing"),
+                    Err(_) => {}
+                }
+            }
+            if checked.is_empty() {
+                report.push(
+                    f,
+                    "options",
+                    Outcome::Skip,
+                    "no valid sample to read (pass --sample NAME=FILE)",
+                );
+            } else if problems.is_empty() {
+                let detail = if unnamed.is_empty() {
+                    format!("an unknown option is an error naming it ({})", checked.join(", "))
+                } else {
+                    format!(
+                        "an unknown option is an error ({}); note: {} does not name the option in its message",
+                        checked.join(", "),
+                        unnamed.join(" and ")
+                    )
+                };
+                report.push(f, "options", Outcome::Pass, detail);
+            } else {
+                report.push(f, "options", Outcome::Fail, problems.join("; "));
+            }
+        }
+
         // Bad input always (garbage, plus damaged copies of a valid file
         // when there is one); threads need a valid file.
         if format.supports_read() {
@@ -797,7 +944,7 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
             if sample.is_none() {
                 detail.push_str(" (garbage only: no valid sample; pass --sample NAME=FILE)");
             }
-            let [_, clean, silent, _] = counts;
+            let [_, clean, silent, _, _] = counts;
             errors.seen += clean + silent;
             if silent > 0 {
                 errors.without_message.push(format!("{silent} damaged files"));
@@ -833,4 +980,29 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A format that stores only 16-bit RGBA reads uint8 RGB back as
+    /// uint16 RGBA (x257, opaque alpha): a lossless conversion, accepted.
+    #[test]
+    fn uint8_rgb_read_back_as_uint16_rgba_is_accepted() {
+        let written = NdArray::U8(ArrayD::from_shape_vec(IxDyn(&[1, 2, 3]), vec![0, 1, 255, 10, 20, 30]).unwrap());
+        let read = NdArray::U16(
+            ArrayD::from_shape_vec(IxDyn(&[1, 2, 4]), vec![0, 257, 65535, 65535, 2570, 5140, 7710, 65535]).unwrap(),
+        );
+        let expected = expected_as(&written, &read).expect("a known conversion");
+        assert_eq!(difference(&expected, &read), None);
+        // Other values are not a conversion but a difference.
+        let wrong = NdArray::U16(ArrayD::from_shape_vec(IxDyn(&[1, 2, 4]), vec![1; 8]).unwrap());
+        let expected = expected_as(&written, &wrong).unwrap();
+        assert!(difference(&expected, &wrong).is_some());
+        // Gray to RGBA, and bool to 0/255, as before.
+        let gray = NdArray::U8(ArrayD::from_shape_vec(IxDyn(&[1, 2]), vec![3, 4]).unwrap());
+        let rgba = NdArray::U8(ArrayD::from_shape_vec(IxDyn(&[1, 2, 4]), vec![3, 3, 3, 255, 4, 4, 4, 255]).unwrap());
+        assert_eq!(difference(&expected_as(&gray, &rgba).unwrap(), &rgba), None);
+    }
 }

@@ -18,35 +18,55 @@ fn findings(prefix: &str) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// TIFF files of 367-1601 bytes whose tags claim counts up to 0xC2000000:
-/// the tiff crate allocated 2-4 GiB for them and aborted under a 2 GiB cap.
+/// Every finding ends in a typed error, and under a 2 GiB address-space
+/// limit in one line naming the file:
+/// - `tiff-oom-*`: TIFFs of 367-1601 bytes whose tags claim counts up to
+///   0xC2000000 (the tiff crate allocated 2-4 GiB and aborted);
+/// - `webp-oom-*`: an animated WebP whose canvas claims 983041x2817 pixels
+///   (a frame's scratch buffer of 8.3 GB aborted), found by `fuzz/`;
+/// - `png-panic-*`: a PNG whose PLTE chunk is 536 bytes, not a multiple of
+///   3 (png 0.18.1 panicked indexing it), found by `fuzz/` (CRCs fixed up,
+///   so that it reaches the palette outside fuzzing builds too).
 #[test]
-fn tiff_tag_count_bombs_are_errors() {
-    for f in findings("tiff-oom-") {
-        let e = imageio::imread(&f, &Options::default()).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::BadInput, "{}: {e}", f.display());
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -v 2097152 && exec \"$0\" info \"$1\"")
-            .arg(imageio_bin())
-            .arg(&f)
-            .env_remove("IMAGEIO_PLUGIN_PATH")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}: a clean error, not a signal: {stderr}",
-            f.display()
-        );
-        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-        assert!(
-            stderr.contains(f.file_name().unwrap().to_str().unwrap()),
-            "names the file: {stderr}"
-        );
-        assert!(stderr.contains("past the end"), "{stderr}");
+fn every_finding_is_a_clean_error() {
+    let cases = [
+        ("tiff-oom-", ErrorKind::BadInput, "past the end"),
+        ("webp-oom-", ErrorKind::Limits, "over the limit"),
+        ("png-panic-", ErrorKind::BadInput, "not a multiple of 3"),
+    ];
+    let mut seen = 0;
+    for (prefix, kind, says) in cases {
+        for f in findings(prefix) {
+            seen += 1;
+            let e = imageio::imread(&f, &Options::default()).unwrap_err();
+            assert_eq!(e.kind(), kind, "{}: {e}", f.display());
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg("ulimit -v 2097152 && exec \"$0\" info \"$1\"")
+                .arg(imageio_bin())
+                .arg(&f)
+                .env_remove("IMAGEIO_PLUGIN_PATH")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{}: a clean error, not a signal: {stderr}",
+                f.display()
+            );
+            assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+            assert!(
+                stderr.contains(f.file_name().unwrap().to_str().unwrap()),
+                "names the file: {stderr}"
+            );
+            assert!(stderr.contains(says), "{stderr}");
+        }
     }
+    let all = std::fs::read_dir(workspace().join("tests/data/findings"))
+        .unwrap()
+        .count();
+    assert_eq!(seen, all, "every file in tests/data/findings has a case here");
 }
 
 /// Small files whose headers claim 2.7-3.6 GB images: under a 2 GiB

@@ -25,6 +25,7 @@
 //!   real HTTP server on 127.0.0.1 (drops, timeouts, 404s, seeking plugins).
 //! - `sources`: zip members (read, write, replace) against Python's zipfile,
 //!   `imageio:` standard images from a local mirror, the CLI on both.
+//! - `fuzzing`: the fuzz targets' seeds and the findings, replayed on stable.
 //! - `findings`: small hostile files found by fuzzing, each a typed error
 //!   under a 2 GiB address-space limit.
 //! - `strict`: damaged files are errors unless asked (as Pillow decides),
@@ -43,6 +44,7 @@ mod conformance;
 mod core;
 mod findings;
 mod formats;
+mod fuzzing;
 mod helpers;
 mod interop;
 mod lifecycle;

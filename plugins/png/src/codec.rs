@@ -12,6 +12,21 @@ const MAX_TEXT_ENTRY: usize = 16 << 20;
 /// The most all compressed text chunks together may inflate to (64 MiB).
 const MAX_TEXT_TOTAL: usize = 64 << 20;
 
+/// Refuses a palette the png crate would index past: a PLTE chunk whose
+/// length is not a multiple of 3 (png 0.18.1 panics expanding it; found by
+/// `fuzz/`, `tests/data/findings/png-panic-*`).
+fn check_palette(info: &png::Info<'_>) -> Result<()> {
+    if let Some(p) = &info.palette
+        && (p.len() % 3 != 0 || p.len() > 768)
+    {
+        return Err(Error::corrupt(format!(
+            "the PNG palette (PLTE) has {} bytes, not a multiple of 3 up to 768",
+            p.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A compressed text chunk's text, or the error for one that is damaged or
 /// inflates past the limits.
 fn bounded_text(keyword: &str, text: std::result::Result<String, png::DecodingError>) -> Result<String> {
@@ -204,6 +219,7 @@ impl Reader for PngReader {
         let mut decoder = png::Decoder::new(BufReader::new(&mut self.stream));
         decoder.set_transformations(Transformations::EXPAND);
         let mut reader = decoder.read_info().map_err(decoding_error)?;
+        check_palette(reader.info())?;
         let (color, depth) = reader.output_color_type();
         let channels = color.samples() as u64;
         let (h, w) = (u64::from(self.header.height), u64::from(self.header.width));

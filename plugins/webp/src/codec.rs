@@ -9,6 +9,9 @@ use std::io::{Cursor, Read, Write};
 
 /// The largest encoded file read into memory.
 const MAX_FILE: u64 = 1 << 31;
+/// The largest canvas decoded, in pixels (a still WebP is at most 16383 x
+/// 16383, about 2^28; an animation's canvas may claim far more).
+const MAX_CANVAS_PIXELS: u64 = 1 << 28;
 
 /// The `WEBP` format.
 pub struct Webp;
@@ -55,6 +58,12 @@ impl Format for Webp {
             1
         };
         let (width, height) = decoder.dimensions();
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > MAX_CANVAS_PIXELS {
+            return Err(Error::no_memory(format!(
+                "WEBP: a {width}x{height} canvas is over the limit of {MAX_CANVAS_PIXELS} pixels"
+            )));
+        }
         imageio_plugin_api::check_animation("WEBP", frames, u64::from(width), u64::from(height))?;
         Ok(WebpReader {
             decoder,
@@ -129,7 +138,11 @@ impl Reader for WebpReader {
                 self.decoder.reset_animation();
                 self.next_frame = 0;
             }
-            let mut scratch = vec![0u8; size];
+            let mut scratch = Vec::new();
+            scratch
+                .try_reserve_exact(size)
+                .map_err(|_| Error::no_memory(format!("no memory for a {size}-byte WebP frame")))?;
+            scratch.resize(size, 0);
             while self.next_frame < index {
                 self.decoder.read_frame(&mut scratch).map_err(decoding_error)?;
                 self.next_frame += 1;

@@ -1,0 +1,4 @@
+//! Fuzzes the WEBP reader through the host.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imageio_fuzz::read("WEBP", data));

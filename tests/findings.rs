@@ -5,6 +5,7 @@
 
 use imageio::{ErrorKind, Options};
 use imageio_tests::{imageio_bin, workspace};
+use std::path::Path;
 use std::process::Command;
 
 fn findings(prefix: &str) -> Vec<std::path::PathBuf> {
@@ -16,6 +17,47 @@ fn findings(prefix: &str) -> Vec<std::path::PathBuf> {
     files.sort();
     assert!(!files.is_empty(), "no findings named {prefix}*");
     files
+}
+
+/// Runs `imageio info FILE` under a 2 GiB address-space limit and checks
+/// that it ends in one clean line (exit status 1, not a signal) naming the
+/// file and saying `says`.
+fn assert_clean_error_under_2gib(file: &Path, says: &str) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2097152 && exec \"$0\" info \"$1\"")
+        .arg(imageio_bin())
+        .arg(file)
+        .env_remove("IMAGEIO_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}: a clean error, not a signal: {stderr}",
+        file.display()
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(file.file_name().unwrap().to_str().unwrap()),
+        "names the file: {stderr}"
+    );
+    assert!(stderr.contains(says), "{stderr}");
+}
+
+/// An NPY file (version 1, `uint8`) of `shape` (a Python tuple) and `payload`.
+fn npy(shape: &str, payload: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(payload);
+    out
 }
 
 /// Every finding ends in a typed error, and under a 2 GiB address-space
@@ -40,27 +82,7 @@ fn every_finding_is_a_clean_error() {
             seen += 1;
             let e = imageio::imread(&f, &Options::default()).unwrap_err();
             assert_eq!(e.kind(), kind, "{}: {e}", f.display());
-            let out = Command::new("sh")
-                .arg("-c")
-                .arg("ulimit -v 2097152 && exec \"$0\" info \"$1\"")
-                .arg(imageio_bin())
-                .arg(&f)
-                .env_remove("IMAGEIO_PLUGIN_PATH")
-                .output()
-                .unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{}: a clean error, not a signal: {stderr}",
-                f.display()
-            );
-            assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-            assert!(
-                stderr.contains(f.file_name().unwrap().to_str().unwrap()),
-                "names the file: {stderr}"
-            );
-            assert!(stderr.contains(says), "{stderr}");
+            assert_clean_error_under_2gib(&f, says);
         }
     }
     let all = std::fs::read_dir(workspace().join("tests/data/findings"))
@@ -76,16 +98,7 @@ fn every_finding_is_a_clean_error() {
 fn huge_headers_are_errors_not_aborts() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    let mut npy_header = "{'descr': '|u1', 'fortran_order': False, 'shape': (60000, 60000), }".to_owned();
-    while !(10 + npy_header.len() + 1).is_multiple_of(64) {
-        npy_header.push(' ');
-    }
-    npy_header.push('\n');
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    npy.extend((npy_header.len() as u16).to_le_bytes());
-    npy.extend(npy_header.as_bytes());
-    npy.extend([0u8; 100]);
-    files.push(("big.npy", npy));
+    files.push(("big.npy", npy("(60000, 60000)", &[0u8; 100])));
     let mut pgm = b"P5\n60000 60000\n255\n".to_vec();
     pgm.extend([0u8; 100]);
     files.push(("big.pgm", pgm));
@@ -104,22 +117,7 @@ fn huge_headers_are_errors_not_aborts() {
     for (name, bytes) in files {
         let f = dir.path().join(name);
         std::fs::write(&f, bytes).unwrap();
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -v 2097152 && exec \"$0\" info \"$1\"")
-            .arg(imageio_bin())
-            .arg(&f)
-            .env_remove("IMAGEIO_PLUGIN_PATH")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: a clean error, not an abort: {stderr}"
-        );
-        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.contains(name) && stderr.contains("no memory"), "{stderr}");
+        assert_clean_error_under_2gib(&f, "no memory");
     }
 }
 
@@ -158,14 +156,7 @@ fn a_ztxt_bomb_is_a_limits_error() {
 /// process ran out of memory; it now counts what each frame holds.
 #[test]
 fn empty_frames_count_against_the_memory_guard() {
-    let mut header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2000000000, 0), }".to_owned();
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    npy.extend((header.len() as u16).to_le_bytes());
-    npy.extend(header.as_bytes());
+    let npy = npy("(2000000000, 0)", &[]);
     let opts = Options {
         memtest: imageio::Memtest::Bytes(1 << 20),
         ..Options::default()

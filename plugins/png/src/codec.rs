@@ -148,25 +148,25 @@ impl Header {
             meta.push((t.keyword.clone(), Value::Str(t.text.clone())));
         }
         // Compressed text is inflated with a bound: a small zTXt chunk can
-        // expand to gigabytes (a decompression bomb).
-        let mut text_budget = MAX_TEXT_TOTAL;
+        // expand to gigabytes (a decompression bomb). zTXt and iTXt chunks
+        // are two types with the same methods: a macro inflates either.
+        let mut budget = MAX_TEXT_TOTAL;
+        macro_rules! inflate {
+            ($chunk:expr) => {{
+                let mut t = $chunk.clone();
+                let text = t
+                    .decompress_text_with_limit(MAX_TEXT_ENTRY.min(budget))
+                    .and_then(|()| t.get_text());
+                let text = bounded_text(&t.keyword, text)?;
+                budget = budget.saturating_sub(text.len());
+                meta.push((t.keyword, Value::Str(text)));
+            }};
+        }
         for t in &info.compressed_latin1_text {
-            let mut t = t.clone();
-            let text = t
-                .decompress_text_with_limit(MAX_TEXT_ENTRY.min(text_budget))
-                .and_then(|()| t.get_text());
-            let text = bounded_text(&t.keyword, text)?;
-            text_budget = text_budget.saturating_sub(text.len());
-            meta.push((t.keyword.clone(), Value::Str(text)));
+            inflate!(t);
         }
         for t in &info.utf8_text {
-            let mut t = t.clone();
-            let text = t
-                .decompress_text_with_limit(MAX_TEXT_ENTRY.min(text_budget))
-                .and_then(|()| t.get_text());
-            let text = bounded_text(&t.keyword, text)?;
-            text_budget = text_budget.saturating_sub(text.len());
-            meta.push((t.keyword.clone(), Value::Str(text)));
+            inflate!(t);
         }
         Ok(Header {
             width: info.width,

@@ -154,3 +154,31 @@ fn a_killed_write_leaves_no_file() {
         .collect();
     assert!(left.is_empty(), "a killed write left {left:?}");
 }
+
+/// A stack of NPY images is written as the images come (no frame kept until
+/// close) under a header whose count is filled in at close; numpy reads the
+/// result with the full shape, and so do we.
+#[test]
+fn stacked_npy_streams_and_numpy_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("stack.npy");
+    let frames: Vec<Image> = (0..300u16)
+        .map(|k| {
+            Image::from(ArrayD::from_shape_fn(IxDyn(&[2, 3]), |i| {
+                (k as usize * 6 + i[0] * 3 + i[1]) as u16
+            }))
+        })
+        .collect();
+    imageio::mimwrite(&target, &frames, &Options::default()).unwrap();
+    let out = std::process::Command::new(imageio_tests::python())
+        .arg("-c")
+        .arg("import sys, numpy as np\na = np.load(sys.argv[1])\nprint(a.shape, a.dtype, int(a[299, 1, 2]))")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "(300, 2, 3) uint16 1799");
+    let back = imageio::mimread(&target, &Options::default().with_format("NPY")).unwrap();
+    assert_eq!(back.len(), 300);
+    assert_eq!(back[299].data, frames[299].data);
+}

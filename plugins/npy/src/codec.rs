@@ -45,7 +45,8 @@ impl Format for Npy {
         Ok(NpyWriter {
             stream: req.stream()?,
             stacked: matches!(req.image_mode(), 'I' | 'V'),
-            frames: Vec::new(),
+            frames: 0,
+            count_at: 0,
             frame_shape: Vec::new(),
             dtype: None,
         })
@@ -331,6 +332,35 @@ fn header_bytes(dtype: Dtype, shape: &[u64]) -> Vec<u8> {
         1 => format!("({},)", dims[0]),
         _ => format!("({})", dims.join(", ")),
     };
+    header_with(dtype, &shape_text)
+}
+
+/// The width of the first extent of a stacked file's header, written as a
+/// placeholder first and overwritten at close (spaces are valid inside a
+/// Python tuple: numpy and this reader read `(   3, 9, 11)`).
+const COUNT_WIDTH: usize = 20;
+
+/// A header for a stack of `frame` arrays whose count is not known yet: the
+/// bytes, and the offset of the count field in them.
+fn stacked_header(dtype: Dtype, frame: &[u64]) -> (Vec<u8>, usize) {
+    let placeholder = format!("{:>COUNT_WIDTH$}", 0);
+    let rest: Vec<String> = frame.iter().map(u64::to_string).collect();
+    let shape_text = if rest.is_empty() {
+        format!("({placeholder},)")
+    } else {
+        format!("({placeholder}, {})", rest.join(", "))
+    };
+    let bytes = header_with(dtype, &shape_text);
+    let at = bytes
+        .windows(COUNT_WIDTH + 1)
+        .position(|w| w[0] == b'(' && w[1..] == *placeholder.as_bytes())
+        .expect("the placeholder is in the header")
+        + 1;
+    (bytes, at)
+}
+
+/// The header bytes for `shape_text` (a Python tuple), padded to 64 bytes.
+fn header_with(dtype: Dtype, shape_text: &str) -> Vec<u8> {
     let dict = format!(
         "{{'descr': '{}', 'fortran_order': False, 'shape': {shape_text}, }}",
         descr_of(dtype)
@@ -383,7 +413,10 @@ fn le_bytes<'a>(image: &ImageView<'a>) -> std::borrow::Cow<'a, [u8]> {
 pub struct NpyWriter {
     stream: Stream,
     stacked: bool,
-    frames: Vec<Vec<u8>>,
+    /// Stacked images written so far.
+    frames: u64,
+    /// Where the count of a stacked file's header is, in the stream.
+    count_at: u64,
     frame_shape: Vec<u64>,
     dtype: Option<Dtype>,
 }
@@ -412,7 +445,15 @@ impl Writer for NpyWriter {
             Some(_) => {}
         }
         if self.stacked {
-            self.frames.push(le_bytes(image).into_owned());
+            // Streamed: each image is written as it comes (nothing is kept),
+            // under a header whose count is filled in at close.
+            if self.frames == 0 {
+                let (header, at) = stacked_header(image.dtype, image.shape);
+                self.count_at = self.stream.stream_position()? + at as u64;
+                self.stream.write_all(&header)?;
+            }
+            self.stream.write_all(&le_bytes(image))?;
+            self.frames += 1;
         } else {
             self.stream.write_all(&header_bytes(image.dtype, image.shape))?;
             self.stream.write_all(&le_bytes(image))?;
@@ -421,18 +462,15 @@ impl Writer for NpyWriter {
     }
 
     fn close(mut self) -> Result<()> {
-        let Some(dtype) = self.dtype else {
+        if self.dtype.is_none() {
             return Err(Error::invalid_argument("no array was written to the NPY file"));
-        };
+        }
         if self.stacked {
-            let mut shape = self.frame_shape.clone();
-            shape.insert(0, self.frames.len() as u64);
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut self.stream);
-            out.write_all(&header_bytes(dtype, &shape))?;
-            for f in &self.frames {
-                out.write_all(f)?;
-            }
-            out.flush()?;
+            let end = self.stream.stream_position()?;
+            self.stream.seek(SeekFrom::Start(self.count_at))?;
+            self.stream
+                .write_all(format!("{:>COUNT_WIDTH$}", self.frames).as_bytes())?;
+            self.stream.seek(SeekFrom::Start(end))?;
         }
         Ok(())
     }

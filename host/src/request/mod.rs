@@ -297,14 +297,20 @@ impl Request {
         }
     }
 
-    /// The open stream over a read's source (opened on first use).
+    /// The open stream over a read's source (opened on first use). The
+    /// resource's name is copied only for an error: this runs on every
+    /// read and seek of the plugin's stream.
     fn reader(&mut self) -> Result<&mut dyn ReadSeek> {
-        let uri = self.filename.clone();
+        let uri = &self.filename;
+        let io_error = |source| Error::Io {
+            uri: uri.clone(),
+            source,
+        };
         let Resource::Read(r) = &mut self.resource else {
-            return Err(Error::Io {
-                uri,
-                source: io::Error::new(io::ErrorKind::Unsupported, "the request is for writing"),
-            });
+            return Err(io_error(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the request is for writing",
+            )));
         };
         if r.file.is_none() {
             let file: Box<dyn ReadSeek> = match &r.source {
@@ -313,17 +319,17 @@ impl Request {
                     return Err(Error::Unsupported("the caller's stream was already consumed".into()));
                 }
                 Source::File(path) => {
-                    let f = std::fs::File::open(path).map_err(|source| Error::Io { uri, source })?;
+                    let f = std::fs::File::open(path).map_err(io_error)?;
                     Box::new(io::BufReader::with_capacity(1 << 16, f))
                 }
                 Source::Zip { archive, member } => {
-                    Box::new(Cursor::new(optional::read_zip_member(archive, member, &uri)?))
+                    Box::new(Cursor::new(optional::read_zip_member(archive, member, uri)?))
                 }
                 Source::Http(url) => optional::open_http(url)?,
                 Source::Ftp(_) => {
                     return Err(Error::Unsupported(format!(
                         "{}: ftp:// and ftps:// are not supported; only http:// and https:// URLs can be read",
-                        Error::short_uri(&uri)
+                        Error::short_uri(uri)
                     )));
                 }
             };
@@ -332,20 +338,24 @@ impl Request {
         Ok(r.file.as_deref_mut().expect("just opened"))
     }
 
-    /// The output of a write (created on first use).
+    /// The output of a write (created on first use; the name is copied only
+    /// for an error, as in [`reader`](Self::reader)).
     fn output(&mut self) -> Result<&mut Output> {
-        let uri = self.filename.clone();
+        let uri = &self.filename;
+        let io_error = |source| Error::Io {
+            uri: uri.clone(),
+            source,
+        };
         let Resource::Write(w) = &mut self.resource else {
-            return Err(Error::Io {
-                uri,
-                source: io::Error::new(io::ErrorKind::Unsupported, "the request is for reading"),
-            });
+            return Err(io_error(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the request is for reading",
+            )));
         };
         if w.out.is_none() {
             let out = match &w.target {
                 Target::File(target) => {
-                    let file = crate::core::io::AtomicFile::beside(target, None)
-                        .map_err(|source| Error::Io { uri, source })?;
+                    let file = crate::core::io::AtomicFile::beside(target, None).map_err(io_error)?;
                     Output::Temp(BufWriter::with_capacity(1 << 16, file))
                 }
                 Target::Zip { .. } | Target::Memory | Target::Stream(_) => Output::Memory(Cursor::new(Vec::new())),
@@ -357,29 +367,27 @@ impl Request {
 
     /// Reads from the source into `buf` (for the plugin's stream).
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let uri = self.filename.clone();
         let reader = self.reader()?;
-        loop {
+        let r = loop {
             match reader.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other.map_err(|source| Error::Io { uri, source }),
+                other => break other,
             }
-        }
+        };
+        r.map_err(|source| self.io_error(source))
     }
 
     /// Writes all of `buf` to the output (for the plugin's stream).
     pub(crate) fn write_all(&mut self, buf: &[u8]) -> Result<()> {
-        let uri = self.filename.clone();
         let r = match self.output()? {
             Output::Temp(file) => file.write_all(buf),
             Output::Memory(c) => c.write_all(buf),
         };
-        r.map_err(|source| Error::Io { uri, source })
+        r.map_err(|source| self.io_error(source))
     }
 
     /// Seeks the source or the output (for the plugin's stream).
     pub(crate) fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
-        let uri = self.filename.clone();
         let r = if self.mode.io == IoMode::Read {
             self.reader()?.seek(pos)
         } else {
@@ -388,7 +396,7 @@ impl Request {
                 Output::Memory(c) => c.seek(pos),
             }
         };
-        r.map_err(|source| Error::Io { uri, source })
+        r.map_err(|source| self.io_error(source))
     }
 
     /// The size of the source in bytes, when known.

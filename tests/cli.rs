@@ -183,13 +183,7 @@ fn terminal_control_bytes_are_escaped() {
     let script = "import sys\nfrom PIL import Image, PngImagePlugin\ninfo = PngImagePlugin.PngInfo()\n\
                   info.add_text('Comment', 'red\\x1b[31m\\x07bell')\n\
                   Image.new('L', (4, 3)).save(sys.argv[1], pnginfo=info)\n";
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    py(script, &[&file]);
     let userdir = tempfile::tempdir().unwrap();
     let text = run(&["info", file.to_str().unwrap()], None, userdir.path());
     assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));

@@ -134,13 +134,7 @@ fn a_ztxt_bomb_is_a_limits_error() {
         \x20   png += chunk(b'zTXt', b'Comment\\0\\0' + zlib.compress(b'A' * size, 9))\n\
         \x20   png += chunk(b'IDAT', zlib.compress(b'\\0' * 5)) + chunk(b'IEND', b'')\n\
         \x20   open(sys.argv[1] + '/' + name, 'wb').write(png)\n";
-    let out = Command::new(imageio_tests::python())
-        .arg("-c")
-        .arg(script)
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    imageio_tests::py(script, &[dir.path()]);
     let e = imageio::imread(dir.path().join("bomb.png"), &Options::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Limits, "{e}");
     assert!(

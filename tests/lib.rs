@@ -199,6 +199,23 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// Runs a Python snippet with the reference tools and returns its stdout;
+/// fails the test (with Python's stderr) when the snippet fails.
+pub fn py(code: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("python prints UTF-8")
+}
+
 /// Runs the reference script `tests/interop/reference.py` with `args`.
 pub fn run_reference(args: &[&str]) {
     let out = Command::new(python())

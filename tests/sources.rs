@@ -11,13 +11,6 @@ fn hello() -> imageio::Image {
     imageio::imread(workspace().join("tests/data/hello-page.png"), &Options::default()).unwrap()
 }
 
-/// Runs a Python snippet with the reference venv and returns its stdout.
-fn py(code: &str, args: &[&str]) -> String {
-    let out = Command::new(python()).arg("-c").arg(code).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// The members of an archive (name, size) as Python's zipfile lists them,
 /// and the CRC check of every member.
 fn python_members(zip: &Path) -> Vec<String> {

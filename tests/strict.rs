@@ -4,7 +4,7 @@
 //! what the pixels mean without being asked.
 
 use imageio::{Error, ErrorKind, Image, Options, Value};
-use imageio_tests::{imageio_bin, python};
+use imageio_tests::{imageio_bin, py};
 use ndarray::{ArrayD, Dimension, IxDyn};
 use std::process::Command;
 
@@ -19,18 +19,7 @@ fn smooth(shape: &[usize]) -> Image {
 fn pillow_verdicts(files: &[std::path::PathBuf]) -> Vec<bool> {
     let script = "import sys\nfrom PIL import Image\nfor f in sys.argv[1:]:\n    try:\n        \
                   Image.open(f).load(); print('ok')\n    except Exception:\n        print('error')\n";
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l == "ok")
-        .collect()
+    py(script, files).lines().map(|l| l == "ok").collect()
 }
 
 #[test]
@@ -97,13 +86,11 @@ fn rgba_never_becomes_cmyk_silently() {
             .with_kwarg("quality", 95),
     )
     .unwrap();
-    let out = Command::new(python())
-        .arg("-c")
-        .arg("import sys\nfrom PIL import Image\nprint(Image.open(sys.argv[1]).mode)")
-        .arg(&cmyk)
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "CMYK");
+    let mode = py(
+        "import sys\nfrom PIL import Image\nprint(Image.open(sys.argv[1]).mode)",
+        &[&cmyk],
+    );
+    assert_eq!(mode.trim(), "CMYK");
     let back = imageio::imread(&cmyk, &Options::default()).unwrap();
     assert_eq!(back.meta.get("colorspace"), Some(&Value::Str("CMYK".into())));
 
@@ -200,13 +187,7 @@ fn truncated_files_are_errors_in_every_format() {
                   for ext in ('png', 'gif', 'tif', 'bmp', 'ppm'):\n    Image.fromarray(a).save(sys.argv[1] + '/x.' + ext)\n\
                   Image.fromarray(a).save(sys.argv[1] + '/x.webp', lossless=True)\n\
                   np.save(sys.argv[1] + '/x.npy', a)\n";
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    py(script, &[dir.path()]);
     for ext in ["png", "gif", "tif", "bmp", "webp", "ppm", "npy"] {
         let whole = std::fs::read(dir.path().join(format!("x.{ext}"))).unwrap();
         assert!(

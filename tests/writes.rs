@@ -170,14 +170,11 @@ fn stacked_npy_streams_and_numpy_reads_it() {
         })
         .collect();
     imageio::mimwrite(&target, &frames, &Options::default()).unwrap();
-    let out = std::process::Command::new(imageio_tests::python())
-        .arg("-c")
-        .arg("import sys, numpy as np\na = np.load(sys.argv[1])\nprint(a.shape, a.dtype, int(a[299, 1, 2]))")
-        .arg(&target)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "(300, 2, 3) uint16 1799");
+    let numpy = imageio_tests::py(
+        "import sys, numpy as np\na = np.load(sys.argv[1])\nprint(a.shape, a.dtype, int(a[299, 1, 2]))",
+        &[&target],
+    );
+    assert_eq!(numpy.trim(), "(300, 2, 3) uint16 1799");
     let back = imageio::mimread(&target, &Options::default().with_format("NPY")).unwrap();
     assert_eq!(back.len(), 300);
     assert_eq!(back[299].data, frames[299].data);

@@ -1,5 +1,5 @@
 /*
- * imageio_plugin.h: the imageio-rs plugin ABI (version 1.0).
+ * imageio_plugin.h: the imageio-rs plugin ABI (version 1.1).
  *
  * A plugin is a shared library that exports exactly one symbol,
  * iio_plugin_entry_v1, returning a static iio_plugin_v1 table. The plugin
@@ -38,7 +38,7 @@
 #define IIO_ABI_VERSION_MAJOR 1
 
 // Minor version of the plugin ABI. Minors only append.
-#define IIO_ABI_VERSION_MINOR 0
+#define IIO_ABI_VERSION_MINOR 1
 
 // `(major << 16) | minor`, the value a plugin puts in `iio_plugin_v1.abi_version`.
 #define IIO_ABI_VERSION ((IIO_ABI_VERSION_MAJOR << 16) | IIO_ABI_VERSION_MINOR)
@@ -79,6 +79,13 @@
 // The plugin calls `iio_request.get_local_filename`. (Informational: the
 // imageio-rs host offers `get_local_filename` to every `open`.)
 #define IIO_CAP_NEEDS_LOCAL_FILE (1 << 4)
+
+// An `iio_limits` field meaning "no limit".
+#define IIO_NO_LIMIT 18446744073709551615ull
+
+// The longest signature (`iio_signature.len`) the host matches; its
+// `offset + len` must be at most `IIO_FIRST_BYTES_LEN`.
+#define IIO_SIGNATURE_MAX_LEN 64
 
 // `iio_value.kind`: no value (imageio's `None`).
 #define IIO_VALUE_NONE 0
@@ -194,6 +201,36 @@ typedef struct iio_kv {
   struct iio_value value;
 } iio_kv;
 
+// (ABI 1.1) Resource limits for one request. Every field is a maximum;
+// `IIO_NO_LIMIT` means none. Exceeding one is `IIO_ERR_NO_MEMORY` with a
+// message naming the limit, before anything large is allocated.
+typedef struct iio_limits {
+  // `sizeof(iio_limits)` as the host knows it; later minors append fields.
+  uint32_t struct_size;
+  // Must be 0.
+  uint32_t _reserved;
+  // Image width in pixels.
+  uint64_t max_width;
+  // Image height in pixels.
+  uint64_t max_height;
+  // Pixels in one image (width x height, times depth for a volume).
+  uint64_t max_pixels;
+  // Pixels decoded for the whole file (every frame's canvas added up):
+  // the bound on decoding time a bomb of many frames would take.
+  uint64_t max_total_pixels;
+  // Bytes of one decoded image array.
+  uint64_t max_image_bytes;
+  // Bytes of any one allocation the plugin makes on its own (scratch
+  // rows, a canvas, a tag's values, a decompressed chunk).
+  uint64_t max_alloc_bytes;
+  // Images (frames, pages) in one file.
+  uint64_t max_frames;
+  // Bytes of one metadata entry (a text chunk, a tag, an ICC profile).
+  uint64_t max_meta_entry_bytes;
+  // Bytes of all metadata of one file.
+  uint64_t max_meta_total_bytes;
+} iio_limits;
+
 // What the host asks of a format: probe (`can_read`/`can_write`) or `open`.
 // Host-owned; valid for the call only (`open` copies what it keeps).
 typedef struct iio_request {
@@ -228,6 +265,13 @@ typedef struct iio_request {
   // valid until `close`; the host deletes temporary files. Only during `open`
   // and later calls of the same instance, never while probing.
   iio_status (*get_local_filename)(void *host_ctx, const char **out_path);
+  // (ABI 1.1) The caller's resource limits, valid for the call (a plugin
+  // copies what it keeps past `open`). Read it only when `struct_size`
+  // covers this field; it may still be NULL, meaning the plugin's own
+  // defaults. The host enforces the image limits on `alloc` in any case;
+  // the plugin applies them to what only it allocates (scratch, canvas,
+  // tables, metadata) before allocating.
+  const struct iio_limits *limits;
 } iio_request;
 
 // A caller-owned error buffer. The caller zeroes it; on failure the callee sets
@@ -275,6 +319,23 @@ typedef struct iio_array_view {
   // The first element.
   const void *data;
 } iio_array_view;
+
+// (ABI 1.1) A byte signature: the source matches when its bytes at
+// `offset` equal `bytes` under `mask` (`(src[i] & mask[i]) == (bytes[i] &
+// mask[i])`; a NULL `mask` compares every bit). `offset + len` is at most
+// `IIO_FIRST_BYTES_LEN` and `len` at most `IIO_SIGNATURE_MAX_LEN`.
+typedef struct iio_signature {
+  // Where the signature starts in the source.
+  uint32_t offset;
+  // Must be 0.
+  uint32_t _reserved;
+  // `len` bytes to compare.
+  const uint8_t *bytes;
+  // `len` mask bytes, or NULL for all bits.
+  const uint8_t *mask;
+  // Length of `bytes` (and of `mask`).
+  size_t len;
+} iio_signature;
 
 // One imageio `Format`. Static, immutable, never freed.
 typedef struct iio_format_v1 {
@@ -324,6 +385,15 @@ typedef struct iio_format_v1 {
                               const struct iio_kv *meta,
                               size_t meta_len,
                               struct iio_error *err);
+  // (ABI 1.1) `signature_count` byte signatures of the files this format
+  // reads, or NULL. When there are any, the host treats a source that
+  // matches none of them as unreadable by this format without calling
+  // `can_read` (or loading the library, once it has been scanned); a
+  // source that matches one is still given to `can_read`. Leave it NULL
+  // for formats that cannot be told by fixed bytes.
+  const struct iio_signature *signatures;
+  // Number of entries at `signatures`.
+  size_t signature_count;
 } iio_format_v1;
 
 // What a plugin library offers: its identity and its formats. Static,

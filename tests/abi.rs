@@ -118,6 +118,22 @@ fn c_and_rust_layouts_agree() {
         ("iio_plugin_v1.id", offset_of!(iio_plugin_v1, id)),
         ("iio_plugin_v1.formats", offset_of!(iio_plugin_v1, formats)),
         ("iio_plugin_v1.format_count", offset_of!(iio_plugin_v1, format_count)),
+        ("iio_limits", size_of::<iio_limits>()),
+        ("iio_signature", size_of::<iio_signature>()),
+        ("iio_request.limits", offset_of!(iio_request, limits)),
+        ("iio_format_v1.signatures", offset_of!(iio_format_v1, signatures)),
+        (
+            "iio_format_v1.signature_count",
+            offset_of!(iio_format_v1, signature_count),
+        ),
+        ("iio_limits.max_width", offset_of!(iio_limits, max_width)),
+        (
+            "iio_limits.max_meta_total_bytes",
+            offset_of!(iio_limits, max_meta_total_bytes),
+        ),
+        ("iio_signature.bytes", offset_of!(iio_signature, bytes)),
+        ("iio_signature.mask", offset_of!(iio_signature, mask)),
+        ("iio_signature.len", offset_of!(iio_signature, len)),
     ];
     assert_eq!(c.len(), rust.len(), "layout.c and this test list different items");
     for (name, size) in rust {
@@ -130,13 +146,21 @@ fn c_and_rust_layouts_agree() {
     }
 }
 
-/// ABI 1.0 is frozen: these sizes (x86-64/aarch64 LP64) may only grow at the end.
+/// ABI 1.0 is frozen: its structs (x86-64/aarch64 LP64) only grew at the
+/// end in 1.1, every 1.0 field where it was.
 #[test]
 #[cfg(target_pointer_width = "64")]
 fn abi_1_0_sizes_are_frozen() {
-    assert_eq!(size_of::<iio_format_v1>(), 144);
+    // 1.0 ended at 144 and 96 bytes; 1.1 appended the signatures and the limits.
+    assert_eq!(offset_of!(iio_format_v1, signatures), 144);
+    assert_eq!(size_of::<iio_format_v1>(), 160);
+    assert_eq!(offset_of!(iio_request, limits), 96);
+    assert_eq!(size_of::<iio_request>(), 104);
+    assert_eq!(offset_of!(iio_format_v1, set_meta_data), 136);
+    assert_eq!(offset_of!(iio_request, get_local_filename), 88);
+    assert_eq!(size_of::<iio_limits>(), 80);
+    assert_eq!(size_of::<iio_signature>(), 32);
     assert_eq!(size_of::<iio_plugin_v1>(), 56);
-    assert_eq!(size_of::<iio_request>(), 96);
     assert_eq!(size_of::<iio_host_v1>(), 24);
     assert_eq!(size_of::<iio_image_sink>(), 32);
     assert_eq!(size_of::<iio_stream>(), 48);

@@ -13,6 +13,9 @@
 //! - `cli`: the `imageio` tool, including a third-party C plugin built from
 //!   the header alone and a garbage `.so` in `IMAGEIO_PLUGIN_PATH`.
 //! - `threads`: eight threads reading through one FormatManager.
+//! - `limits`: ABI 1.1: a plugin built against the 1.0 header still loads
+//!   (held to the limits by the host); signatures spare `can_read`; the
+//!   caller's limits reach every standard plugin and the tool.
 //! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
 //!   multi-frame format registered from a Rust type.
 //! - `readme`: the plugin authors' guide's C plugin compiles, loads, reads
@@ -48,6 +51,7 @@ mod fuzzing;
 mod helpers;
 mod interop;
 mod lifecycle;
+mod limits;
 mod loading;
 mod readme;
 mod regressions;

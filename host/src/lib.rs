@@ -45,9 +45,10 @@ pub mod registry;
 pub mod request;
 
 pub use crate::core::{
-    BaseProgressIndicator, Dict, Dtype, Image, NdArray, NullProgressIndicator, ProgressIndicator,
-    StdoutProgressIndicator, Value, appdata_dir, asarray, generate_candidate_libs, get_platform, image_as_uint,
-    image_as_uint_with_warning, load_lib, looks_lib, read_n_bytes, resource_dirs, resource_package_dir,
+    BaseProgressIndicator, Dict, Dtype, Image, Limits, NdArray, NullProgressIndicator, ProgressIndicator,
+    StdoutProgressIndicator, Value, appdata_dir, asarray, default_limits, generate_candidate_libs, get_platform,
+    image_as_uint, image_as_uint_with_warning, load_lib, looks_lib, read_n_bytes, resource_dirs, resource_package_dir,
+    set_default_limits,
 };
 #[cfg(feature = "http")]
 pub use crate::core::{

@@ -308,6 +308,12 @@ pub const fn format_table<F: Format>() -> iio_format_v1 {
         get_meta_data: Some(get_meta_data::<F>),
         append_data: Some(append_data::<F>),
         set_meta_data: Some(set_meta_data::<F>),
+        signatures: if F::SIGNATURES.is_empty() {
+            core::ptr::null()
+        } else {
+            F::SIGNATURES.as_ptr().cast::<ffi::iio_signature>()
+        },
+        signature_count: F::SIGNATURES.len(),
     }
 }
 

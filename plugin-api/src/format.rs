@@ -21,6 +21,9 @@ pub trait Format: Sized + 'static {
     const THREAD_SAFE: bool = true;
     /// Whether the reader seeks its stream.
     const NEEDS_SEEK: bool = false;
+    /// Byte signatures of the format's files (ABI 1.1; see [`Signature`]).
+    /// Empty: the host asks `can_read` about every source.
+    const SIGNATURES: &'static [Signature] = &[];
     /// The reader type, or [`Unsupported`].
     type Reader: Reader;
     /// The writer type, or [`Unsupported`].
@@ -244,29 +247,81 @@ pub fn frame_duration_ms(meta: &[(String, Value)], per_frame: &[f64], index: usi
         .unwrap_or(0.0)
 }
 
-/// The most pixels an animation may have in all (frames x canvas, about
-/// 4.3 billion): what decoding every frame costs. A hostile file with
-/// thousands of tiny frames on a huge canvas would otherwise take minutes
-/// and gigabytes; real animations (1000 frames of 1920x1080 are 2 billion)
-/// fit.
-pub const MAX_ANIMATION_PIXELS: u64 = 1 << 32;
+/// The default bound on an animation's decoding cost (frames x canvas,
+/// about 4.3 billion pixels): [`Limits::DEFAULT`](crate::Limits::DEFAULT)'s
+/// `max_total_pixels`.
+pub const MAX_ANIMATION_PIXELS: u64 = crate::Limits::DEFAULT.max_total_pixels;
 
-/// Checks an animation's total size (`frames` on a `width` x `height`
-/// canvas) against [`MAX_ANIMATION_PIXELS`] before anything is decoded:
-/// over it, an out-of-memory (limits) error naming the format and the sizes.
+/// [`Limits::check_animation`](crate::Limits::check_animation) under the
+/// default limits. Prefer the request's limits (`req.limits()`), which the
+/// caller may have changed.
+pub fn check_animation(format: &str, frames: u64, width: u64, height: u64) -> Result<()> {
+    crate::Limits::DEFAULT.check_animation(format, frames, width, height)
+}
+
+/// A byte signature of a format's files (ABI 1.1): the bytes at `offset`,
+/// compared under an optional mask. A format that lists signatures is
+/// offered only sources that match one (the host checks them without
+/// loading the plugin); it is still asked `can_read` for those.
 ///
 /// ```
-/// use imageio_plugin_api::check_animation;
-/// assert!(check_animation("GIF", 1000, 1920, 1080).is_ok());
-/// assert!(check_animation("GIF", 200, 8192, 8192).is_err());
+/// use imageio_plugin_api::Signature;
+/// const PNG: Signature = Signature::new(0, b"\x89PNG\r\n\x1a\n");
+/// // "RIFF", any 4 size bytes, "WEBP".
+/// const WEBP: Signature = Signature::masked(0, b"RIFF\0\0\0\0WEBP", b"\xff\xff\xff\xff\0\0\0\0\xff\xff\xff\xff");
+/// assert!(PNG.matches(b"\x89PNG\r\n\x1a\n...."));
+/// assert!(WEBP.matches(b"RIFF\x10\0\0\0WEBPVP8 "));
+/// assert!(!WEBP.matches(b"RIFF\x10\0\0\0WAVE"));
 /// ```
-pub fn check_animation(format: &str, frames: u64, width: u64, height: u64) -> Result<()> {
-    let total = frames.saturating_mul(width).saturating_mul(height);
-    if total > MAX_ANIMATION_PIXELS {
-        return Err(Error::no_memory(format!(
-            "{format}: {frames} frames on a {width}x{height} canvas are {total} pixels to decode, \
-             over the limit of {MAX_ANIMATION_PIXELS}"
-        )));
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct Signature(pub(crate) crate::ffi::iio_signature);
+
+// SAFETY: a signature points only to `'static` immutable bytes.
+unsafe impl Sync for Signature {}
+
+impl Signature {
+    /// `bytes` at `offset`, every bit compared.
+    pub const fn new(offset: u32, bytes: &'static [u8]) -> Signature {
+        Signature(crate::ffi::iio_signature {
+            offset,
+            _reserved: 0,
+            bytes: bytes.as_ptr(),
+            mask: core::ptr::null(),
+            len: bytes.len(),
+        })
     }
-    Ok(())
+
+    /// `bytes` at `offset`, compared where `mask` has bits set. `mask` must
+    /// be as long as `bytes` (checked when the table is built).
+    pub const fn masked(offset: u32, bytes: &'static [u8], mask: &'static [u8]) -> Signature {
+        assert!(
+            bytes.len() == mask.len(),
+            "a signature's mask must be as long as its bytes"
+        );
+        Signature(crate::ffi::iio_signature {
+            offset,
+            _reserved: 0,
+            bytes: bytes.as_ptr(),
+            mask: mask.as_ptr(),
+            len: bytes.len(),
+        })
+    }
+
+    /// The ABI form.
+    pub const fn as_raw(&self) -> &crate::ffi::iio_signature {
+        &self.0
+    }
+
+    /// Whether `first_bytes` (the source's leading bytes) match.
+    pub fn matches(&self, first_bytes: &[u8]) -> bool {
+        // SAFETY: built from `'static` slices of `len` bytes (the constructors).
+        let (bytes, mask) = unsafe {
+            (
+                crate::raw::slice(self.0.bytes, self.0.len),
+                (!self.0.mask.is_null()).then(|| crate::raw::slice(self.0.mask, self.0.len)),
+            )
+        };
+        crate::raw::signature_matches(self.0.offset as usize, bytes, mask, first_bytes)
+    }
 }

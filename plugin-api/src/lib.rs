@@ -59,6 +59,7 @@ pub mod raw;
 mod error;
 mod export;
 mod format;
+mod limits;
 mod logging;
 mod request;
 mod sink;
@@ -68,9 +69,10 @@ mod value;
 pub use error::{Error, Result};
 pub use export::format_table;
 pub use format::{
-    Format, ImageView, MAX_ANIMATION_PIXELS, Reader, Unsupported, Writer, check_animation, fits_mode,
+    Format, ImageView, MAX_ANIMATION_PIXELS, Reader, Signature, Unsupported, Writer, check_animation, fits_mode,
     frame_duration_ms, image_shape, lists_extension, parse_extensions,
 };
+pub use limits::{LIMIT_NAMES, Limits};
 pub use request::{Options, Request};
 pub use sink::{Dtype, Element, ImageSink};
 pub use stream::Stream;

@@ -79,3 +79,20 @@ pub unsafe fn str_lossy(s: &iio_str) -> String {
 pub fn shape_bytes(itemsize: u64, shape: &[u64]) -> Option<u64> {
     shape.iter().try_fold(itemsize, |acc, &d| acc.checked_mul(d))
 }
+
+/// Whether `first_bytes` hold `bytes` at `offset`, compared under `mask`
+/// (every bit when `None`): the one signature match, used by the SDK's
+/// [`Signature`](crate::Signature) and by the host for a plugin's table.
+/// A source too short to reach the signature's end does not match.
+pub fn signature_matches(offset: usize, bytes: &[u8], mask: Option<&[u8]>, first_bytes: &[u8]) -> bool {
+    let Some(window) = offset
+        .checked_add(bytes.len())
+        .and_then(|end| first_bytes.get(offset..end))
+    else {
+        return false;
+    };
+    match mask {
+        None => window == bytes,
+        Some(mask) => window.iter().zip(bytes).zip(mask).all(|((&s, &b), &m)| s & m == b & m),
+    }
+}

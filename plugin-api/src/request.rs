@@ -55,6 +55,19 @@ impl<'a> Request<'a> {
         unsafe { crate::raw::slice(self.raw.first_bytes, self.raw.first_bytes_len) }
     }
 
+    /// The caller's resource limits: what the host passed (ABI 1.1), or
+    /// [`Limits::DEFAULT`](crate::Limits::DEFAULT) from a 1.0 host. Check
+    /// them before allocating anything whose size the file decides.
+    pub fn limits(&self) -> crate::Limits {
+        let end = std::mem::offset_of!(iio_request, limits) + size_of::<*const ffi::iio_limits>();
+        if (self.raw.struct_size as usize) < end || self.raw.limits.is_null() {
+            return crate::Limits::DEFAULT;
+        }
+        // SAFETY: the field is present (struct_size) and points to the
+        // host's limits, valid for the call.
+        unsafe { crate::Limits::from_raw(self.raw.limits) }
+    }
+
     /// The caller's options (imageio's keyword arguments), copied.
     pub fn options(&self) -> Result<Options> {
         // SAFETY: the host passes `options_len` valid entries for the call.

@@ -38,6 +38,28 @@ impl Stream {
         (hint != ffi::IIO_SIZE_UNKNOWN).then_some(hint)
     }
 
+    /// The rest of the stream in memory, within `limits`' allocation limit
+    /// (a larger source is an error naming `format`, never a silent
+    /// truncation). Reserves the size the host reports, so a large file is
+    /// read without regrowing the buffer.
+    pub fn read_to_end_bounded(&mut self, format: &str, limits: &crate::Limits) -> crate::Result<Vec<u8>> {
+        use io::Read;
+        let max = limits.max_alloc_bytes;
+        let mut data = Vec::new();
+        if let Some(n) = self.size_hint() {
+            limits.check_alloc(format, "the file's bytes", n)?;
+            data.try_reserve_exact(usize::try_from(n).unwrap_or(usize::MAX))
+                .map_err(|_| crate::Error::no_memory(format!("{format}: no memory for the file's {n} bytes")))?;
+        }
+        self.take(max.saturating_add(1)).read_to_end(&mut data)?;
+        if data.len() as u64 > max {
+            return Err(crate::Error::no_memory(format!(
+                "{format}: the file is over the limit of {max} bytes per allocation"
+            )));
+        }
+        Ok(data)
+    }
+
     /// Whether the stream can seek.
     pub fn is_seekable(&self) -> bool {
         self.raw().seek.is_some()

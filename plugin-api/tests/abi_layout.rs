@@ -2,9 +2,11 @@
 //! `stable-abi` feature, every ABI type derives `StableAbi`, and this test
 //! compares the full layout of the two root tables (and everything reachable
 //! from them: every struct, field, pointer and function signature) with the
-//! snapshot of ABI 1.0 in `tests/abi-1.0.layout`. Any change to a released
-//! type fails here; appending fields for a new minor means a new snapshot.
-//! `IIO_BLESS=1` rewrites the snapshot.
+//! snapshot of the current ABI in `tests/abi-<major>.<minor>.layout`. Any
+//! change to a released type fails here; appending fields for a new minor
+//! means a new snapshot file (the older ones stay, as the record of what
+//! each minor was; `tests/abi.rs` in the workspace checks that 1.1 kept
+//! every 1.0 offset). `IIO_BLESS=1` writes the current snapshot.
 #![cfg(feature = "stable-abi")]
 
 use abi_stable::StableAbi;
@@ -27,8 +29,10 @@ fn snapshot() -> String {
 }
 
 #[test]
-fn abi_1_0_layout_is_frozen() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/abi-1.0.layout");
+fn abi_layout_is_frozen() {
+    use imageio_plugin_api::ffi::{IIO_ABI_VERSION_MAJOR, IIO_ABI_VERSION_MINOR};
+    let name = format!("abi-{IIO_ABI_VERSION_MAJOR}.{IIO_ABI_VERSION_MINOR}.layout");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(&name);
     let now = snapshot();
     if std::env::var_os("IIO_BLESS").is_some() {
         std::fs::write(&path, &now).unwrap();
@@ -36,12 +40,12 @@ fn abi_1_0_layout_is_frozen() {
     }
     let frozen = std::fs::read_to_string(&path).unwrap_or_default();
     if frozen != now {
-        let _ = std::fs::write(std::env::temp_dir().join("abi-1.0.layout.actual"), &now);
+        let _ = std::fs::write(std::env::temp_dir().join(format!("{name}.actual")), &now);
     }
     assert!(
         frozen == now,
-        "the layout of the ABI types changed (see tests/abi-1.0.layout; IIO_BLESS=1 rewrites it \
-         only when the change is a deliberate new ABI version)"
+        "the layout of the ABI types changed (see tests/{name}; IIO_BLESS=1 writes it only when \
+         the change is a deliberate new ABI version)"
     );
 }
 

@@ -31,6 +31,13 @@ use std::process::ExitCode;
     about = "Read, write and inspect images through imageio-rs plugins"
 )]
 struct Cli {
+    /// Resource limits for every file read or written, as name=value pairs
+    /// separated by commas (width, height, pixels, total_pixels,
+    /// image_bytes, alloc_bytes, frames, meta_entry_bytes,
+    /// meta_total_bytes; values like 4096, 64MiB, 2G or none), over
+    /// IMAGEIO_LIMITS and the defaults.
+    #[arg(long, global = true, value_name = "LIMITS")]
+    limits: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -542,6 +549,15 @@ fn cmd_convert(
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
+    if let Some(text) = &cli.limits {
+        match imageio::default_limits().parsed(text) {
+            Ok(l) => imageio::set_default_limits(l),
+            Err(e) => {
+                eprintln!("imageio: --limits: {}", esc(&e));
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match cli.command {
         Command::Formats { json } => {
             cmd_formats(json);

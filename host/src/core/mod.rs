@@ -11,6 +11,7 @@ pub(crate) mod fetching;
 pub(crate) mod findlib;
 pub(crate) mod image;
 pub(crate) mod io;
+pub(crate) mod limits;
 pub(crate) mod progress;
 
 pub use convert::{image_as_uint, image_as_uint_with_warning};
@@ -24,6 +25,7 @@ pub use fetching::{
 pub use findlib::{generate_candidate_libs, load_lib, looks_lib};
 pub use image::{Dtype, Image, NdArray, asarray};
 pub use io::{escape_controls, read_n_bytes};
+pub use limits::{LIMIT_NAMES, Limits, default_limits, set_default_limits};
 pub use progress::{
     BaseProgressIndicator, NullProgressIndicator, Progress, ProgressIndicator, ProgressState, Status,
     StdoutProgressIndicator,

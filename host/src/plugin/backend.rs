@@ -8,7 +8,7 @@
 //! the same table in a worker process and implements the same two traits.
 
 use super::PluginInfo;
-use crate::core::{Dict, Image};
+use crate::core::{Dict, Image, Limits};
 use crate::error::{Error, PluginCode, Result};
 use crate::request::Request;
 use imageio_plugin_api::ffi;
@@ -48,9 +48,9 @@ pub(crate) trait Instance: Send {
     /// Number of images: 0 (metadata only), 1, N, or `LENGTH_UNKNOWN`.
     fn get_length(&mut self) -> Result<u64>;
 
-    /// Image `index` with its metadata; the pixels may take at most
-    /// `max_bytes`.
-    fn get_data(&mut self, index: u64, max_bytes: u64) -> Result<Image>;
+    /// Image `index` with its metadata, within `limits` (the request's,
+    /// with the reader's own cap on image bytes).
+    fn get_data(&mut self, index: u64, limits: &Limits) -> Result<Image>;
 
     /// The metadata of image `index`, or the file's for `None`.
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict>;

@@ -5,7 +5,7 @@
 //! through C frames.
 
 use crate::core::image::NdArray;
-use crate::core::{Dict, Value};
+use crate::core::{Dict, Limits, Value};
 use crate::request::Request;
 use imageio_plugin_api::ffi::{self, iio_host_v1, iio_image_sink, iio_status, iio_str, iio_stream, iio_value};
 use imageio_plugin_api::raw::{shape_bytes, slice, slice_mut, str_lossy};
@@ -272,7 +272,15 @@ fn bytes_to_bools(mut a: ndarray::ArrayD<u8>) -> ndarray::ArrayD<bool> {
 /// Collects what a plugin reports in one `get_data`/`get_meta_data` call.
 pub(crate) struct SinkCtx {
     pub sink: iio_image_sink,
-    pub max_bytes: u64,
+    /// The request's limits: the host enforces the image and metadata
+    /// limits here whatever the plugin checks itself (a 1.0 plugin knows
+    /// none of them).
+    pub limits: Limits,
+    /// Metadata bytes reported so far in this call.
+    pub meta_bytes: u64,
+    /// A metadata entry over the limits: the call fails with it even if
+    /// the plugin ignores the refusal.
+    pub meta_refused: Option<String>,
     pub array: Option<NdArray>,
     /// Booleans arrive as bytes and are converted after the call.
     pub bool_bytes: Option<ndarray::ArrayD<u8>>,
@@ -282,7 +290,7 @@ pub(crate) struct SinkCtx {
 }
 
 impl SinkCtx {
-    pub(crate) fn new(max_bytes: u64, allow_alloc: bool) -> Pinned<SinkCtx> {
+    pub(crate) fn new(limits: Limits, allow_alloc: bool) -> Pinned<SinkCtx> {
         let ctx = Pinned::new(SinkCtx {
             sink: iio_image_sink {
                 struct_size: size_of::<iio_image_sink>() as u32,
@@ -291,7 +299,9 @@ impl SinkCtx {
                 alloc: if allow_alloc { Some(sink_alloc) } else { None },
                 set_meta: Some(sink_set_meta),
             },
-            max_bytes,
+            limits,
+            meta_bytes: 0,
+            meta_refused: None,
             array: None,
             bool_bytes: None,
             meta: Dict::new(),
@@ -321,12 +331,15 @@ impl SinkCtx {
             return Err(format!("{} dimensions (at most 32)", shape.len()));
         }
         let bytes = shape_bytes(dtype.size() as u64, shape).ok_or_else(|| format!("shape {shape:?} overflows"))?;
-        if bytes > self.max_bytes {
+        if bytes > self.limits.max_image_bytes {
             return Err(format!(
                 "an image of shape {shape:?} and dtype {} needs {bytes} bytes, over the limit of {} bytes",
                 dtype.name(),
-                self.max_bytes
+                self.limits.max_image_bytes
             ));
+        }
+        if let Some(reason) = over_pixel_limits(&self.limits, shape) {
+            return Err(reason);
         }
         let dims: Vec<usize> = shape
             .iter()
@@ -348,6 +361,62 @@ impl SinkCtx {
             (_, array) => self.array = Some(array),
         }
         Ok(p)
+    }
+}
+
+impl SinkCtx {
+    /// Counts one metadata entry against the metadata limits.
+    fn count_meta(&mut self, key: &str, value: &AbiValue) -> Result<(), String> {
+        let bytes = (key.len() + value_bytes(value)) as u64;
+        self.limits
+            .check_meta(
+                "the plugin",
+                &format!("the metadata entry '{key}'"),
+                bytes,
+                &mut self.meta_bytes,
+            )
+            .map_err(|e| e.message)
+    }
+}
+
+/// The bytes a metadata value holds.
+fn value_bytes(v: &AbiValue) -> usize {
+    match v {
+        AbiValue::Str(s) => s.len(),
+        AbiValue::Bytes(b) => b.len(),
+        AbiValue::IntArray(a) => a.len() * 8,
+        AbiValue::FloatArray(a) => a.len() * 8,
+        _ => 8,
+    }
+}
+
+/// Why an array of `shape` breaks the width, height or pixel limits, if it
+/// does. Rows are `shape[0]`, columns `shape[1]`; a last axis of at most 4
+/// in a 3-D or larger array is the channels, every other axis counts as
+/// pixels (the planes of a volume).
+pub(crate) fn over_pixel_limits(limits: &Limits, shape: &[u64]) -> Option<String> {
+    if shape.len() < 2 {
+        return None;
+    }
+    let (height, width) = (shape[0], shape[1]);
+    let spatial = if shape.len() >= 3 && shape[shape.len() - 1] <= 4 {
+        &shape[..shape.len() - 1]
+    } else {
+        shape
+    };
+    let pixels = spatial.iter().fold(1u64, |a, &d| a.saturating_mul(d));
+    if width > limits.max_width || height > limits.max_height {
+        Some(format!(
+            "an image of shape {shape:?} is over the size limit of {}x{} pixels",
+            limits.max_width, limits.max_height
+        ))
+    } else if pixels > limits.max_pixels {
+        Some(format!(
+            "an image of shape {shape:?} has {pixels} pixels, over the limit of {}",
+            limits.max_pixels
+        ))
+    } else {
+        None
     }
 }
 
@@ -384,6 +453,10 @@ unsafe extern "C" fn sink_set_meta(ctx: *mut c_void, key: iio_str, value: *const
         // SAFETY: as above.
         match unsafe { AbiValue::from_raw(&*value) } {
             Some(v) => {
+                if let Err(reason) = sink.count_meta(&key, &v) {
+                    sink.meta_refused.get_or_insert(reason);
+                    return ffi::IIO_ERR_NO_MEMORY;
+                }
                 sink.meta.insert(key, Value::from(v));
                 ffi::IIO_OK
             }

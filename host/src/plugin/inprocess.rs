@@ -8,7 +8,7 @@ use super::PluginInfo;
 use super::backend::{Call, Capabilities, Failure, FormatBackend, Instance};
 use super::callbacks::{IoCtx, Pinned, SinkCtx, local_filename};
 use crate::core::image::with_array;
-use crate::core::{Dict, Image, NdArray};
+use crate::core::{Dict, Image, Limits, NdArray};
 use crate::error::{Error, Result};
 use crate::request::{IoMode, Request};
 use imageio_plugin_api::Value as AbiValue;
@@ -137,6 +137,7 @@ struct RawRequest {
     _first_bytes: Vec<u8>,
     _options: Vec<(String, AbiValue)>,
     _kvs: Vec<iio_kv>,
+    limits: ffi::iio_limits,
     raw: iio_request,
 }
 
@@ -168,17 +169,23 @@ impl RawRequest {
             options_len: kvs.len(),
             host_ctx: std::ptr::null_mut(),
             get_local_filename: None,
+            limits: std::ptr::null(),
         };
         // The strings and vectors own heap buffers, which do not move when
         // they are moved into the box.
-        Ok(Box::new(RawRequest {
+        let mut boxed = Box::new(RawRequest {
             _uri: uri,
             _extension: extension,
             _first_bytes: first_bytes,
             _options: options,
             _kvs: kvs,
+            limits: request.limits().to_raw(),
             raw,
-        }))
+        });
+        // The box does not move again, so the plugin's pointer to the
+        // limits stays valid as long as the request view.
+        boxed.raw.limits = &boxed.limits;
+        Ok(boxed)
     }
 
     /// Attaches the instance's stream and `get_local_filename` (for `open`).
@@ -320,6 +327,12 @@ impl Open {
             // by consuming it); the sink lives for the call and the host
             // holds no reference to it meanwhile.
             let r = table.checked(|err| unsafe { f(inst, index, std::ptr::addr_of!((*raw_sink).sink), err) });
+            // SAFETY: the call has returned; nothing else uses the sink.
+            if let Some(reason) = unsafe { (*raw_sink).meta_refused.take() } {
+                // Over a metadata limit: an error even when the plugin
+                // ignored the refusal and returned OK.
+                return Err(Failure::host(ffi::IIO_ERR_NO_MEMORY, reason));
+            }
             r.map_err(|mut f| {
                 // SAFETY: the call has returned; nothing else uses the sink.
                 if let Some(reason) = unsafe { (*raw_sink).refused.take() } {
@@ -346,8 +359,8 @@ impl Instance for Open {
         Ok(out)
     }
 
-    fn get_data(&mut self, index: u64, max_bytes: u64) -> Result<Image> {
-        let mut sink = SinkCtx::new(max_bytes, true);
+    fn get_data(&mut self, index: u64, limits: &Limits) -> Result<Image> {
+        let mut sink = SinkCtx::new(*limits, true);
         self.fill(index, &sink, false)?;
         let sink = sink.get_mut();
         let data = sink.take_array().ok_or_else(|| {
@@ -363,7 +376,7 @@ impl Instance for Open {
     }
 
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict> {
-        let mut sink = SinkCtx::new(0, false);
+        let mut sink = SinkCtx::new(*self.request.limits(), false);
         self.fill(index.unwrap_or(ffi::IIO_INDEX_GLOBAL), &sink, true)?;
         Ok(std::mem::take(&mut sink.get_mut().meta))
     }

@@ -1,5 +1,6 @@
 //! Loading plugin libraries and reading (validating) plugin tables.
 
+use super::ByteSignature;
 use super::Origin;
 use super::PluginInfo;
 use super::backend::FormatBackend;
@@ -73,6 +74,7 @@ pub(crate) struct FormatSpec {
     pub description: String,
     pub extensions: String,
     pub modes: String,
+    pub signatures: Vec<ByteSignature>,
     pub backend: Arc<dyn FormatBackend>,
 }
 
@@ -89,6 +91,56 @@ const MAX_FORMATS: usize = 4096;
 const PLUGIN_SIZE_1_0: usize = offset_of!(iio_plugin_v1, format_count) + size_of::<usize>();
 /// Size of `iio_format_v1` in ABI 1.0.
 const FORMAT_SIZE_1_0: usize = offset_of!(iio_format_v1, set_meta_data) + size_of::<usize>();
+/// The most signatures one format may list.
+const MAX_SIGNATURES: usize = 64;
+
+/// Copies and checks a format's signatures (ABI 1.1; none from a 1.0
+/// table, whose missing tail reads as NULL/0).
+///
+/// # Safety
+///
+/// `table.signatures` points to `table.signature_count` signatures whose
+/// byte pointers are valid for their lengths (the plugin's promise).
+unsafe fn read_signatures(table: &iio_format_v1, name: &str) -> Result<Vec<ByteSignature>, String> {
+    let n = table.signature_count;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if table.signatures.is_null() || n > MAX_SIGNATURES {
+        return Err(format!(
+            "format {name} lists {n} signatures at {:?} (at most {MAX_SIGNATURES}, not NULL)",
+            table.signatures
+        ));
+    }
+    // SAFETY: `n` signatures at a non-null pointer (contract).
+    let raw = unsafe { imageio_plugin_api::raw::slice(table.signatures, n) };
+    let mut out = Vec::with_capacity(n);
+    for (i, s) in raw.iter().enumerate() {
+        let end = (s.offset as usize).saturating_add(s.len);
+        if s.len == 0 || s.len > ffi::IIO_SIGNATURE_MAX_LEN || end > ffi::IIO_FIRST_BYTES_LEN || s.bytes.is_null() {
+            return Err(format!(
+                "format {name}: signature {i} (offset {}, {} bytes) must have 1..={} non-NULL bytes ending within the first {} bytes",
+                s.offset,
+                s.len,
+                ffi::IIO_SIGNATURE_MAX_LEN,
+                ffi::IIO_FIRST_BYTES_LEN
+            ));
+        }
+        // SAFETY: `len` bytes at `bytes` and, when not NULL, at `mask` (contract).
+        let (bytes, mask) = unsafe {
+            (
+                imageio_plugin_api::raw::slice(s.bytes, s.len).to_vec(),
+                (!s.mask.is_null()).then(|| imageio_plugin_api::raw::slice(s.mask, s.len).to_vec()),
+            )
+        };
+        out.push(ByteSignature {
+            offset: s.offset as usize,
+            bytes,
+            mask,
+        });
+    }
+    Ok(out)
+}
 
 /// Copies a plugin string.
 ///
@@ -256,12 +308,16 @@ pub(crate) unsafe fn read_plugin_table(ptr: *const iio_plugin_v1, origin: &Origi
                 missing.join(", ")
             )));
         }
+        // SAFETY: the signatures follow the ABI (a 1.0 table's copy has
+        // them NULL/0).
+        let signatures = unsafe { read_signatures(&table, &name) }.map_err(&bad)?;
         let backend = Arc::new(InProcess::new(table, info.clone(), &name));
         formats.push(FormatSpec {
             name,
             description,
             extensions,
             modes,
+            signatures,
             backend,
         });
     }

@@ -58,6 +58,23 @@ impl PluginInfo {
 
 pub use loader::LoadError;
 
+/// A format's byte signature (ABI 1.1), copied out of its table: the
+/// host matches it against a source's first bytes without calling (or
+/// loading) the plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ByteSignature {
+    pub offset: usize,
+    pub bytes: Vec<u8>,
+    pub mask: Option<Vec<u8>>,
+}
+
+impl ByteSignature {
+    /// Whether `first_bytes` match.
+    pub(crate) fn matches(&self, first_bytes: &[u8]) -> bool {
+        imageio_plugin_api::raw::signature_matches(self.offset, &self.bytes, self.mask.as_deref(), first_bytes)
+    }
+}
+
 /// Where a format comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {

@@ -4,8 +4,8 @@
 use super::reader::Reader;
 use super::writer::Writer;
 use crate::error::{Error, Result};
-use crate::plugin::Origin;
 use crate::plugin::backend::{FormatBackend, Instance};
+use crate::plugin::{ByteSignature, Origin};
 use crate::request::{IoMode, Request};
 use std::fmt;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ struct FormatInner {
     description: String,
     extensions: Vec<String>,
     modes: String,
+    signatures: Vec<ByteSignature>,
     backend: Arc<dyn FormatBackend>,
 }
 
@@ -30,6 +31,7 @@ impl Format {
         description: &str,
         extensions: &str,
         modes: &str,
+        signatures: Vec<ByteSignature>,
         backend: Arc<dyn FormatBackend>,
     ) -> Result<Format> {
         if let Some(c) = modes.chars().find(|c| !"iIvV?".contains(*c)) {
@@ -43,6 +45,7 @@ impl Format {
                 description: description.to_owned(),
                 extensions: imageio_plugin_api::parse_extensions(extensions),
                 modes: modes.to_owned(),
+                signatures,
                 backend,
             }),
         })
@@ -53,7 +56,21 @@ impl Format {
     /// table as any plugin's.
     pub fn from_rust<F: imageio_plugin_api::Format>() -> Result<Format> {
         let backend = Arc::new(crate::plugin::inprocess::rust_format::<F>());
-        Format::from_spec(F::NAME, F::DESCRIPTION, F::EXTENSIONS, F::MODES, backend)
+        let signatures = F::SIGNATURES
+            .iter()
+            .map(|s| {
+                let raw = s.as_raw();
+                // SAFETY: an SDK signature points to `'static` slices of `len` bytes.
+                unsafe {
+                    ByteSignature {
+                        offset: raw.offset as usize,
+                        bytes: imageio_plugin_api::raw::slice(raw.bytes, raw.len).to_vec(),
+                        mask: (!raw.mask.is_null()).then(|| imageio_plugin_api::raw::slice(raw.mask, raw.len).to_vec()),
+                    }
+                }
+            })
+            .collect();
+        Format::from_spec(F::NAME, F::DESCRIPTION, F::EXTENSIONS, F::MODES, signatures, backend)
     }
 
     /// The upper-case name (`PNG`).
@@ -126,6 +143,12 @@ impl Format {
         let write = request.mode().io == IoMode::Write;
         if (write && !self.supports_write()) || (!write && !self.supports_read()) {
             return Ok(0);
+        }
+        if !write && !self.inner.signatures.is_empty() {
+            let first = request.firstbytes()?;
+            if !self.inner.signatures.iter().any(|s| s.matches(first)) {
+                return Ok(0);
+            }
         }
         self.inner.backend.confidence(request)
     }

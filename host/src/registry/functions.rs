@@ -97,6 +97,9 @@ pub struct Options {
     pub kwargs: Dict,
     /// The memory guard of `mimread`/`mvolread`.
     pub memtest: Memtest,
+    /// Resource limits for this call (default: the process's
+    /// [`default_limits`](crate::default_limits)).
+    pub limits: Option<crate::core::Limits>,
 }
 
 impl Options {
@@ -109,6 +112,12 @@ impl Options {
     /// With an extension override.
     pub fn with_extension(mut self, ext: &str) -> Options {
         self.extension = Some(ext.to_owned());
+        self
+    }
+
+    /// With resource limits for this call.
+    pub fn with_limits(mut self, limits: crate::core::Limits) -> Options {
+        self.limits = Some(limits);
         self
     }
 
@@ -144,7 +153,11 @@ fn check_3d(im: &Image) -> Result<()> {
 impl FormatManager {
     /// A reader for `uri` (imageio's `get_reader`); `mode` is one of `iIvV?`.
     pub fn get_reader(&self, uri: impl Into<Uri>, mode: char, opts: &Options) -> Result<Reader> {
-        let request = Request::with_options(uri, &format!("r{mode}"), opts.extension.as_deref(), opts.kwargs.clone())?;
+        let mut request =
+            Request::with_options(uri, &format!("r{mode}"), opts.extension.as_deref(), opts.kwargs.clone())?;
+        if let Some(limits) = opts.limits {
+            request.set_limits(limits);
+        }
         self.reader_for(request, opts.format.as_deref())
     }
 
@@ -157,7 +170,11 @@ impl FormatManager {
         {
             uri = Uri::Str(format!("{RETURN_BYTES}.{}", f.trim_matches(['.', ' ']).to_lowercase()));
         }
-        let request = Request::with_options(uri, &format!("w{mode}"), opts.extension.as_deref(), opts.kwargs.clone())?;
+        let mut request =
+            Request::with_options(uri, &format!("w{mode}"), opts.extension.as_deref(), opts.kwargs.clone())?;
+        if let Some(limits) = opts.limits {
+            request.set_limits(limits);
+        }
         self.writer_for(request, opts.format.as_deref())
     }
 
@@ -180,6 +197,7 @@ impl FormatManager {
         let limit = opts.memtest.limit(default_limit);
         let mut images = Vec::new();
         let mut total = 0u64;
+        let max_frames = r.request().map_or(u64::MAX, |q| q.limits().max_frames);
         for im in r.iter_data()? {
             let im = im?;
             // What a frame holds: its pixels and the image itself (so a
@@ -187,6 +205,13 @@ impl FormatManager {
             let held = im.data.nbytes() + size_of::<Image>() + 2 * size_of::<usize>() * im.shape().len();
             total += held as u64;
             images.push(im);
+            if images.len() as u64 > max_frames {
+                return Err(Error::MemoryLimit(format!(
+                    "imageio.{}() has read {} images, over the limit of {max_frames} frames",
+                    if mode == 'V' { "mvolread" } else { "mimread" },
+                    images.len()
+                )));
+            }
             if limit.is_some_and(|l| total > l) {
                 let (what, func, mib) = if mode == 'V' {
                     ("volume", "mvolread", "1 GiB")

@@ -113,6 +113,7 @@ impl FormatManager {
                 &spec.description,
                 &spec.extensions,
                 &spec.modes,
+                spec.signatures,
                 spec.backend,
             ) {
                 Ok(f) => f,

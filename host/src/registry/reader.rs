@@ -11,7 +11,7 @@ use std::fmt;
 
 /// The default cap on one image's size in bytes (4 GiB): a hostile header
 /// gets an error, not an out-of-memory abort.
-pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 4 << 30;
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = crate::core::Limits::DEFAULT.max_image_bytes;
 
 /// `get_length` value for "unknown or unbounded" (imageio's `inf`).
 pub const LENGTH_UNKNOWN: u64 = u64::MAX;
@@ -23,17 +23,19 @@ pub struct Reader {
     last_index: i64,
     /// The length, once asked (a plugin's answer does not change).
     length: Option<u64>,
-    max_image_bytes: u64,
+    /// The request's limits, with this reader's cap on image bytes.
+    limits: crate::core::Limits,
 }
 
 impl Reader {
     pub(crate) fn new(format: Format, instance: Box<dyn Instance>) -> Reader {
+        let limits = *instance.request().limits();
         Reader {
             format,
             state: State::Open(instance),
             last_index: -1,
             length: None,
-            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+            limits,
         }
     }
 
@@ -52,9 +54,12 @@ impl Reader {
         self.state.is_closed()
     }
 
-    /// Caps one image's size in bytes (default [`DEFAULT_MAX_IMAGE_BYTES`]).
+    /// Caps one image's size in bytes (default: the request's
+    /// [`Limits`](crate::Limits), [`DEFAULT_MAX_IMAGE_BYTES`] unless set).
+    /// Plugins see the request's limits from `open`; this cap applies to
+    /// the host's allocation of later images.
     pub fn set_max_image_bytes(&mut self, bytes: u64) {
-        self.max_image_bytes = bytes;
+        self.limits.max_image_bytes = bytes;
     }
 
     fn instance(&mut self) -> Result<&mut dyn Instance> {
@@ -75,8 +80,15 @@ impl Reader {
     }
 
     fn read(&mut self, index: u64) -> Result<Image> {
-        let max = self.max_image_bytes;
-        self.instance()?.get_data(index, max)
+        let limits = self.limits;
+        if index >= limits.max_frames {
+            return Err(Error::MemoryLimit(format!(
+                "{}: image {index} is past the limit of {} frames",
+                self.format.name(),
+                limits.max_frames
+            )));
+        }
+        self.instance()?.get_data(index, &limits)
     }
 
     /// Image `index` with its metadata. Sets the index for

@@ -150,6 +150,7 @@ pub struct Request {
     /// finishes or is dropped.
     temp_files: Vec<TempPath>,
     finished: bool,
+    limits: crate::core::Limits,
 }
 
 fn expand_user(name: &str) -> PathBuf {
@@ -215,12 +216,24 @@ impl Request {
             firstbytes: None,
             temp_files: Vec::new(),
             finished: false,
+            limits: crate::core::default_limits(),
         })
     }
 
     /// The resource's name: an absolute file name, a URL, `<bytes>` or `<file>`.
     pub fn filename(&self) -> &str {
         &self.filename
+    }
+
+    /// The resource limits the plugin gets and the host enforces (the
+    /// process's [`default_limits`](crate::default_limits) unless set).
+    pub fn limits(&self) -> &crate::core::Limits {
+        &self.limits
+    }
+
+    /// Sets the request's resource limits.
+    pub fn set_limits(&mut self, limits: crate::core::Limits) {
+        self.limits = limits;
     }
 
     /// What a read request reads (`None` for a write).

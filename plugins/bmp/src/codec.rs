@@ -4,7 +4,7 @@
 use image::ImageDecoder;
 use image::codecs::bmp::{BmpDecoder, BmpEncoder};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
 };
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
@@ -19,6 +19,7 @@ impl Format for Bmp {
     const DESCRIPTION: &'static str = "Windows bitmap (image crate's BMP codec)";
     const EXTENSIONS: &'static str = ".bmp .dib";
     const MODES: &'static str = "i";
+    const SIGNATURES: &'static [Signature] = &[Signature::new(0, b"BM")];
     const NEEDS_SEEK: bool = true;
     type Reader = BmpReader;
     type Writer = BmpWriter;
@@ -40,7 +41,12 @@ impl Format for Bmp {
         let start = stream.stream_position()?;
         let info = Info::read(&mut stream)?;
         stream.seek(SeekFrom::Start(start))?;
-        Ok(BmpReader { stream, start, info })
+        Ok(BmpReader {
+            stream,
+            start,
+            info,
+            limits: req.limits(),
+        })
     }
 
     fn open_writer(req: &Request<'_>) -> Result<BmpWriter> {
@@ -229,6 +235,7 @@ pub struct BmpReader {
     stream: Stream,
     start: u64,
     info: Info,
+    limits: imageio_plugin_api::Limits,
 }
 
 impl BmpReader {
@@ -265,6 +272,7 @@ impl Reader for BmpReader {
                 "a {w}x{h} BMP is over the {MAX_PIXELS}-pixel limit"
             )));
         }
+        self.limits.check_image("BMP", w, h, 1, 4)?;
         // The decoder applies the palette; Pillow's gray and bilevel palettes
         // are then reduced to one channel (their red is the value).
         let kind = if self.info.bits <= 8 {

@@ -3,14 +3,12 @@
 
 use gif::{ColorOutput, DecodeOptions, DisposalMethod, Repeat};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, Limits, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
 };
 use std::collections::HashMap;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::sync::Arc;
 
-/// The largest encoded file read into memory.
-const MAX_FILE: u64 = 1 << 31;
 /// The largest canvas decoded, in pixels.
 const MAX_PIXELS: u64 = 1 << 26;
 
@@ -22,6 +20,7 @@ impl Format for Gif {
     const DESCRIPTION: &'static str = "Graphics Interchange Format, still and animated (gif crate)";
     const EXTENSIONS: &'static str = ".gif";
     const MODES: &'static str = "iI";
+    const SIGNATURES: &'static [Signature] = &[Signature::new(0, b"GIF87a"), Signature::new(0, b"GIF89a")];
     type Reader = GifReader;
     type Writer = GifWriter;
 
@@ -36,9 +35,8 @@ impl Format for Gif {
 
     fn open_reader(req: &Request<'_>) -> Result<GifReader> {
         req.options()?.check_known("GIF", &[])?;
-        let mut data = Vec::new();
-        req.stream()?.take(MAX_FILE).read_to_end(&mut data)?;
-        GifReader::new(data)
+        let data = req.stream()?.read_to_end_bounded("GIF", &req.limits())?;
+        GifReader::new(data, &req.limits())
     }
 
     fn open_writer(req: &Request<'_>) -> Result<GifWriter> {
@@ -102,7 +100,7 @@ pub struct GifReader {
 }
 
 impl GifReader {
-    fn new(data: Vec<u8>) -> Result<GifReader> {
+    fn new(data: Vec<u8>, limits: &Limits) -> Result<GifReader> {
         let data: Arc<[u8]> = data.into();
         // The summary pass reads each frame's header and skips its pixel
         // data undecoded: counting the frames costs the file's size, not
@@ -118,18 +116,20 @@ impl GifReader {
                 "a {width}x{height} GIF is over the pixel limit"
             )));
         }
+        limits.check_image("GIF", u64::from(width), u64::from(height), 1, 4)?;
         let icc = decoder.icc_profile().map(<[u8]>::to_vec);
         let background = decoder.bg_color();
         let mut delays = Vec::new();
         let mut transparency = false;
         while let Some(frame) = decoder.read_next_frame().map_err(decoding_error)? {
             delays.push(frame.delay);
+            limits.check_frames("GIF", delays.len() as u64)?;
             transparency |= frame.transparent.is_some();
         }
         if delays.is_empty() {
             return Err(Error::corrupt("the GIF has no image"));
         }
-        imageio_plugin_api::check_animation("GIF", delays.len() as u64, u64::from(width), u64::from(height))?;
+        limits.check_animation("GIF", delays.len() as u64, u64::from(width), u64::from(height))?;
         let loop_count = match decoder.repeat() {
             Repeat::Infinite => Some(0),
             Repeat::Finite(0) => None,

@@ -3,16 +3,13 @@
 
 use crate::exif;
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
 };
-use std::io::{Read, Write};
+use std::io::Write;
 use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
-
-/// The largest encoded file read into memory.
-const MAX_FILE: u64 = 1 << 31;
 
 /// The `JPEG` format.
 pub struct Jpeg;
@@ -22,6 +19,7 @@ impl Format for Jpeg {
     const DESCRIPTION: &'static str = "JPEG (zune-jpeg decoder, jpeg-encoder encoder)";
     const EXTENSIONS: &'static str = ".jpg .jpeg .jpe .jfif";
     const MODES: &'static str = "i";
+    const SIGNATURES: &'static [Signature] = &[Signature::new(0, &[0xFF, 0xD8, 0xFF])];
     type Reader = JpegReader;
     type Writer = JpegWriter;
 
@@ -37,8 +35,7 @@ impl Format for Jpeg {
         let options = req.options()?;
         options.check_known("JPEG", &["accept_truncated"])?;
         let accept_truncated = options.get_bool("accept_truncated")?.unwrap_or(false);
-        let mut data = Vec::new();
-        req.stream()?.take(MAX_FILE).read_to_end(&mut data)?;
+        let data = req.stream()?.read_to_end_bounded("JPEG", &req.limits())?;
         if !data.starts_with(&[0xFF, 0xD8]) {
             return Err(Error::corrupt("not a JPEG file (no SOI marker)"));
         }

@@ -1,7 +1,9 @@
 //! NPY reading and writing (safe code only).
 #![forbid(unsafe_code)]
 
-use imageio_plugin_api::{Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer};
+use imageio_plugin_api::{
+    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer,
+};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -18,6 +20,7 @@ impl Format for Npy {
     const DESCRIPTION: &'static str = "NumPy's .npy array files (any dtype, order and dimensions)";
     const EXTENSIONS: &'static str = ".npy";
     const MODES: &'static str = "iIvV";
+    const SIGNATURES: &'static [Signature] = &[Signature::new(0, MAGIC)];
     const NEEDS_SEEK: bool = true;
     type Reader = NpyReader;
     type Writer = NpyWriter;

@@ -1,16 +1,13 @@
 //! PNG reading and writing (safe code only).
 #![forbid(unsafe_code)]
 
-use imageio_plugin_api::{Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer};
+use imageio_plugin_api::{
+    Dtype, Error, Format, ImageSink, ImageView, Limits, Reader, Request, Result, Signature, Stream, Value, Writer,
+};
 use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 
 const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-/// The most one compressed text chunk may inflate to (16 MiB).
-const MAX_TEXT_ENTRY: usize = 16 << 20;
-/// The most all compressed text chunks together may inflate to (64 MiB).
-const MAX_TEXT_TOTAL: usize = 64 << 20;
 
 /// Refuses a palette the png crate would index past: a PLTE chunk whose
 /// length is not a multiple of 3 (png 0.18.1 panics expanding it; found by
@@ -29,21 +26,40 @@ fn check_palette(info: &png::Info<'_>) -> Result<()> {
 
 /// A compressed text chunk's text, or the error for one that is damaged or
 /// inflates past the limits.
-fn bounded_text(keyword: &str, text: std::result::Result<String, png::DecodingError>) -> Result<String> {
+fn bounded_text(
+    keyword: &str,
+    text: std::result::Result<String, png::DecodingError>,
+    limits: &Limits,
+) -> Result<String> {
     text.map_err(|e| {
         // The png crate does not export its text errors; its message tells
         // a chunk that inflates too far from a damaged one.
         let message = e.to_string();
         if message.contains("decompression space") {
             Error::no_memory(format!(
-                "the PNG text chunk '{keyword}' inflates to more than the metadata limit ({} MiB per chunk, {} MiB in all)",
-                MAX_TEXT_ENTRY >> 20,
-                MAX_TEXT_TOTAL >> 20
+                "the PNG text chunk '{keyword}' inflates to more than the metadata limit ({} per chunk, {} in all)",
+                mib(limits.max_meta_entry_bytes),
+                mib(limits.max_meta_total_bytes)
             ))
         } else {
             Error::corrupt(format!("the PNG text chunk '{keyword}' is damaged: {message}"))
         }
     })
+}
+
+/// `n` bytes for a message (`16 MiB`, or bytes when not whole MiB).
+fn mib(n: u64) -> String {
+    if n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A png decoder over `stream` whose own allocations obey `limits`.
+fn decoder<R: std::io::BufRead + Seek>(stream: R, limits: &Limits) -> png::Decoder<R> {
+    let bytes = usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX);
+    png::Decoder::new_with_limits(stream, png::Limits { bytes })
 }
 
 /// The `PNG` format.
@@ -54,6 +70,7 @@ impl Format for Png {
     const DESCRIPTION: &'static str = "Portable Network Graphics (png crate)";
     const EXTENSIONS: &'static str = ".png";
     const MODES: &'static str = "i";
+    const SIGNATURES: &'static [Signature] = &[Signature::new(0, SIGNATURE)];
     const NEEDS_SEEK: bool = true;
     type Reader = PngReader;
     type Writer = PngWriter;
@@ -71,14 +88,20 @@ impl Format for Png {
 
     fn open_reader(req: &Request<'_>) -> Result<PngReader> {
         req.options()?.check_known("PNG", &[])?;
+        let limits = req.limits();
         let mut stream = req.stream()?;
         let start = stream.stream_position()?;
         let header = {
-            let decoder = png::Decoder::new(BufReader::new(&mut stream));
+            let decoder = decoder(BufReader::new(&mut stream), &limits);
             let reader = decoder.read_info().map_err(decoding_error)?;
-            Header::of(reader.info())?
+            Header::of(reader.info(), &limits)?
         };
-        Ok(PngReader { stream, start, header })
+        Ok(PngReader {
+            stream,
+            start,
+            header,
+            limits,
+        })
     }
 
     fn open_writer(req: &Request<'_>) -> Result<PngWriter> {
@@ -117,7 +140,7 @@ struct Header {
 }
 
 impl Header {
-    fn of(info: &png::Info<'_>) -> Result<Header> {
+    fn of(info: &png::Info<'_>, limits: &Limits) -> Result<Header> {
         let mut meta = Vec::new();
         if let Some(g) = info.gama_chunk.or(info.source_gamma) {
             meta.push(("gamma".to_owned(), Value::Float(f64::from(g.into_value()))));
@@ -150,14 +173,15 @@ impl Header {
         // Compressed text is inflated with a bound: a small zTXt chunk can
         // expand to gigabytes (a decompression bomb). zTXt and iTXt chunks
         // are two types with the same methods: a macro inflates either.
-        let mut budget = MAX_TEXT_TOTAL;
+        let entry = usize::try_from(limits.max_meta_entry_bytes).unwrap_or(usize::MAX);
+        let mut budget = usize::try_from(limits.max_meta_total_bytes).unwrap_or(usize::MAX);
         macro_rules! inflate {
             ($chunk:expr) => {{
                 let mut t = $chunk.clone();
                 let text = t
-                    .decompress_text_with_limit(MAX_TEXT_ENTRY.min(budget))
+                    .decompress_text_with_limit(entry.min(budget))
                     .and_then(|()| t.get_text());
-                let text = bounded_text(&t.keyword, text)?;
+                let text = bounded_text(&t.keyword, text, limits)?;
                 budget = budget.saturating_sub(text.len());
                 meta.push((t.keyword, Value::Str(text)));
             }};
@@ -204,6 +228,7 @@ pub struct PngReader {
     stream: Stream,
     start: u64,
     header: Header,
+    limits: Limits,
 }
 
 impl Reader for PngReader {
@@ -216,7 +241,7 @@ impl Reader for PngReader {
             return Err(Error::index_out_of_range(index, 1));
         }
         self.stream.seek(SeekFrom::Start(self.start))?;
-        let mut decoder = png::Decoder::new(BufReader::new(&mut self.stream));
+        let mut decoder = decoder(BufReader::new(&mut self.stream), &self.limits);
         decoder.set_transformations(Transformations::EXPAND);
         let mut reader = decoder.read_info().map_err(decoding_error)?;
         check_palette(reader.info())?;

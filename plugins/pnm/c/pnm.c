@@ -587,6 +587,16 @@ static iio_status pnm_set_meta_data(iio_instance *handle, const iio_kv *meta, si
   return IIO_OK;
 }
 
+#if IIO_ABI_VERSION_MINOR >= 1
+/* ABI 1.1: every PNM/PAM file starts with 'P' and a digit 1-7 (mask 0xf8
+ * keeps 0x30-0x37); the host skips sources that do not, without calling
+ * pnm_can_read. Built against the 1.0 header (the test that 1.0 plugins
+ * still load does that), the table simply ends before these fields. */
+static const uint8_t pnm_magic[2] = {'P', '0'};
+static const uint8_t pnm_magic_mask[2] = {0xff, 0xf8};
+static const iio_signature pnm_signatures[] = {{0, 0, pnm_magic, pnm_magic_mask, 2}};
+#endif
+
 static const iio_format_v1 pnm_format = {
     sizeof(iio_format_v1),
     IIO_CAP_READ | IIO_CAP_WRITE | IIO_CAP_THREAD_SAFE,
@@ -603,6 +613,10 @@ static const iio_format_v1 pnm_format = {
     pnm_get_meta_data,
     pnm_append_data,
     pnm_set_meta_data,
+#if IIO_ABI_VERSION_MINOR >= 1
+    pnm_signatures,
+    1,
+#endif
 };
 
 static const iio_format_v1 *const pnm_formats[] = {&pnm_format};

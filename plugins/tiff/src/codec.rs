@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use crate::write::{TiffWriter, parse_compression};
-use imageio_plugin_api::{Dtype, Error, Format, ImageSink, Reader, Request, Result, Stream, Value};
+use imageio_plugin_api::{Dtype, Error, Format, ImageSink, Reader, Request, Result, Signature, Stream, Value};
 use std::io::{BufReader, Seek, SeekFrom};
 use tiff::decoder::{Decoder, Limits};
 use tiff::tags::Tag;
@@ -16,6 +16,12 @@ impl Format for Tiff {
     const DESCRIPTION: &'static str = "Tagged Image File Format: pages and volumes (tiff crate)";
     const EXTENSIONS: &'static str = ".tif .tiff";
     const MODES: &'static str = "iIvV";
+    const SIGNATURES: &'static [Signature] = &[
+        Signature::new(0, b"II*\0"),
+        Signature::new(0, b"MM\0*"),
+        Signature::new(0, b"II+\0"),
+        Signature::new(0, b"MM\0+"),
+    ];
     const NEEDS_SEEK: bool = true;
     type Reader = TiffReader;
     type Writer = TiffWriter;
@@ -34,12 +40,14 @@ impl Format for Tiff {
         let mut stream = req.stream()?;
         let start = stream.stream_position()?;
         crate::scan::check_directories(&mut stream)?;
-        let mut decoder = new_decoder(&mut stream)?;
+        let limits = req.limits();
+        let mut decoder = new_decoder(&mut stream, &limits)?;
         let mut pages = vec![page_info(&mut decoder)?];
         while decoder.more_images() {
             if pages.len() >= 1 << 20 {
                 return Err(Error::corrupt("the TIFF has more than a million pages (an IFD loop?)"));
             }
+            limits.check_frames("TIFF", pages.len() as u64 + 1)?;
             decoder.next_image().map_err(tiff_error)?;
             pages.push(page_info(&mut decoder)?);
         }
@@ -51,6 +59,7 @@ impl Format for Tiff {
             pages,
             volumes,
             volume: matches!(req.image_mode(), 'v' | 'V'),
+            limits,
         })
     }
 
@@ -76,11 +85,19 @@ pub(crate) fn tiff_error(e: TiffError) -> Error {
     }
 }
 
-fn new_decoder(stream: &mut Stream) -> Result<Decoder<BufReader<&mut Stream>>> {
+/// A decoder over `stream` whose buffers obey the request's limits: the
+/// decoded image within the image limit, its strip and tile buffers within
+/// the allocation limit (at most 512 MiB), a tag's values within the
+/// metadata limit.
+fn new_decoder<'s>(
+    stream: &'s mut Stream,
+    request: &imageio_plugin_api::Limits,
+) -> Result<Decoder<BufReader<&'s mut Stream>>> {
+    let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     let mut limits = Limits::default();
-    limits.decoding_buffer_size = 1 << 32;
-    limits.intermediate_buffer_size = 1 << 29;
-    limits.ifd_value_size = 1 << 26;
+    limits.decoding_buffer_size = as_usize(request.max_image_bytes);
+    limits.intermediate_buffer_size = as_usize(request.max_alloc_bytes.min(1 << 29));
+    limits.ifd_value_size = as_usize(request.max_meta_entry_bytes);
     Ok(Decoder::new(BufReader::new(stream))
         .map_err(tiff_error)?
         .with_limits(limits))
@@ -234,6 +251,7 @@ pub struct TiffReader {
     /// The pages of each volume (modes `v` and `V`).
     volumes: Vec<std::ops::Range<usize>>,
     volume: bool,
+    limits: imageio_plugin_api::Limits,
 }
 
 /// Decodes the decoder's current page into `out` (the samples as stored,
@@ -266,7 +284,7 @@ impl TiffReader {
     fn read_pages(&mut self, range: std::ops::Range<usize>, out: &mut [u8]) -> Result<()> {
         let page_bytes = (out.len() / range.len().max(1)).max(1);
         self.stream.seek(SeekFrom::Start(self.start))?;
-        let mut decoder = new_decoder(&mut self.stream)?;
+        let mut decoder = new_decoder(&mut self.stream, &self.limits)?;
         decoder.seek_to_image(range.start).map_err(tiff_error)?;
         for (k, (page, chunk)) in self.pages[range]
             .iter()

@@ -3,12 +3,10 @@
 
 use image_webp::{DecodingError, LoopCount, WebPDecoder, WebPEncoder};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Stream, Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
 };
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 
-/// The largest encoded file read into memory.
-const MAX_FILE: u64 = 1 << 31;
 /// The largest canvas decoded, in pixels (a still WebP is at most 16383 x
 /// 16383, about 2^28; an animation's canvas may claim far more).
 const MAX_CANVAS_PIXELS: u64 = 1 << 28;
@@ -21,6 +19,11 @@ impl Format for Webp {
     const DESCRIPTION: &'static str = "WebP, lossy and lossless, still and animated (image-webp)";
     const EXTENSIONS: &'static str = ".webp";
     const MODES: &'static str = "iI";
+    const SIGNATURES: &'static [Signature] = &[Signature::masked(
+        0,
+        b"RIFF\0\0\0\0WEBP",
+        &[0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF],
+    )];
     type Reader = WebpReader;
     type Writer = WebpWriter;
 
@@ -35,8 +38,7 @@ impl Format for Webp {
 
     fn open_reader(req: &Request<'_>) -> Result<WebpReader> {
         req.options()?.check_known("WEBP", &[])?;
-        let mut data = Vec::new();
-        req.stream()?.take(MAX_FILE).read_to_end(&mut data)?;
+        let data = req.stream()?.read_to_end_bounded("WEBP", &req.limits())?;
         let mut decoder = WebPDecoder::new(Cursor::new(data)).map_err(decoding_error)?;
         let mut meta = vec![("lossless".to_owned(), Value::Bool(!decoder.is_lossy()))];
         if decoder.is_animated() {
@@ -64,7 +66,11 @@ impl Format for Webp {
                 "WEBP: a {width}x{height} canvas is over the limit of {MAX_CANVAS_PIXELS} pixels"
             )));
         }
-        imageio_plugin_api::check_animation("WEBP", frames, u64::from(width), u64::from(height))?;
+        let limits = req.limits();
+        limits.check_image("WEBP", u64::from(width), u64::from(height), 1, 4)?;
+        limits.check_animation("WEBP", frames, u64::from(width), u64::from(height))?;
+        // The decoder's canvas and frame scratch, RGBA each.
+        limits.check_alloc("WEBP", "the animation canvas", pixels.saturating_mul(4))?;
         Ok(WebpReader {
             decoder,
             frames,

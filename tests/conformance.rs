@@ -82,17 +82,34 @@ fn broken_fixtures_fail_with_a_clear_report() {
     let o = check(&panicky_library(), &[]);
     let t = text(&o);
     assert!(!o.status.success() && t.contains("PANICS"), "{t}");
-    // Segfaults: the damaged-input phase runs in a child process.
+    // Segfaults: every call runs in a worker process, so the crash is the
+    // phase's failure and the report goes on.
     let o = check(&c_fixture("crashy"), &["--timeout", "20"]);
     let t = text(&o);
     assert!(
-        !o.status.success() && t.contains("CRASH: the reader process died"),
+        !o.status.success() && t.contains("CRASH: the plugin's worker process was killed by signal 11"),
         "{t}"
     );
-    // Never returns: the child is killed at the time limit.
+    assert!(t.contains("CRASHY error messages") && t.contains("result: FAIL"), "{t}");
+    // Never returns: the worker is killed at the time limit.
     let o = check(&c_fixture("hangs"), &["--timeout", "2"]);
     let t = text(&o);
-    assert!(!o.status.success() && t.contains("HANG: no result within 2 s"), "{t}");
+    assert!(
+        !o.status.success() && t.contains("HANG: the plugin's worker process did not finish get_data within 2 s"),
+        "{t}"
+    );
+    // Without isolation the damaged-input phase still runs in a child process.
+    let o = Command::new(imageio_bin())
+        .arg("check-plugin")
+        .arg(c_fixture("crashy"))
+        .env("IMAGEIO_ISOLATION", "off")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("CRASH: the reader process died") && t.contains("in this process"),
+        "{t}"
+    );
     // Impure can_read and errors without messages.
     let o = check(&c_fixture("silent"), &[]);
     let t = text(&o);

@@ -152,6 +152,7 @@ pub fn compile_c_plugin(source: &Path, out: &Path) {
 /// Like [`compile_c_plugin`], against the header in `include` (the frozen
 /// ABI 1.0 header is `tests/c/abi-1.0`).
 pub fn compile_c_plugin_with(sources: &[&Path], out: &Path, include: &Path) {
+    build_artifacts();
     let status = Command::new(cc())
         .args(imageio_pnm::C_PLUGIN_FLAGS)
         .args(["-fPIC", "-shared", "-Wno-missing-field-initializers"])
@@ -169,6 +170,8 @@ pub fn compile_c_plugin_with(sources: &[&Path], out: &Path, include: &Path) {
 
 /// The C fixture `tests/c/fixtures/<name>.c` as a shared library (built once).
 pub fn c_fixture(name: &str) -> PathBuf {
+    // Plugins loaded from files run in the worker program by default.
+    build_artifacts();
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let out = fixtures_out().join(dll_name(&format!("fixture_{name}")));
@@ -181,6 +184,30 @@ pub fn c_fixture(name: &str) -> PathBuf {
         compile_c_plugin(&src, &out);
     }
     out
+}
+
+/// `tests/c/fixtures/<name>.c` built with `defines` (`-D` flags, as
+/// `NAME=VALUE`) as the shared library `out`.
+pub fn c_fixture_with(name: &str, defines: &[&str], out: &Path) {
+    build_artifacts();
+    let status = Command::new(cc())
+        .args(imageio_pnm::C_PLUGIN_FLAGS)
+        .args(["-fPIC", "-shared"])
+        .args(defines.iter().map(|d| format!("-D{d}")))
+        .arg("-I")
+        .arg(workspace().join("include"))
+        .arg(workspace().join(format!("tests/c/fixtures/{name}.c")))
+        .arg("-o")
+        .arg(out)
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "compiling {name} with {defines:?} failed");
+}
+
+/// The worker program that runs isolated plugins (built beside `imageio`).
+pub fn worker_bin() -> PathBuf {
+    build_artifacts();
+    profile_dir().join(format!("imageio-worker{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A file of random bytes with the shared-library suffix.

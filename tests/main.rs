@@ -16,6 +16,11 @@
 //! - `limits`: ABI 1.1: a plugin built against the 1.0 header still loads
 //!   (held to the limits by the host); signatures spare `can_read`; the
 //!   caller's limits reach every standard plugin and the tool.
+//! - `isolation`: every broken plugin (crash, abort, exit, hang; in the
+//!   constructor, the entry, can_read, get_data) leaves the other commands
+//!   working; a crash is one error and the next file reads; scanning,
+//!   the registry cache, lazy loading, quarantine, the fallback policy;
+//!   isolated standard plugins read and write exactly as the builtins.
 //! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
 //!   multi-frame format registered from a Rust type.
 //! - `readme`: the plugin authors' guide's C plugin compiles, loads, reads
@@ -50,6 +55,7 @@ mod formats;
 mod fuzzing;
 mod helpers;
 mod interop;
+mod isolation;
 mod lifecycle;
 mod limits;
 mod loading;

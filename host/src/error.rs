@@ -217,6 +217,21 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An isolated plugin's worker process died (a crash, an abort, an
+    /// `exit`) or overran its time limit during a call. The worker is gone;
+    /// the next call starts a fresh one.
+    #[error("{uri}: format {format} ({plugin}): the plugin's worker process {reason}")]
+    WorkerFailed {
+        /// The request's name.
+        uri: String,
+        /// The format's name.
+        format: String,
+        /// The plugin's id.
+        plugin: String,
+        /// What happened: "was killed by signal 11 (SIGSEGV) in get_data",
+        /// "did not answer get_data within 30 s and was killed", ...
+        reason: String,
+    },
     /// A plugin library could not be loaded.
     #[error(transparent)]
     Load(#[from] crate::plugin::LoadError),
@@ -270,6 +285,23 @@ pub enum PluginCode {
 }
 
 impl PluginCode {
+    /// The `IIO_ERR_*` status it stands for.
+    pub fn status(self) -> i32 {
+        use imageio_plugin_api::ffi;
+        match self {
+            PluginCode::Unsupported => ffi::IIO_ERR_UNSUPPORTED,
+            PluginCode::InvalidArgument => ffi::IIO_ERR_INVALID_ARGUMENT,
+            PluginCode::Io => ffi::IIO_ERR_IO,
+            PluginCode::Corrupt => ffi::IIO_ERR_CORRUPT,
+            PluginCode::IndexOutOfRange => ffi::IIO_ERR_INDEX_OUT_OF_RANGE,
+            PluginCode::NoMemory => ffi::IIO_ERR_NO_MEMORY,
+            PluginCode::Panic => ffi::IIO_ERR_PANIC,
+            PluginCode::Internal => ffi::IIO_ERR_INTERNAL,
+            PluginCode::CannotReadFrame => ffi::IIO_ERR_CANNOT_READ_FRAME,
+            PluginCode::Other(c) => c,
+        }
+    }
+
     /// The host's name for the status (`corrupt data`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -338,9 +370,11 @@ impl Error {
             Error::MemoryLimit(_) => ErrorKind::Limits,
             Error::Aborted { kind, .. } => *kind,
             Error::Io { .. } | Error::Network { .. } | Error::DownloadFailed { .. } => ErrorKind::Io,
-            Error::LibraryNotLoaded(_) | Error::Panicked { .. } | Error::Protocol { .. } | Error::Load(_) => {
-                ErrorKind::Plugin
-            }
+            Error::LibraryNotLoaded(_)
+            | Error::Panicked { .. }
+            | Error::Protocol { .. }
+            | Error::WorkerFailed { .. }
+            | Error::Load(_) => ErrorKind::Plugin,
             Error::Plugin { code, .. } => code.kind(),
         }
     }

@@ -20,9 +20,16 @@
 //! - **damaged input**: truncations and byte corruptions of a valid file
 //!   must each read or fail with an error that has a message (a truncated
 //!   file read as the whole image with invented pixels fails): no panic, no
-//!   crash, no hang. When the kit runs from the `imageio` tool this phase
-//!   runs in a child process with a time limit, so a crash or a hang is
-//!   reported instead of taking the checker down.
+//!   crash, no hang.
+//!
+//! The plugin runs isolated, in worker processes, through every phase: it
+//! is loaded (and its table read) in a child process, and every call of
+//! every check goes to a worker with a time limit, so a crash, an abort, an
+//! `exit` or a hang anywhere (the library's constructor, the entry point,
+//! `can_read`, a round trip, the threads) is that check's failure and the
+//! report is still complete. Without isolation (`IMAGEIO_ISOLATION=off`,
+//! or no worker program) the damaged-input phase still runs in a child
+//! `imageio` process.
 //! - **threads**: concurrent reads of one file through one format agree
 //!   with a single read (the plugin's thread-safety claim, or the host's
 //!   serialisation when it makes none).
@@ -44,6 +51,15 @@ pub enum Outcome {
     Fail,
     /// Could not be run (with the reason in the detail).
     Skip,
+}
+
+/// One line of the text report.
+fn check_line(c: &Check) -> String {
+    let what = match &c.format {
+        Some(f) => format!("{f} {}", c.name),
+        None => c.name.clone(),
+    };
+    format!("  {what:<24} {}  {}", c.outcome.as_str(), c.detail)
 }
 
 impl Outcome {
@@ -77,6 +93,8 @@ pub struct Report {
     pub path: PathBuf,
     /// Every check, in order.
     pub checks: Vec<Check>,
+    /// Print each check's line on stdout as it is known.
+    live: bool,
 }
 
 impl Report {
@@ -85,24 +103,14 @@ impl Report {
         !self.checks.iter().any(|c| c.outcome == Outcome::Fail)
     }
 
-    /// The report for people: one line per check, then the verdict.
-    pub fn to_text(&self) -> String {
-        let mut s = format!("check-plugin {}\n", self.path.display());
-        for c in &self.checks {
-            let what = match &c.format {
-                Some(f) => format!("{f} {}", c.name),
-                None => c.name.clone(),
-            };
-            let _ = writeln!(s, "  {what:<24} {}  {}", c.outcome.as_str(), c.detail);
-        }
+    /// The verdict line (`result: PASS (9 checks, 0 failed)`).
+    pub fn result_line(&self) -> String {
         let failed = self.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
-        let _ = writeln!(
-            s,
-            "result: {} ({} checks, {failed} failed)",
+        format!(
+            "result: {} ({} checks, {failed} failed)\n",
             if failed == 0 { "PASS" } else { "FAIL" },
             self.checks.len()
-        );
-        s
+        )
     }
 
     /// The report as JSON.
@@ -117,12 +125,19 @@ impl Report {
     }
 
     fn push(&mut self, format: Option<&str>, name: &str, outcome: Outcome, detail: impl Into<String>) {
-        self.checks.push(Check {
+        let c = Check {
             format: format.map(str::to_owned),
             name: name.to_owned(),
             outcome,
             detail: detail.into(),
-        });
+        };
+        if self.live {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", check_line(&c));
+            let _ = out.flush();
+        }
+        self.checks.push(c);
     }
 }
 
@@ -135,8 +150,38 @@ pub struct CheckOptions {
     /// The `imageio` executable to run the damaged-input phase in a child
     /// process (crash and hang isolation); `None` runs it in this process.
     pub worker: Option<PathBuf>,
-    /// The time limit of the damaged-input phase per format.
+    /// The time limit of the damaged-input phase per format, and of each
+    /// call into the plugin (load, every call of every check).
     pub timeout: Option<Duration>,
+    /// Print each check's line as it is known (the caller prints the
+    /// header and the verdict).
+    pub live: bool,
+    /// Save the inputs that failed here (damaged files that crashed, hung,
+    /// panicked, read with invented pixels or failed without a message;
+    /// round-trip files that did not read back).
+    pub keep: Option<PathBuf>,
+}
+
+/// Saves `bytes` as `name` in the keep folder, if there is one.
+fn keep_file(keep: Option<&Path>, name: &str, bytes: &[u8]) {
+    if let Some(dir) = keep {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(dir.join(safe), bytes))
+            .is_err()
+        {
+            log::warn!("cannot save {name} in {}", dir.display());
+        }
+    }
 }
 
 /// A deterministic pseudo-random generator (SplitMix64).
@@ -363,6 +408,7 @@ fn round_trips(
     mode: char,
     errors: &mut Errors,
     sample_out: &mut Option<Vec<u8>>,
+    keep: Option<&Path>,
 ) -> (String, bool) {
     let (mut ok, mut lossy, mut refused) = (0, 0, 0);
     let mut problems = Vec::new();
@@ -382,6 +428,9 @@ fn round_trips(
                         Error::Panicked { message, .. } => {
                             problems.push(format!("{what}: writing panicked: {message}"))
                         }
+                        Error::WorkerFailed { reason, .. } => {
+                            problems.push(format!("{what}: writing: the plugin's worker process {reason}"))
+                        }
                         _ => refused += 1,
                     }
                     continue;
@@ -392,6 +441,7 @@ fn round_trips(
                 Err(e) => {
                     errors.note(&format!("reading back {what}"), &e);
                     problems.push(format!("{what}: written, but reading it back failed: {e}"));
+                    keep_file(keep, &format!("{}-roundtrip-{mode}-{what}.bin", format.name()), &bytes);
                     continue;
                 }
             };
@@ -426,7 +476,10 @@ fn round_trips(
                 }
             }
             match bad {
-                Some(b) => problems.push(b),
+                Some(b) => {
+                    problems.push(b);
+                    keep_file(keep, &format!("{}-roundtrip-{mode}-{what}.bin", format.name()), &bytes);
+                }
                 None => {
                     ok += 1;
                     if this_lossy {
@@ -532,6 +585,30 @@ pub enum CaseOutcome {
     /// A truncated file read as the whole image, with pixels that differ
     /// from the whole file's: the plugin invented the missing data.
     Invented,
+    /// The plugin's worker process crashed, aborted or exited.
+    Crashed,
+    /// The plugin's worker process overran the time limit.
+    Hung,
+}
+
+impl CaseOutcome {
+    /// Whether this outcome fails the phase.
+    fn failed(self) -> bool {
+        !matches!(self, CaseOutcome::Read | CaseOutcome::CleanError)
+    }
+
+    /// A short name, for saved files.
+    fn label(self) -> &'static str {
+        match self {
+            CaseOutcome::Read => "read",
+            CaseOutcome::CleanError => "error",
+            CaseOutcome::SilentError => "silent-error",
+            CaseOutcome::Panicked => "panic",
+            CaseOutcome::Invented => "invented-pixels",
+            CaseOutcome::Crashed => "crash",
+            CaseOutcome::Hung => "hang",
+        }
+    }
 }
 
 /// Reads every image of `bytes` with `format` (at most 64), with a memory
@@ -555,7 +632,17 @@ fn read_all(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> imageio::Result
 /// truncation that reads with the whole file's shapes but other pixels
 /// invented them.
 pub fn read_damaged(fm: &FormatManager, format: &str, input: DamagedInput, whole: Option<&[Image]>) -> CaseOutcome {
-    match read_all(fm, format, input.bytes) {
+    read_damaged_detail(fm, format, input, whole).0
+}
+
+/// Like [`read_damaged`], with the worker's failure when it crashed or hung.
+fn read_damaged_detail(
+    fm: &FormatManager,
+    format: &str,
+    input: DamagedInput,
+    whole: Option<&[Image]>,
+) -> (CaseOutcome, Option<String>) {
+    let outcome = match read_all(fm, format, input.bytes) {
         Ok(images) => {
             let invented = input.truncated
                 && whole.is_some_and(|whole| {
@@ -571,11 +658,19 @@ pub fn read_damaged(fm: &FormatManager, format: &str, input: DamagedInput, whole
             }
         }
         Err(Error::Panicked { .. }) => CaseOutcome::Panicked,
+        Err(Error::WorkerFailed { reason, .. }) => {
+            let hung = reason.contains("did not finish");
+            return (
+                if hung { CaseOutcome::Hung } else { CaseOutcome::Crashed },
+                Some(reason),
+            );
+        }
         Err(e) => match plugin_message(&e) {
             Some(m) if m.trim().is_empty() || e.plugin_gave_no_message() => CaseOutcome::SilentError,
             _ => CaseOutcome::CleanError,
         },
-    }
+    };
+    (outcome, None)
 }
 
 /// Runs the damaged-input phase on `sample`, giving each file's outcome.
@@ -586,14 +681,38 @@ pub fn damaged_phase(fm: &FormatManager, format: &str, sample: &[u8], mut each: 
     }
 }
 
-/// The damaged-input phase in this process.
-fn damaged_in_process(fm: &FormatManager, format: &str, sample: &[u8]) -> Damaged {
+/// The damaged-input phase in this process (the plugin's calls go to its
+/// worker when it is isolated): stops at the first crash or hang.
+fn damaged_in_process(fm: &FormatManager, format: &str, sample: &[u8], keep: Option<&Path>) -> Damaged {
     let mut counts = [0usize; OUTCOMES];
-    damaged_phase(fm, format, sample, |o| counts[o as usize] += 1);
-    summarize(counts, None)
+    let mut problem = None;
+    let whole = read_all(fm, format, sample.to_vec()).ok();
+    for (n, input) in damaged_inputs(sample).into_iter().enumerate() {
+        let bytes = keep.map(|_| input.bytes.clone());
+        let (o, why) = read_damaged_detail(fm, format, input, whole.as_deref());
+        if o.failed()
+            && let Some(b) = &bytes
+        {
+            keep_file(keep, &format!("{format}-damaged-{}-{}.bin", n + 1, o.label()), b);
+        }
+        match o {
+            CaseOutcome::Crashed | CaseOutcome::Hung => {
+                let what = if o == CaseOutcome::Hung { "HANG" } else { "CRASH" };
+                problem = Some(format!(
+                    "{what}: the plugin's worker process {} on damaged file {}",
+                    why.unwrap_or_default(),
+                    n + 1
+                ));
+                break;
+            }
+            o => counts[o as usize] += 1,
+        }
+    }
+    summarize(counts, problem)
 }
 
-/// How many [`CaseOutcome`]s there are.
+/// How many [`CaseOutcome`]s the summary counts (crashes and hangs stop
+/// the phase instead).
 const OUTCOMES: usize = 5;
 
 /// The damaged-input phase's verdict: the detail, whether it failed, and
@@ -645,6 +764,7 @@ fn damaged_in_child(worker: &Path, library: &Path, format: &str, sample: &[u8], 
         .arg("--sample")
         .arg(format!("{format}={}", sample_path.display()))
         .env("IMAGEIO_LOG", "off")
+        .env("IMAGEIO_ISOLATION", "off")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn();
@@ -742,13 +862,24 @@ fn threads_check(fm: &FormatManager, format: &Format, sample: &[u8]) -> (String,
 /// # Safety
 ///
 /// Loading a library runs its code: only check libraries you trust to be
-/// loaded (the damaged-input phase is isolated only with a `worker`).
+/// loaded (when isolation cannot start, they run in this process, the
+/// damaged-input phase in a child process only with a `worker`).
 pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
     let mut report = Report {
         path: path.to_owned(),
         checks: Vec::new(),
+        live: options.live,
     };
     let fm = FormatManager::new();
+    // Each call of each check in a worker with the time limit; a plugin
+    // that crashes during the checks is not quarantined for the user.
+    let mut isolation = fm.isolation();
+    isolation.crash_limit = u32::MAX;
+    if let Some(t) = options.timeout {
+        isolation.call_timeout = t;
+        isolation.scan_timeout = t;
+    }
+    fm.set_isolation(isolation);
     // SAFETY: forwarded from this function's contract.
     let names = match unsafe { fm.load_plugin(path) } {
         Ok(n) => n,
@@ -758,6 +889,7 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
         }
     };
     let plugin = fm.plugin_reports().pop();
+    let isolated = plugin.as_ref().is_some_and(|p| p.isolated);
     if names.is_empty() {
         report.push(None, "load", Outcome::Fail, "the plugin registers no format");
         return report;
@@ -767,7 +899,16 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
         None,
         "load",
         Outcome::Pass,
-        format!("{id}: {} format(s) ({})", names.len(), names.join(", ")),
+        format!(
+            "{id}: {} format(s) ({}){}",
+            names.len(),
+            names.join(", "),
+            if isolated {
+                "; loaded in a child process, every check runs in worker processes"
+            } else {
+                "; runs in this process (isolation is off or unavailable)"
+            }
+        ),
     );
 
     for name in &names {
@@ -854,7 +995,8 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
             .and_then(|(_, p)| std::fs::read(p).ok());
         if format.supports_write() && format.supports_read() {
             for mode in format.modes().chars() {
-                let (detail, failed) = round_trips(&fm, &format, mode, &mut errors, &mut sample);
+                let (detail, failed) =
+                    round_trips(&fm, &format, mode, &mut errors, &mut sample, options.keep.as_deref());
                 report.push(
                     f,
                     &format!("round trip {mode}"),
@@ -883,6 +1025,7 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
                     .and_then(|mut r| r.get_data(0));
                 match read {
                     Ok(_) => problems.push(format!("reading accepts the unknown option {UNKNOWN_OPTION:?}")),
+                    Err(e @ Error::WorkerFailed { .. }) => problems.push(format!("reading: {e}")),
                     Err(e) if !e.to_string().contains(UNKNOWN_OPTION) => unnamed.push("reading"),
                     Err(_) => {}
                 }
@@ -899,6 +1042,7 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
                     });
                 match written {
                     Ok(()) => problems.push(format!("writing accepts the unknown option {UNKNOWN_OPTION:?}")),
+                    Err(e @ Error::WorkerFailed { .. }) => problems.push(format!("writing: {e}")),
                     // Refusing the image itself (a gray-only format, say)
                     // says nothing about the option.
                     Err(Error::Plugin {
@@ -938,8 +1082,8 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
             let bytes = sample.clone().unwrap_or_default();
             let timeout = options.timeout.unwrap_or(Duration::from_secs(120));
             let (mut detail, failed, counts) = match &options.worker {
-                Some(w) => damaged_in_child(w, path, name, &bytes, timeout),
-                None => damaged_in_process(&fm, name, &bytes),
+                Some(w) if !isolated => damaged_in_child(w, path, name, &bytes, timeout),
+                _ => damaged_in_process(&fm, name, &bytes, options.keep.as_deref()),
             };
             if sample.is_none() {
                 detail.push_str(" (garbage only: no valid sample; pass --sample NAME=FILE)");

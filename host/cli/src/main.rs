@@ -50,11 +50,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List every plugin considered and what became of it.
+    /// List every plugin considered and what became of it (loaded,
+    /// rejected, shadowed, quarantined; `isolated` when it runs in a worker
+    /// process).
     Plugins {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Scan every plugin file again (in a child process), quarantined
+        /// ones included, instead of trusting the registry cache.
+        #[arg(long)]
+        rescan: bool,
     },
     /// Show the format, images (shape, dtype) and metadata of a file.
     Info {
@@ -113,9 +119,14 @@ enum Command {
         /// A valid file for a format that cannot write its own (NAME=FILE).
         #[arg(long = "sample", value_name = "NAME=FILE")]
         samples: Vec<String>,
-        /// Seconds allowed for the damaged-input phase of each format.
+        /// Seconds allowed for loading the plugin, for each call into it, and
+        /// for the damaged-input phase of each format.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// Save the inputs that failed (damaged files, round-trip files) in
+        /// this folder.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -250,6 +261,7 @@ fn cmd_check_plugin(
     timeout: u64,
     json: bool,
     worker: Option<&str>,
+    keep: Option<&std::path::Path>,
 ) -> imageio::Result<bool> {
     use crate::conformance;
     use std::io::Write;
@@ -281,17 +293,25 @@ fn cmd_check_plugin(
         });
         return Ok(true);
     }
+    // A check always scans the file afresh, whatever the registry cache says.
+    #[cfg(target_os = "linux")]
+    imageio::plugin::force_rescan();
     let options = conformance::CheckOptions {
         samples: sample_list,
         worker: std::env::current_exe().ok(),
         timeout: Some(std::time::Duration::from_secs(timeout)),
+        live: !json,
+        keep: keep.map(PathBuf::from),
     };
+    if !json {
+        println!("check-plugin {}", path.display());
+    }
     // SAFETY: checking a plugin means loading it; the user named the file.
     let report = unsafe { conformance::check_plugin(path, &options) };
     if json {
         println!("{}", report.to_json());
     } else {
-        print!("{}", report.to_text());
+        print!("{}", report.result_line());
     }
     Ok(report.passed())
 }
@@ -404,6 +424,7 @@ fn report_json(r: &PluginReport) -> Json {
         "status": r.status.as_str(),
         "reason": r.reason,
         "formats": r.formats,
+        "isolated": r.isolated,
     })
 }
 
@@ -444,7 +465,8 @@ fn cmd_plugins(json: bool) {
         } else {
             r.reason.clone()
         };
-        println!("{:<9} {}: {}", r.status.as_str(), esc(&path), esc(&detail));
+        let isolated = if r.isolated { " (isolated)" } else { "" };
+        println!("{:<11} {}{isolated}: {}", r.status.as_str(), esc(&path), esc(&detail));
     }
 }
 
@@ -563,7 +585,11 @@ fn main() -> ExitCode {
             cmd_formats(json);
             Ok(())
         }
-        Command::Plugins { json } => {
+        Command::Plugins { json, rescan } => {
+            if rescan {
+                #[cfg(target_os = "linux")]
+                imageio::plugin::force_rescan();
+            }
             cmd_plugins(json);
             Ok(())
         }
@@ -587,7 +613,8 @@ fn main() -> ExitCode {
             timeout,
             json,
             worker,
-        } => match cmd_check_plugin(&path, &samples, timeout, json, worker.as_deref()) {
+            keep,
+        } => match cmd_check_plugin(&path, &samples, timeout, json, worker.as_deref(), keep.as_deref()) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

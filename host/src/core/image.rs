@@ -126,6 +126,44 @@ impl NdArray {
         })
     }
 
+    /// An array of `dtype` and `shape` from its elements' bytes (C order,
+    /// native byte order; booleans as bytes, any non-zero being true), or
+    /// `None` when the length does not match.
+    pub fn from_bytes(dtype: Dtype, shape: &[usize], bytes: &[u8]) -> Option<NdArray> {
+        let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+        if n.checked_mul(dtype.size())? != bytes.len() {
+            return None;
+        }
+        let s = IxDyn(shape);
+        macro_rules! arr {
+            ($t:ty, $v:ident) => {
+                NdArray::$v(
+                    ArrayD::from_shape_vec(
+                        s,
+                        bytes
+                            .chunks_exact(size_of::<$t>())
+                            .map(|c| <$t>::from_ne_bytes(c.try_into().expect("chunk size")))
+                            .collect(),
+                    )
+                    .ok()?,
+                )
+            };
+        }
+        Some(match dtype {
+            Dtype::U8 => NdArray::U8(ArrayD::from_shape_vec(s, bytes.to_vec()).ok()?),
+            Dtype::U16 => arr!(u16, U16),
+            Dtype::U32 => arr!(u32, U32),
+            Dtype::U64 => arr!(u64, U64),
+            Dtype::I8 => arr!(i8, I8),
+            Dtype::I16 => arr!(i16, I16),
+            Dtype::I32 => arr!(i32, I32),
+            Dtype::I64 => arr!(i64, I64),
+            Dtype::F32 => arr!(f32, F32),
+            Dtype::F64 => arr!(f64, F64),
+            Dtype::Bool => NdArray::Bool(ArrayD::from_shape_vec(s, bytes.iter().map(|&b| b != 0).collect()).ok()?),
+        })
+    }
+
     /// The `u8` array, if that is the dtype.
     pub fn as_u8(&self) -> Option<&ArrayD<u8>> {
         match self {

@@ -8,6 +8,7 @@
 //! the same table in a worker process and implements the same two traits.
 
 use super::PluginInfo;
+use super::callbacks::AllocHook;
 use crate::core::{Dict, Image, Limits};
 use crate::error::{Error, PluginCode, Result};
 use crate::request::Request;
@@ -51,6 +52,25 @@ pub(crate) trait Instance: Send {
     /// Image `index` with its metadata, within `limits` (the request's,
     /// with the reader's own cap on image bytes).
     fn get_data(&mut self, index: u64, limits: &Limits) -> Result<Image>;
+
+    /// Like [`get_data`](Self::get_data), with the image's memory from
+    /// `hook` (an isolated worker's shared memory): returns the image's
+    /// metadata, and the hook, which holds the pixels. Only the in-process
+    /// backend (which the worker runs) has it.
+    fn get_data_shared(
+        &mut self,
+        index: u64,
+        limits: &Limits,
+        hook: Box<dyn AllocHook>,
+    ) -> (Result<Dict>, Box<dyn AllocHook>) {
+        let _ = (index, limits);
+        (
+            Err(Error::InvalidArgument(
+                "this backend cannot decode into shared memory".into(),
+            )),
+            hook,
+        )
+    }
 
     /// The metadata of image `index`, or the file's for `None`.
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict>;

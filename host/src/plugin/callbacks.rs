@@ -255,7 +255,7 @@ pub(crate) unsafe extern "C" fn local_filename(host_ctx: *mut c_void, out_path: 
 
 /// A byte array as booleans, in place (no second buffer): every non-zero
 /// byte becomes `true` (1), so each byte is then a valid `bool`.
-fn bytes_to_bools(mut a: ndarray::ArrayD<u8>) -> ndarray::ArrayD<bool> {
+pub(crate) fn bytes_to_bools(mut a: ndarray::ArrayD<u8>) -> ndarray::ArrayD<bool> {
     a.mapv_inplace(|v| u8::from(v != 0));
     let shape = a.raw_dim();
     let (mut bytes, offset) = a.into_raw_vec_and_offset();
@@ -267,6 +267,14 @@ fn bytes_to_bools(mut a: ndarray::ArrayD<u8>) -> ndarray::ArrayD<bool> {
     // (forgotten) to the `Vec<bool>` with the same length and capacity.
     let bools = unsafe { Vec::from_raw_parts(ptr.cast::<bool>(), len, cap) };
     ndarray::ArrayD::from_shape_vec(shape, bools).expect("same shape and length")
+}
+
+/// Where an image's memory comes from when it is not the host's heap: an
+/// isolated worker allocates it in shared memory the host then adopts.
+pub(crate) trait AllocHook: Send + std::any::Any {
+    /// Memory for an image of `dtype` and `shape` (`bytes` bytes, already
+    /// checked against the limits), or why there is none.
+    fn alloc(&mut self, dtype: Dtype, shape: &[u64], bytes: u64) -> Result<*mut c_void, String>;
 }
 
 /// Collects what a plugin reports in one `get_data`/`get_meta_data` call.
@@ -287,6 +295,10 @@ pub(crate) struct SinkCtx {
     pub meta: Dict,
     pub alloc_calls: u32,
     pub refused: Option<String>,
+    /// Allocates the image instead of the heap (a worker's shared memory).
+    pub hook: Option<Box<dyn AllocHook>>,
+    /// The hook gave the image's memory.
+    pub hooked: bool,
 }
 
 impl SinkCtx {
@@ -307,6 +319,8 @@ impl SinkCtx {
             meta: Dict::new(),
             alloc_calls: 0,
             refused: None,
+            hook: None,
+            hooked: false,
         });
         // SAFETY: the context was just allocated and nothing else uses it.
         unsafe { (*ctx.as_ptr()).sink.ctx = ctx.as_ptr().cast::<c_void>() };
@@ -346,6 +360,10 @@ impl SinkCtx {
             .map(|&d| usize::try_from(d))
             .collect::<Result<_, _>>()
             .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
+        if let Some(hook) = self.hook.as_mut() {
+            self.hooked = true;
+            return hook.alloc(dtype, shape, bytes);
+        }
         // The plugin writes booleans as bytes (0 or 1, but any byte may come):
         // they are kept as bytes and made valid booleans after the call.
         let as_dtype = if dtype == Dtype::Bool { Dtype::U8 } else { dtype };

@@ -6,7 +6,7 @@
 
 use super::PluginInfo;
 use super::backend::{Call, Capabilities, Failure, FormatBackend, Instance};
-use super::callbacks::{IoCtx, Pinned, SinkCtx, local_filename};
+use super::callbacks::{AllocHook, IoCtx, Pinned, SinkCtx, local_filename};
 use crate::core::image::with_array;
 use crate::core::{Dict, Image, Limits, NdArray};
 use crate::error::{Error, Result};
@@ -375,6 +375,30 @@ impl Instance for Open {
         })
     }
 
+    fn get_data_shared(
+        &mut self,
+        index: u64,
+        limits: &Limits,
+        hook: Box<dyn AllocHook>,
+    ) -> (Result<Dict>, Box<dyn AllocHook>) {
+        let mut sink = SinkCtx::new(*limits, true);
+        sink.get_mut().hook = Some(hook);
+        let r = self.fill(index, &sink, false);
+        let sink = sink.get_mut();
+        let hook = sink.hook.take().expect("the hook stays until here");
+        let r = r.and_then(|()| {
+            if sink.hooked {
+                Ok(std::mem::take(&mut sink.meta))
+            } else {
+                Err(self.table.protocol(
+                    self.request.filename(),
+                    "get_data returned OK without allocating an image",
+                ))
+            }
+        });
+        (r, hook)
+    }
+
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict> {
         let mut sink = SinkCtx::new(*self.request.limits(), false);
         self.fill(index.unwrap_or(ffi::IIO_INDEX_GLOBAL), &sink, true)?;
@@ -432,7 +456,7 @@ impl Instance for Open {
 
 /// The elements' bytes in C order (borrowed when the array is already
 /// C-contiguous; booleans as 0/1 bytes).
-fn contiguous_bytes(a: &NdArray) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn contiguous_bytes(a: &NdArray) -> std::borrow::Cow<'_, [u8]> {
     fn as_bytes<T: Copy>(s: &[T]) -> &[u8] {
         // SAFETY: any initialised `T: Copy` numeric slice may be viewed as bytes;
         // the length is the slice's size in bytes.

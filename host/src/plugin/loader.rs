@@ -53,6 +53,24 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// Scanning the plugin in a child process crashed, aborted, exited or
+    /// hung, or its worker crashed repeatedly: it is not loaded until the
+    /// file changes (or `imageio plugins --rescan`).
+    #[error("{} is quarantined: {reason}", path.display())]
+    Quarantined {
+        /// The file.
+        path: PathBuf,
+        /// What happened, with the file's fingerprint.
+        reason: String,
+    },
+    /// The plugin must run isolated, and isolation cannot start here.
+    #[error("{} is not loaded: {reason}", path.display())]
+    Unavailable {
+        /// The file.
+        path: PathBuf,
+        /// Why isolation cannot start, and how to choose otherwise.
+        reason: String,
+    },
 }
 
 impl LoadError {
@@ -63,7 +81,9 @@ impl LoadError {
             | LoadError::NotAPlugin { path }
             | LoadError::IncompatibleAbi { path, .. }
             | LoadError::Refused { path }
-            | LoadError::BadTable { path, .. } => path,
+            | LoadError::BadTable { path, .. }
+            | LoadError::Quarantined { path, .. }
+            | LoadError::Unavailable { path, .. } => path,
         }
     }
 }

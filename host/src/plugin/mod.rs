@@ -9,6 +9,10 @@
 //!   of the ABI marshalling);
 //! - `callbacks`: what plugins call back (stream, sink, local file, log);
 //! - `trust`: which plugin folders and files may be loaded at all;
+//! - `scan`: scanning plugin files in a child process, the registry cache
+//!   and quarantine;
+//! - `lazy`: loading a scanned library into this process on first use;
+//! - `isolation`: running plugins in worker processes, and the policy;
 //! - here: each plugin's [`Origin`] and the [`PluginReport`] of every plugin
 //!   file considered.
 
@@ -16,8 +20,24 @@ pub(crate) mod backend;
 pub(crate) mod builtins;
 pub(crate) mod callbacks;
 pub(crate) mod inprocess;
+pub mod isolation;
+pub(crate) mod lazy;
 pub(crate) mod loader;
+#[cfg(target_os = "linux")]
+pub(crate) mod scan;
 pub(crate) mod trust;
+
+pub use isolation::{Isolation, IsolationConfig};
+#[cfg(target_os = "linux")]
+pub use scan::force_rescan;
+
+/// The worker program's main (`imageio-worker`): runs one plugin for a
+/// host process. Not for other use.
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub fn worker_main() -> std::process::ExitCode {
+    isolation::serve::worker_main()
+}
 
 use std::fmt;
 use std::path::PathBuf;
@@ -106,6 +126,10 @@ pub enum PluginStatus {
     /// Loaded, but every format it offers was already registered by an
     /// earlier plugin, which wins.
     Shadowed,
+    /// Loading it crashed, aborted, exited or hung in a child process, or
+    /// its worker failed repeatedly: not loaded until the file changes (or
+    /// a rescan).
+    Quarantined,
 }
 
 impl PluginStatus {
@@ -115,6 +139,7 @@ impl PluginStatus {
             PluginStatus::Loaded => "loaded",
             PluginStatus::Rejected => "rejected",
             PluginStatus::Shadowed => "shadowed",
+            PluginStatus::Quarantined => "quarantined",
         }
     }
 }
@@ -132,4 +157,6 @@ pub struct PluginReport {
     pub reason: String,
     /// The names of the formats it registered.
     pub formats: Vec<String>,
+    /// Whether its formats run in a worker process.
+    pub isolated: bool,
 }

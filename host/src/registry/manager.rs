@@ -4,7 +4,7 @@
 use super::{Format, Reader, Writer};
 use crate::error::{Error, Result};
 use crate::plugin::loader::{self, LoadError, PluginTable};
-use crate::plugin::{Origin, PluginReport, PluginStatus};
+use crate::plugin::{Isolation, IsolationConfig, Origin, PluginReport, PluginStatus};
 use crate::request::{IoMode, Request};
 use std::collections::HashSet;
 use std::fmt;
@@ -28,9 +28,21 @@ struct Inner {
 /// assert_eq!(fm.get(".png").unwrap().name(), "PNG");
 /// assert_eq!(fm.get("pgm").unwrap().name(), "PNM");
 /// ```
-#[derive(Default)]
 pub struct FormatManager {
     inner: RwLock<Inner>,
+    isolation: RwLock<IsolationConfig>,
+    /// Isolation could not start, and the host said so (once).
+    said_unavailable: std::sync::atomic::AtomicBool,
+}
+
+impl Default for FormatManager {
+    fn default() -> FormatManager {
+        FormatManager {
+            inner: RwLock::default(),
+            isolation: RwLock::new(IsolationConfig::from_env()),
+            said_unavailable: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 /// The plugin directories, in search order: each absolute entry of
@@ -85,25 +97,112 @@ impl FormatManager {
         self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How this manager isolates plugins (from the environment unless set).
+    pub fn isolation(&self) -> IsolationConfig {
+        self.isolation.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sets how plugins loaded from now on are isolated.
+    ///
+    /// ```
+    /// use imageio::plugin::{Isolation, IsolationConfig};
+    /// let fm = imageio::FormatManager::new();
+    /// fm.set_isolation(IsolationConfig { policy: Isolation::Off, ..IsolationConfig::default() });
+    /// assert_eq!(fm.isolation().policy, Isolation::Off);
+    /// ```
+    pub fn set_isolation(&self, config: IsolationConfig) {
+        *self.isolation.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
     /// Registers the builtin plugins (PNG, PNM, JPEG, TIFF, GIF, BMP, NPY,
-    /// WEBP).
+    /// WEBP); in a worker process each when the policy is
+    /// [`Isolation::All`].
     pub fn add_builtins(&self) {
+        let config = self.isolation();
         for (id, accessor) in crate::plugin::builtins::builtins() {
             let origin = Origin::Builtin(id.to_owned());
-            match loader::read_builtin(accessor, id) {
-                Ok(table) => self.register_table(table, origin),
+            let table = loader::read_builtin(accessor, id).and_then(|t| {
+                if config.isolates(id, true) {
+                    self.isolate_builtin(t, id, &config)
+                } else {
+                    Ok((t, false))
+                }
+            });
+            match table {
+                Ok((table, isolated)) => self.register_table(table, origin, isolated),
                 Err(e) => self.write().reports.push(PluginReport {
                     origin,
                     id: Some(id.to_owned()),
                     status: PluginStatus::Rejected,
                     reason: e.to_string(),
                     formats: Vec::new(),
+                    isolated: false,
                 }),
             }
         }
     }
 
-    fn register_table(&self, table: PluginTable, origin: Origin) {
+    /// A builtin's table with its formats served by a worker.
+    fn isolate_builtin(
+        &self,
+        table: PluginTable,
+        id: &str,
+        config: &IsolationConfig,
+    ) -> Result<(PluginTable, bool), LoadError> {
+        #[cfg(target_os = "linux")]
+        if let Ok(program) = config.worker_program() {
+            use crate::plugin::isolation::worker::{IsolatedFormat, Pool, Serves};
+            let first = table.formats.first().map(|f| f.backend.plugin());
+            let info = crate::plugin::PluginInfo::new(
+                id.to_owned(),
+                first.map(|i| i.version.clone()).unwrap_or_default(),
+                Origin::Builtin(id.to_owned()),
+                true,
+            );
+            let pool = std::sync::Arc::new(Pool::new(Serves::Builtin(id.to_owned()), program, config.clone(), info));
+            let formats = table
+                .formats
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut f)| {
+                    let caps = f.backend.capabilities();
+                    f.backend = std::sync::Arc::new(IsolatedFormat {
+                        pool: pool.clone(),
+                        index: i as u32,
+                        name: f.name.clone(),
+                        caps,
+                    });
+                    f
+                })
+                .collect();
+            return Ok((PluginTable { id: table.id, formats }, true));
+        }
+        let why = config.worker_program().err().unwrap_or_default();
+        if config.fallback_in_process {
+            self.say_unavailable(&why, true);
+            return Ok((table, false));
+        }
+        self.say_unavailable(&why, false);
+        Err(LoadError::Unavailable {
+            path: PathBuf::from(format!("<builtin {id}>")),
+            reason: format!("it must run isolated (IMAGEIO_ISOLATION=all), and isolation cannot start: {why}"),
+        })
+    }
+
+    /// Says once per manager that isolation cannot start.
+    fn say_unavailable(&self, why: &str, in_process: bool) {
+        if !self.said_unavailable.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if in_process {
+                log::warn!(
+                    "plugin isolation cannot start ({why}); running the plugins in this process, as                      IMAGEIO_ISOLATION_FALLBACK=in-process asks"
+                );
+            } else {
+                log::warn!("plugin isolation cannot start ({why}); the plugins that must run isolated are not loaded");
+            }
+        }
+    }
+
+    fn register_table(&self, table: PluginTable, origin: Origin, isolated: bool) {
         let mut registered = Vec::new();
         let mut shadowed = Vec::new();
         let mut invalid = Vec::new();
@@ -161,6 +260,7 @@ impl FormatManager {
             status,
             reason: reason.join("; "),
             formats: registered,
+            isolated,
         });
     }
 
@@ -179,9 +279,9 @@ impl FormatManager {
             return Ok(Vec::new());
         }
         // SAFETY: forwarded from this function's contract.
-        match unsafe { loader::load_library(&canonical) } {
-            Ok(table) => {
-                self.register_table(table, Origin::File(canonical));
+        match unsafe { self.load_file(&canonical) } {
+            Ok((table, isolated)) => {
+                self.register_table(table, Origin::File(canonical), isolated);
                 Ok(self
                     .read()
                     .reports
@@ -190,17 +290,65 @@ impl FormatManager {
                     .unwrap_or_default())
             }
             Err(e) => {
-                log::warn!("{e}");
+                if matches!(e, LoadError::Quarantined { .. }) {
+                    // Said loudly when it happened (the scan); later starts
+                    // list it in `imageio plugins`.
+                    log::info!("{e}");
+                } else {
+                    log::warn!("{e}");
+                }
+                let status = if matches!(e, LoadError::Quarantined { .. }) {
+                    PluginStatus::Quarantined
+                } else {
+                    PluginStatus::Rejected
+                };
                 self.write().reports.push(PluginReport {
                     origin: Origin::File(canonical),
                     id: None,
-                    status: PluginStatus::Rejected,
+                    status,
                     reason: e.to_string(),
                     formats: Vec::new(),
+                    isolated: false,
                 });
                 Err(e)
             }
         }
+    }
+
+    /// A plugin file's table: scanned in a worker (or from the registry
+    /// cache), its formats served by a worker or loaded into this process
+    /// on first use, as the isolation policy says; loaded here directly
+    /// only when no worker can start and the policy allows it.
+    ///
+    /// # Safety
+    ///
+    /// As [`load_plugin`](Self::load_plugin).
+    unsafe fn load_file(&self, path: &Path) -> Result<(PluginTable, bool), LoadError> {
+        let config = self.isolation();
+        #[cfg(target_os = "linux")]
+        let why = match config.worker_program() {
+            Ok(program) => match crate::plugin::scan::scan(path, &program, &config) {
+                Ok(scanned) => return scanned_table(scanned, path, program, &config),
+                Err(why) => why,
+            },
+            Err(why) => why,
+        };
+        #[cfg(not(target_os = "linux"))]
+        let why = config.worker_program().err().unwrap_or_default();
+        if config.policy != Isolation::Off {
+            self.say_unavailable(&why, config.fallback_in_process);
+            if !config.fallback_in_process {
+                return Err(LoadError::Unavailable {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "it must run isolated (IMAGEIO_ISOLATION={}), and isolation cannot start: {why}",
+                        config.policy.as_str()
+                    ),
+                });
+            }
+        }
+        // SAFETY: forwarded from this function's contract.
+        unsafe { loader::load_library(path) }.map(|t| (t, false))
     }
 
     /// Loads every shared library (by the platform's suffix) in `dirs`, each
@@ -253,6 +401,7 @@ impl FormatManager {
             status: PluginStatus::Rejected,
             reason,
             formats: Vec::new(),
+            isolated: false,
         });
     }
 
@@ -383,18 +532,32 @@ impl FormatManager {
     }
 
     /// The first format in search order whose probe accepts the request.
+    /// The first format that can read (or write) the request. A plugin
+    /// that fails to answer (its worker crashed, its library does not load)
+    /// is passed over with a warning, so one broken plugin does not stop
+    /// the others; when no format is found, its error is the answer.
     fn search(&self, request: &mut Request, write: bool) -> Result<Option<Format>> {
+        let mut broken = None;
         for f in self.search_order(request) {
             let ok = if write {
-                f.can_write(request)?
+                f.can_write(request)
             } else {
-                f.can_read(request)?
+                f.can_read(request)
             };
-            if ok {
-                return Ok(Some(f));
+            match ok {
+                Ok(true) => return Ok(Some(f)),
+                Ok(false) => {}
+                Err(e) if e.kind() == crate::ErrorKind::Plugin => {
+                    log::warn!("{e}; trying the other formats");
+                    broken.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(None)
+        match broken {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
     }
 
     /// The first format (pass 1: modes and extension fit; pass 2: the rest)
@@ -533,4 +696,123 @@ pub fn formats() -> &'static FormatManager {
 /// ```
 pub fn has_module(name: &str) -> bool {
     formats().get(name).is_ok()
+}
+
+/// The table of a scanned plugin file: formats served by a worker, or by
+/// the library loaded into this process on first use.
+#[cfg(target_os = "linux")]
+fn scanned_table(
+    scanned: crate::plugin::scan::Scanned,
+    path: &Path,
+    program: PathBuf,
+    config: &IsolationConfig,
+) -> Result<(PluginTable, bool), LoadError> {
+    use crate::plugin::ByteSignature;
+    use crate::plugin::backend::{Capabilities, FormatBackend};
+    use crate::plugin::isolation::worker::{IsolatedFormat, Pool, Serves};
+    use crate::plugin::lazy::{LazyFormat, LazyLibrary};
+    use crate::plugin::loader::FormatSpec;
+    use crate::plugin::scan::Scanned;
+    use std::sync::Arc;
+    let hello = match scanned {
+        Scanned::Table(h) => h,
+        Scanned::Quarantined(reason) => {
+            return Err(LoadError::Quarantined {
+                path: path.to_owned(),
+                reason,
+            });
+        }
+        Scanned::Rejected(message, kind) => return Err(rebuilt_load_error(path, &message, kind)),
+    };
+    let isolated = config.isolates(&hello.id, false);
+    let origin = Origin::File(path.to_owned());
+    let info = crate::plugin::PluginInfo::new(
+        hello.id.clone(),
+        hello.version.clone(),
+        origin,
+        hello.serialized || isolated,
+    );
+    let names: Vec<String> = hello.formats.iter().map(|f| f.name.clone()).collect();
+    let pool = isolated.then(|| Arc::new(Pool::new(Serves::File(path.to_owned()), program, config.clone(), info)));
+    let (lib, info) = if pool.is_none() {
+        let info = crate::plugin::PluginInfo::new(
+            hello.id.clone(),
+            hello.version.clone(),
+            Origin::File(path.to_owned()),
+            hello.serialized,
+        );
+        (
+            Some(Arc::new(LazyLibrary::new(path.to_owned(), names))),
+            Some(Arc::new(info)),
+        )
+    } else {
+        (None, None)
+    };
+    let formats = hello
+        .formats
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let caps = Capabilities {
+                read: f.read,
+                write: f.write,
+            };
+            let backend: Arc<dyn FormatBackend> = match (&pool, &lib, &info) {
+                (Some(pool), _, _) => Arc::new(IsolatedFormat {
+                    pool: pool.clone(),
+                    index: i as u32,
+                    name: f.name.clone(),
+                    caps,
+                }),
+                (None, Some(lib), Some(info)) => Arc::new(LazyFormat {
+                    lib: lib.clone(),
+                    index: i,
+                    info: info.clone(),
+                    caps,
+                }),
+                _ => unreachable!("a pool, or a library and its info"),
+            };
+            FormatSpec {
+                name: f.name,
+                description: f.description,
+                extensions: f.extensions,
+                modes: f.modes,
+                signatures: f.signatures.into_iter().collect::<Vec<ByteSignature>>(),
+                backend,
+            }
+        })
+        .collect();
+    Ok((PluginTable { id: hello.id, formats }, isolated))
+}
+
+/// A cached rejection as the `LoadError` it was.
+#[cfg(target_os = "linux")]
+fn rebuilt_load_error(path: &Path, message: &str, kind: u8) -> LoadError {
+    let shown = path.display().to_string();
+    let tail = message.strip_prefix(shown.as_str()).unwrap_or(message).trim_start();
+    let path = path.to_owned();
+    match kind {
+        2 => LoadError::NotAPlugin { path },
+        3 => LoadError::IncompatibleAbi {
+            path,
+            major: tail
+                .split("ABI ")
+                .nth(1)
+                .and_then(|t| t.split('.').next())
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0),
+        },
+        4 => LoadError::Refused { path },
+        5 => LoadError::BadTable {
+            path,
+            reason: tail
+                .strip_prefix("has an invalid plugin table: ")
+                .unwrap_or(tail)
+                .to_owned(),
+        },
+        _ => LoadError::Open {
+            path,
+            message: tail.strip_prefix("failed to load: ").unwrap_or(tail).to_owned(),
+        },
+    }
 }

@@ -151,6 +151,9 @@ pub struct Request {
     temp_files: Vec<TempPath>,
     finished: bool,
     limits: crate::core::Limits,
+    /// The source's size when the request cannot tell (an isolated
+    /// worker's view of the host's source).
+    size_override: Option<u64>,
 }
 
 fn expand_user(name: &str) -> PathBuf {
@@ -217,6 +220,7 @@ impl Request {
             temp_files: Vec::new(),
             finished: false,
             limits: crate::core::default_limits(),
+            size_override: None,
         })
     }
 
@@ -229,6 +233,14 @@ impl Request {
     /// process's [`default_limits`](crate::default_limits) unless set).
     pub fn limits(&self) -> &crate::core::Limits {
         &self.limits
+    }
+
+    /// Makes a worker's request over the host's stream look like the
+    /// host's: its name (for the plugin's messages) and its size.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn set_worker_view(&mut self, name: &str, size: Option<u64>) {
+        self.filename = name.to_owned();
+        self.size_override = size;
     }
 
     /// Sets the request's resource limits.
@@ -414,6 +426,9 @@ impl Request {
 
     /// The size of the source in bytes, when known.
     pub(crate) fn size_hint(&self) -> Option<u64> {
+        if self.size_override.is_some() {
+            return self.size_override;
+        }
         match self.source()? {
             Source::Bytes(b) => Some(b.len() as u64),
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),

@@ -1,0 +1,623 @@
+//! The worker's side: what `imageio-worker serve` runs. It loads one plugin
+//! (a library file, or a builtin), sends its table (`HELLO`), then answers
+//! the host's requests one at a time with the in-process backend, its
+//! streams and image memory reaching back to the host over the socket.
+//!
+//! Everything a plugin can do wrong happens here: a crash, an abort, an
+//! `exit` or a hang ends or stalls this process only; the host sees the
+//! socket close or the time run out.
+
+use super::shm::{Mapping, Memfd};
+use super::wire::{self, Channel, Dec, Enc, Message, tag};
+use crate::core::Dict;
+use crate::plugin::ByteSignature;
+use crate::plugin::backend::{FormatBackend, Instance};
+use crate::plugin::callbacks::AllocHook;
+use crate::plugin::loader::{self, PluginTable};
+use crate::request::{Request, Uri};
+use imageio_plugin_api::Dtype;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The descriptor the host leaves the worker's end of the socket on.
+pub(crate) const WORKER_FD: i32 = 3;
+
+/// Bytes asked of the host per read callback (fewer round trips than the
+/// plugin's own reads, which are served from this buffer).
+const READ_CHUNK: usize = 1 << 20;
+
+/// The worker program's main: `serve <library>` or `serve --builtin <id>`.
+///
+/// Not a public API: the `imageio-worker` program calls it.
+pub fn worker_main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let target = match args.as_slice() {
+        [cmd, flag, id] if cmd == "serve" && flag == "--builtin" => Target::Builtin(id.clone()),
+        [cmd, path] if cmd == "serve" => Target::File(path.into()),
+        _ => {
+            eprintln!(
+                "imageio-worker: runs one imageio plugin for a host process; it is started by the host \
+                 (usage: imageio-worker serve LIBRARY | serve --builtin ID, socket on fd 3)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    // SAFETY: the host passes the worker's end of a socket pair as fd 3
+    // and nothing else in this process uses that descriptor.
+    let chan = Arc::new(Channel::from_fd(unsafe { OwnedFd::from_raw_fd(WORKER_FD) }));
+    install_logger(&chan);
+    let table = match load(&target) {
+        Ok(t) => t,
+        Err(message) => {
+            let mut m = Enc::new(tag::LOAD_ERROR);
+            m.str(&message.0).u8(message.1);
+            let _ = chan.send(&m.buf, &[]);
+            return ExitCode::SUCCESS;
+        }
+    };
+    if chan.send(&hello(&table).buf, &[]).is_err() {
+        return ExitCode::SUCCESS;
+    }
+    let mut worker = Worker {
+        chan,
+        formats: table.formats.into_iter().map(|f| f.backend).collect(),
+        instances: HashMap::new(),
+        next: 1,
+    };
+    loop {
+        match worker.chan.recv(None) {
+            Ok(Some(m)) => {
+                if let Err(e) = worker.handle(m) {
+                    log::error!("imageio-worker: {e}");
+                    return ExitCode::from(3);
+                }
+            }
+            // The host closed the socket (or died): done.
+            _ => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+enum Target {
+    File(std::path::PathBuf),
+    Builtin(String),
+}
+
+/// Loads the plugin; on failure, the message and a code for the kind of
+/// `LoadError` (see [`load_error_kind`]).
+fn load(target: &Target) -> Result<PluginTable, (String, u8)> {
+    let r = match target {
+        // SAFETY: the host asked for this file, which passed its trust
+        // checks; running its code (in this expendable process) is the
+        // point.
+        Target::File(p) => unsafe { loader::load_library(p) },
+        Target::Builtin(id) => match crate::plugin::builtins::builtins().into_iter().find(|(b, _)| b == id) {
+            Some((id, accessor)) => loader::read_builtin(accessor, id),
+            None => return Err((format!("no builtin plugin {id:?} in this worker"), 0)),
+        },
+    };
+    r.map_err(|e| (e.to_string(), load_error_kind(&e)))
+}
+
+/// A code for each `LoadError` kind, for the host's cache.
+pub(crate) fn load_error_kind(e: &loader::LoadError) -> u8 {
+    use loader::LoadError as L;
+    match e {
+        L::Open { .. } => 1,
+        L::NotAPlugin { .. } => 2,
+        L::IncompatibleAbi { .. } => 3,
+        L::Refused { .. } => 4,
+        L::BadTable { .. } => 5,
+        _ => 0,
+    }
+}
+
+/// The `HELLO` message: the plugin's table as the host registers it.
+fn hello(table: &PluginTable) -> Enc {
+    let mut m = Enc::new(tag::HELLO);
+    let info = table.formats.first().map(|f| f.backend.plugin());
+    m.str(&table.id)
+        .str(info.map_or("", |i| i.version.as_str()))
+        .u8(u8::from(info.is_some_and(|i| i.is_serialized())))
+        .u32(table.formats.len() as u32);
+    for f in &table.formats {
+        let caps = f.backend.capabilities();
+        m.str(&f.name)
+            .str(&f.description)
+            .str(&f.extensions)
+            .str(&f.modes)
+            .u8(u8::from(caps.read) | (u8::from(caps.write) << 1))
+            .u32(f.signatures.len() as u32);
+        for s in &f.signatures {
+            m.signature(s);
+        }
+    }
+    m
+}
+
+/// A format as `HELLO` describes it.
+pub(crate) struct HelloFormat {
+    pub name: String,
+    pub description: String,
+    pub extensions: String,
+    pub modes: String,
+    pub read: bool,
+    pub write: bool,
+    pub signatures: Vec<ByteSignature>,
+}
+
+/// A plugin's table as `HELLO` describes it.
+pub(crate) struct Hello {
+    pub id: String,
+    pub version: String,
+    pub serialized: bool,
+    pub formats: Vec<HelloFormat>,
+}
+
+impl Hello {
+    /// Decodes a `HELLO` payload (after the tag).
+    pub(crate) fn decode(d: &mut Dec<'_>) -> io::Result<Hello> {
+        let id = d.str()?;
+        let version = d.str()?;
+        let serialized = d.u8()? != 0;
+        let n = d.u32()? as usize;
+        if n > 4096 {
+            return Err(wire::bad("too many formats"));
+        }
+        let mut formats = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = d.str()?;
+            let description = d.str()?;
+            let extensions = d.str()?;
+            let modes = d.str()?;
+            let caps = d.u8()?;
+            let ns = d.u32()? as usize;
+            if ns > 64 {
+                return Err(wire::bad("too many signatures"));
+            }
+            let signatures = (0..ns).map(|_| d.signature()).collect::<io::Result<_>>()?;
+            formats.push(HelloFormat {
+                name,
+                description,
+                extensions,
+                modes,
+                read: caps & 1 != 0,
+                write: caps & 2 != 0,
+                signatures,
+            });
+        }
+        Ok(Hello {
+            id,
+            version,
+            serialized,
+            formats,
+        })
+    }
+
+    /// Encodes it again (for the registry cache).
+    pub(crate) fn encode(&self, m: &mut Enc) {
+        m.str(&self.id)
+            .str(&self.version)
+            .u8(u8::from(self.serialized))
+            .u32(self.formats.len() as u32);
+        for f in &self.formats {
+            m.str(&f.name)
+                .str(&f.description)
+                .str(&f.extensions)
+                .str(&f.modes)
+                .u8(u8::from(f.read) | (u8::from(f.write) << 1))
+                .u32(f.signatures.len() as u32);
+            for s in &f.signatures {
+                m.signature(s);
+            }
+        }
+    }
+}
+
+/// Sends log records to the host (which logs them as its own).
+struct ChannelLogger {
+    chan: Arc<Channel>,
+}
+
+impl log::Log for ChannelLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let mut m = Enc::new(tag::LOG);
+        m.u8(record.level() as u8)
+            .str(record.target())
+            .str(&record.args().to_string());
+        let _ = self.chan.send(&m.buf, &[]);
+    }
+    fn flush(&self) {}
+}
+
+fn install_logger(chan: &Arc<Channel>) {
+    let level = std::env::var("IMAGEIO_WORKER_LOG")
+        .ok()
+        .and_then(|l| l.parse::<log::LevelFilter>().ok())
+        .unwrap_or(log::LevelFilter::Warn);
+    if log::set_boxed_logger(Box::new(ChannelLogger { chan: chan.clone() })).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+struct Worker {
+    chan: Arc<Channel>,
+    formats: Vec<Arc<dyn FormatBackend>>,
+    instances: HashMap<u64, Box<dyn Instance>>,
+    next: u64,
+}
+
+/// An error of the worker itself (the socket), which ends it.
+type Fatal = io::Error;
+
+impl Worker {
+    fn reply(&self, m: &Enc, fds: &[i32]) -> Result<(), Fatal> {
+        self.chan.send(&m.buf, fds)
+    }
+
+    fn fail(&self, e: &crate::Error) -> Result<(), Fatal> {
+        self.reply(&wire::failure(e), &[])
+    }
+
+    fn format(&self, i: u32) -> io::Result<&Arc<dyn FormatBackend>> {
+        self.formats
+            .get(i as usize)
+            .ok_or_else(|| wire::bad("a format index past the table"))
+    }
+
+    fn instance(&mut self, h: u64) -> io::Result<&mut Box<dyn Instance>> {
+        self.instances
+            .get_mut(&h)
+            .ok_or_else(|| wire::bad("an unknown instance"))
+    }
+
+    fn handle(&mut self, m: Message) -> Result<(), Fatal> {
+        let (&t, body) = m.bytes.split_first().ok_or_else(|| wire::bad("an empty message"))?;
+        let mut d = Dec::new(body);
+        let mut fds = m.fds.into_iter();
+        match t {
+            tag::CONFIDENCE => {
+                let f = d.u32()?;
+                let mut req = request_from(&mut d, None, &self.chan, true)?;
+                let r = self.format(f)?.confidence(&mut req);
+                match r {
+                    Ok(c) => self.reply(Enc::new(tag::INT).i64(i64::from(c)), &[]),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::OPEN => {
+                let f = d.u32()?;
+                let req = request_from(&mut d, fds.next(), &self.chan, false)?;
+                match self.format(f)?.open(Box::new(req)) {
+                    Ok(inst) => {
+                        let h = self.next;
+                        self.next += 1;
+                        self.instances.insert(h, inst);
+                        self.reply(Enc::new(tag::U64).u64(h), &[])
+                    }
+                    Err((e, _)) => self.fail(&e),
+                }
+            }
+            tag::LENGTH => {
+                let h = d.u64()?;
+                match self.instance(h)?.get_length() {
+                    Ok(n) => self.reply(Enc::new(tag::U64).u64(n), &[]),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::DATA => {
+                let h = d.u64()?;
+                let index = d.u64()?;
+                let limits = d.limits()?;
+                let hook = Box::new(SharedAlloc {
+                    chan: self.chan.clone(),
+                    image: None,
+                });
+                let (r, hook) = self.instance(h)?.get_data_shared(index, &limits, hook);
+                match r {
+                    Ok(meta) => self.send_image(hook, &meta),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::META => {
+                let h = d.u64()?;
+                let index = d.opt_u64()?;
+                match self.instance(h)?.get_meta_data(index) {
+                    Ok(meta) => self.reply(Enc::new(tag::DICT).dict(&meta), &[]),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::APPEND => {
+                let h = d.u64()?;
+                let dtype = Dtype::from_code(d.u32()?).ok_or_else(|| wire::bad("a dtype"))?;
+                let shape = d.u64s()?;
+                let meta = d.dict()?;
+                let image = image_from_fd(dtype, &shape, fds.next())?;
+                match self.instance(h)?.append_data(&image, &meta) {
+                    Ok(()) => self.reply(&Enc::new(tag::OK), &[]),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::SET_META => {
+                let h = d.u64()?;
+                let meta = d.dict()?;
+                match self.instance(h)?.set_meta_data(&meta) {
+                    Ok(()) => self.reply(&Enc::new(tag::OK), &[]),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::CLOSE => {
+                let h = d.u64()?;
+                let inst = self
+                    .instances
+                    .remove(&h)
+                    .ok_or_else(|| wire::bad("an unknown instance"))?;
+                let (r, mut req) = inst.close();
+                // A writer's bytes reach the host as the request finishes.
+                let r = r.and_then(|()| {
+                    if req.mode().io == crate::IoMode::Write {
+                        req.finish()
+                    } else {
+                        Ok(())
+                    }
+                });
+                match r {
+                    Ok(()) => self.reply(&Enc::new(tag::OK), &[]),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            other => Err(wire::bad(&format!("unknown request tag {other}"))),
+        }
+    }
+
+    fn send_image(&self, hook: Box<dyn AllocHook>, meta: &Dict) -> Result<(), Fatal> {
+        // The hook is the SharedAlloc given to get_data_shared.
+        let hook: Box<SharedAlloc> = match (hook as Box<dyn std::any::Any>).downcast() {
+            Ok(h) => h,
+            Err(_) => return Err(wire::bad("the image hook changed")),
+        };
+        let Some((dtype, shape, memfd, map)) = hook.image else {
+            return Err(wire::bad("an image without its memory"));
+        };
+        // The plugin is done with the memory: unmap it, then seal it so
+        // nothing can change it once the host has it.
+        drop(map);
+        let mut m = Enc::new(tag::IMAGE);
+        m.u32(dtype.code()).u64s(&shape).dict(meta);
+        match memfd {
+            Some(fd) => {
+                fd.seal()?;
+                self.reply(&m, &[fd.raw()])
+            }
+            None => self.reply(&m, &[]),
+        }
+    }
+}
+
+/// The plugin's request in the worker: the host's description, over a
+/// stream that is the file the host passed (`fd`) or the host's own
+/// stream, read through callbacks.
+fn request_from(d: &mut Dec<'_>, fd: Option<OwnedFd>, chan: &Arc<Channel>, probe: bool) -> io::Result<Request> {
+    let io_mode = d.u8()? as char;
+    let image_mode = d.u8()? as char;
+    let uri = d.str()?;
+    let extension = d.str()?;
+    let options = d.dict()?;
+    let limits = d.limits()?;
+    let size_hint = d.opt_u64()?;
+    let first_bytes = d.bytes()?.to_vec();
+    let mode = format!("{io_mode}{image_mode}");
+    let ext = (!extension.is_empty()).then_some(extension.as_str());
+    let source: Uri = if io_mode == 'w' {
+        Uri::Writer(Box::new(RemoteWriter { chan: chan.clone() }))
+    } else if probe {
+        // Probing never reads the stream: only the first bytes.
+        Uri::Reader(Box::new(io::Cursor::new(first_bytes.clone())))
+    } else {
+        match fd {
+            Some(fd) => Uri::Reader(Box::new(reopen(fd)?)),
+            None => Uri::Reader(Box::new(RemoteReader::new(chan.clone(), size_hint))),
+        }
+    };
+    let mut req = Request::with_options(source, &mode, ext, options).map_err(|e| io::Error::other(e.to_string()))?;
+    req.set_limits(limits);
+    req.set_worker_view(&uri, size_hint);
+    Ok(req)
+}
+
+/// A file of its own over the host's descriptor (an independent offset, so
+/// reading here never moves the host's position).
+fn reopen(fd: OwnedFd) -> io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let own = std::fs::File::open(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    match own {
+        Ok(f) => Ok(f),
+        // No /proc: share the host's offset (the host does not read the
+        // file while the worker has it).
+        Err(_) => Ok(std::fs::File::from(fd)),
+    }
+}
+
+/// The host's stream, read through `READ` and `SEEK` callbacks, a chunk
+/// at a time.
+struct RemoteReader {
+    chan: Arc<Channel>,
+    buf: Vec<u8>,
+    /// Position of `buf[0]` in the stream.
+    buf_start: u64,
+    /// Read position within `buf`.
+    at: usize,
+    size: Option<u64>,
+}
+
+impl RemoteReader {
+    fn new(chan: Arc<Channel>, size: Option<u64>) -> RemoteReader {
+        RemoteReader {
+            chan,
+            buf: Vec::new(),
+            buf_start: 0,
+            at: 0,
+            size,
+        }
+    }
+
+    /// One callback: the request, then the host's answer.
+    fn ask(&self, m: &Enc) -> io::Result<Message> {
+        self.chan.send(&m.buf, &[])?;
+        let reply = self
+            .chan
+            .recv(None)?
+            .ok_or_else(|| io::Error::other("no answer from the host"))?;
+        if reply.bytes.first() == Some(&tag::IO_ERROR) {
+            let msg = Dec::new(&reply.bytes[1..]).str().unwrap_or_default();
+            return Err(io::Error::other(msg));
+        }
+        Ok(reply)
+    }
+}
+
+impl Read for RemoteReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at >= self.buf.len() {
+            let next = self.buf_start + self.buf.len() as u64;
+            let reply = self.ask(Enc::new(tag::READ).u64(out.len().max(READ_CHUNK) as u64))?;
+            if reply.bytes.first() != Some(&tag::BYTES) {
+                return Err(wire::bad("a read answered with something else"));
+            }
+            self.buf = Dec::new(&reply.bytes[1..]).bytes()?.to_vec();
+            self.buf_start = next;
+            self.at = 0;
+            if self.buf.is_empty() {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Seek for RemoteReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let here = self.buf_start + self.at as u64;
+        let target = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => here.checked_add_signed(d),
+            SeekFrom::End(d) => self.size.and_then(|s| s.checked_add_signed(d)),
+        };
+        if let Some(t) = target
+            && t >= self.buf_start
+            && t <= self.buf_start + self.buf.len() as u64
+        {
+            self.at = (t - self.buf_start) as usize;
+            return Ok(t);
+        }
+        let (off, whence) = match (target, pos) {
+            (Some(t), _) => (t as i64, 0u8),
+            (None, SeekFrom::End(d)) => (d, 2u8),
+            (None, _) => return Err(io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start")),
+        };
+        let reply = self.ask(Enc::new(tag::SEEK).i64(off).u8(whence))?;
+        if reply.bytes.first() != Some(&tag::POS) {
+            return Err(wire::bad("a seek answered with something else"));
+        }
+        let p = Dec::new(&reply.bytes[1..]).u64()?;
+        self.buf.clear();
+        self.buf_start = p;
+        self.at = 0;
+        Ok(p)
+    }
+}
+
+/// The host's target: a writer's bytes go to the host in `WRITE`
+/// callbacks as the worker's request finishes.
+struct RemoteWriter {
+    chan: Arc<Channel>,
+}
+
+impl Write for RemoteWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(READ_CHUNK);
+        self.chan.send(&Enc::new(tag::WRITE).bytes(&data[..n]).buf, &[])?;
+        let reply = self
+            .chan
+            .recv(None)?
+            .ok_or_else(|| io::Error::other("no answer from the host"))?;
+        match reply.bytes.first() {
+            Some(&tag::DONE) => Ok(n),
+            Some(&tag::IO_ERROR) => Err(io::Error::other(Dec::new(&reply.bytes[1..]).str().unwrap_or_default())),
+            _ => Err(wire::bad("a write answered with something else")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The image's memory for the plugin: a memfd laid out at the page offset
+/// of the host's buffer, which the host allocates (and checks against the
+/// limits) when asked.
+struct SharedAlloc {
+    chan: Arc<Channel>,
+    image: Option<SharedImage>,
+}
+
+/// An image allocated in shared memory: its dtype, its shape, the memfd
+/// (none for an empty image) and the plugin's mapping of it.
+type SharedImage = (Dtype, Vec<u64>, Option<Memfd>, Option<Mapping>);
+
+impl AllocHook for SharedAlloc {
+    fn alloc(&mut self, dtype: Dtype, shape: &[u64], bytes: u64) -> Result<*mut c_void, String> {
+        let mut m = Enc::new(tag::ALLOC);
+        m.u32(dtype.code()).u64s(shape);
+        self.chan.send(&m.buf, &[]).map_err(|e| e.to_string())?;
+        let reply = self
+            .chan
+            .recv(None)
+            .map_err(|e| e.to_string())?
+            .ok_or("no answer from the host")?;
+        let mut d = Dec::new(reply.bytes.get(1..).unwrap_or_default());
+        let skew = match reply.bytes.first() {
+            Some(&tag::SKEW) => d.u64().map_err(|e| e.to_string())? as usize,
+            Some(&tag::REFUSED) => return Err(d.str().unwrap_or_default()),
+            _ => return Err("the host answered an allocation with something else".into()),
+        };
+        if bytes == 0 {
+            self.image = Some((dtype, shape.to_vec(), None, None));
+            return Ok(std::ptr::NonNull::<u64>::dangling().as_ptr().cast());
+        }
+        let len = skew + bytes as usize;
+        let fd = Memfd::new("imageio-image", len).map_err(|e| format!("no shared memory for the image: {e}"))?;
+        let map = fd
+            .map_shared()
+            .map_err(|e| format!("cannot map the image's shared memory: {e}"))?;
+        // SAFETY: the mapping holds `skew + bytes` bytes.
+        let p = unsafe { map.ptr().add(skew) };
+        self.image = Some((dtype, shape.to_vec(), Some(fd), Some(map)));
+        Ok(p.cast())
+    }
+}
+
+/// An image the host passed for a writer: its bytes from the sealed memfd.
+fn image_from_fd(dtype: Dtype, shape: &[u64], fd: Option<OwnedFd>) -> io::Result<crate::core::Image> {
+    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+    let bytes = imageio_plugin_api::raw::shape_bytes(dtype.size() as u64, shape).ok_or_else(|| wire::bad("a shape"))?;
+    let data = match fd {
+        Some(fd) => super::shm::read_sealed(&fd, bytes)?,
+        None if bytes == 0 => Vec::new(),
+        None => return Err(wire::bad("an image without its memory")),
+    };
+    if data.len() as u64 != bytes {
+        return Err(wire::bad("an image of the wrong size"));
+    }
+    let array = crate::core::NdArray::from_bytes(dtype, &dims, &data).ok_or_else(|| wire::bad("an image"))?;
+    Ok(crate::core::Image::new(array, Dict::new()))
+}

@@ -25,8 +25,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const MAGIC: &[u8; 8] = b"IIOREG01";
 
 static RESCAN: AtomicBool = AtomicBool::new(false);
-/// Serialises this process's read-modify-write of the cache file.
-static CACHE_LOCK: Mutex<()> = Mutex::new(());
+/// The cache as this process read it (once per cache file), behind the
+/// lock that also serialises this process's writes of it.
+static CACHE: Mutex<Vec<(PathBuf, Vec<Entry>)>> = Mutex::new(Vec::new());
 
 /// Makes every plugin file of this process be scanned again, whatever the
 /// cache says (quarantined files included), as `imageio plugins --rescan`
@@ -204,9 +205,10 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
     if !RESCAN.load(Ordering::SeqCst)
         && let Some(c) = &cache
     {
-        let _g = CACHE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = read_cache(c).into_iter().find(|e| e.print == print) {
-            return Ok(e.scanned);
+        let mut all = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = loaded(&mut all, c);
+        if let Some(e) = entries.iter().find(|e| e.print == print) {
+            return Ok(clone_scanned(&e.scanned));
         }
     }
     let scanned = match Pool::spawn(&Serves::File(path.to_owned()), program, config.scan_timeout) {
@@ -246,11 +248,26 @@ fn clone_scanned(s: &Scanned) -> Scanned {
 /// Puts `scanned` in the cache for `print`, replacing the file's older
 /// entries and dropping entries of files that are gone.
 fn record(cache: &Path, print: Fingerprint, scanned: Scanned) {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut all = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    // What other processes wrote since, then this entry.
     let mut entries = read_cache(cache);
     entries.retain(|e| e.print.path != print.path && e.print.path.exists());
     entries.push(Entry { print, scanned });
     write_cache(cache, &entries);
+    all.retain(|(p, _)| p != cache);
+    all.push((cache.to_owned(), entries));
+}
+
+/// The entries of `cache`, read from the file the first time.
+fn loaded<'a>(all: &'a mut Vec<(PathBuf, Vec<Entry>)>, cache: &Path) -> &'a [Entry] {
+    let i = match all.iter().position(|(p, _)| p == cache) {
+        Some(i) => i,
+        None => {
+            all.push((cache.to_owned(), read_cache(cache)));
+            all.len() - 1
+        }
+    };
+    &all[i].1
 }
 
 /// Quarantines the plugin file `path` in the cache (its worker crashed

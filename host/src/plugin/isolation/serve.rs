@@ -7,7 +7,7 @@
 //! `exit` or a hang ends or stalls this process only; the host sees the
 //! socket close or the time run out.
 
-use super::shm::{Mapping, Memfd};
+use super::shm::{Mapping, Memfd, Prefault};
 use super::wire::{self, Channel, Dec, Enc, Message, tag};
 use crate::core::Dict;
 use crate::plugin::ByteSignature;
@@ -383,21 +383,23 @@ impl Worker {
             Ok(h) => h,
             Err(_) => return Err(wire::bad("the image hook changed")),
         };
-        let Some((dtype, shape, memfd, map)) = hook.image else {
+        let Some(image) = hook.image else {
             return Err(wire::bad("an image without its memory"));
         };
-        // The plugin is done with the memory: unmap it, then seal it so
-        // nothing can change it once the host has it.
+        let WorkerImage {
+            dtype,
+            shape,
+            prefault,
+            map,
+        } = image;
+        // The plugin is done with the memory: stop faulting pages in, then
+        // unmap it (the host then seals it, which it can only do once no
+        // writable mapping is left).
+        drop(prefault);
         drop(map);
         let mut m = Enc::new(tag::IMAGE);
         m.u32(dtype.code()).u64s(&shape).dict(meta);
-        match memfd {
-            Some(fd) => {
-                fd.seal()?;
-                self.reply(&m, &[fd.raw()])
-            }
-            None => self.reply(&m, &[]),
-        }
+        self.reply(&m, &[])
     }
 }
 
@@ -567,12 +569,19 @@ impl Write for RemoteWriter {
 /// limits) when asked.
 struct SharedAlloc {
     chan: Arc<Channel>,
-    image: Option<SharedImage>,
+    image: Option<WorkerImage>,
 }
 
-/// An image allocated in shared memory: its dtype, its shape, the memfd
-/// (none for an empty image) and the plugin's mapping of it.
-type SharedImage = (Dtype, Vec<u64>, Option<Memfd>, Option<Mapping>);
+/// An image allocated in the host's shared memory: its dtype, its shape,
+/// and (none for an empty image) the page pre-faulting, then the plugin's
+/// mapping of the memfd: fields drop in order, so the pre-faulting thread
+/// stops before the mapping goes.
+struct WorkerImage {
+    dtype: Dtype,
+    shape: Vec<u64>,
+    prefault: Option<Prefault>,
+    map: Option<Mapping>,
+}
 
 impl AllocHook for SharedAlloc {
     fn alloc(&mut self, dtype: Dtype, shape: &[u64], bytes: u64) -> Result<*mut c_void, String> {
@@ -591,17 +600,32 @@ impl AllocHook for SharedAlloc {
             _ => return Err("the host answered an allocation with something else".into()),
         };
         if bytes == 0 {
-            self.image = Some((dtype, shape.to_vec(), None, None));
+            self.image = Some(WorkerImage {
+                dtype,
+                shape: shape.to_vec(),
+                prefault: None,
+                map: None,
+            });
             return Ok(std::ptr::NonNull::<u64>::dangling().as_ptr().cast());
         }
+        // The host's memfd: byte `skew + i` is the image's byte `i`.
+        let fd = reply
+            .fds
+            .into_iter()
+            .next()
+            .ok_or("the host sent no memory for the image")?;
         let len = skew + bytes as usize;
-        let fd = Memfd::new("imageio-image", len).map_err(|e| format!("no shared memory for the image: {e}"))?;
-        let map = fd
+        let map = Memfd::from_fd(fd, len)
             .map_shared()
             .map_err(|e| format!("cannot map the image's shared memory: {e}"))?;
         // SAFETY: the mapping holds `skew + bytes` bytes.
         let p = unsafe { map.ptr().add(skew) };
-        self.image = Some((dtype, shape.to_vec(), Some(fd), Some(map)));
+        self.image = Some(WorkerImage {
+            dtype,
+            shape: shape.to_vec(),
+            prefault: Some(Prefault::start(&map)),
+            map: Some(map),
+        });
         Ok(p.cast())
     }
 }

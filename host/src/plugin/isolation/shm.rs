@@ -47,6 +47,11 @@ impl Memfd {
         Ok(Memfd { fd, len })
     }
 
+    /// A memfd the other side made, of `len` bytes.
+    pub(crate) fn from_fd(fd: OwnedFd, len: usize) -> Memfd {
+        Memfd { fd, len }
+    }
+
     /// A sealed memfd holding `bytes`.
     pub(crate) fn with_bytes(name: &str, bytes: &[u8]) -> io::Result<Memfd> {
         let m = Memfd::new(name, bytes.len())?;
@@ -67,6 +72,7 @@ impl Memfd {
     }
 
     /// Maps the whole file shared and writable (the worker's image buffer).
+    /// See [`Prefault`] for faulting its pages in ahead of the plugin.
     pub(crate) fn map_shared(&self) -> io::Result<Mapping> {
         Mapping::new(
             self.fd.as_raw_fd(),
@@ -134,6 +140,55 @@ impl Drop for Mapping {
     }
 }
 
+/// Faults a mapping's pages in from its end, on another thread, while
+/// the plugin writes it from the start: the page faults of a fresh shared
+/// mapping (allocating and zeroing each page) are the largest cost of an
+/// isolated decode, and this halves what the plugin waits for. Stopped and
+/// joined on drop, before the mapping goes.
+pub(crate) struct Prefault {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Prefault {
+    /// Starts on `map` (which must outlive this value).
+    pub(crate) fn start(map: &Mapping) -> Prefault {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        const CHUNK: usize = 1 << 20;
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (start, len) = (map.ptr as usize, map.len);
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("imageio-prefault".into())
+            .spawn(move || {
+                let mut end = start + len;
+                while end > start && !flag.load(Ordering::Relaxed) {
+                    let from = end.saturating_sub(CHUNK).max(start) / page_size() * page_size();
+                    // SAFETY: advice on part of a live mapping (the owner
+                    // joins this thread before unmapping it); it only
+                    // allocates and maps pages. EINVAL on an old kernel
+                    // ends the work.
+                    let r = unsafe { libc::madvise(from as *mut libc::c_void, end - from, libc::MADV_POPULATE_WRITE) };
+                    if r != 0 {
+                        break;
+                    }
+                    end = from;
+                }
+            })
+            .ok();
+        Prefault { stop, thread }
+    }
+}
+
+impl Drop for Prefault {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Whether `fd` is a memfd of at least `len` bytes sealed against writes
 /// and resizing.
 fn check_sealed(fd: RawFd, len: u64) -> io::Result<()> {
@@ -180,73 +235,163 @@ pub(crate) fn read_sealed(fd: &OwnedFd, max: u64) -> io::Result<Vec<u8>> {
     Ok(map.bytes().to_vec())
 }
 
-/// Makes the `len` bytes at `dst` hold bytes `skew..skew + len` of the
-/// sealed memfd `fd`, where `skew` is `dst`'s offset within its page (the
-/// layout the worker was told to use): the page-aligned interior is mapped
-/// copy-on-write in place, the partial pages at either end are copied.
-/// With `zero_copy` false, or for a small image, everything is copied.
-///
-/// # Safety
-///
-/// `dst` is valid for `len` writable bytes that the caller owns and that
-/// nothing else references during the call (the host's freshly allocated
-/// array buffer).
-pub(crate) unsafe fn adopt(fd: &OwnedFd, dst: *mut u8, len: usize, zero_copy: bool) -> io::Result<()> {
-    if len == 0 {
-        return Ok(());
+/// The host's array buffer shared with a worker while it decodes: a memfd
+/// the host creates, whose byte `skew + i` is the image's byte `i`, where
+/// `skew` is the buffer's offset within its page. Its page-aligned
+/// interior is mapped shared over the buffer itself, so the worker's writes
+/// land in the host's array (the worker pre-faults them from the end while
+/// its plugin decodes from the start). When the worker is done, the
+/// interior becomes a private (copy-on-write) view and the file is sealed
+/// against writes (which fails if the worker still holds a writable
+/// mapping: a plugin that keeps writing after it returned is caught); the
+/// partial pages at either end (at most 8 KiB) are copied.
+pub(crate) struct SharedImage {
+    memfd: Memfd,
+    dst: *mut u8,
+    len: usize,
+    skew: usize,
+    /// The mapped interior (start address, length), if mapped.
+    inner: Option<(usize, usize)>,
+    /// `finish` succeeded: the interior is a sealed private view.
+    finished: bool,
+}
+
+impl Drop for SharedImage {
+    /// Unless finished, the interior gets fresh private memory again, so
+    /// the buffer goes back to the allocator as ordinary memory that no
+    /// other process can reach.
+    fn drop(&mut self) {
+        if let (false, Some((start, len))) = (self.finished, self.inner) {
+            // SAFETY: the range is the interior of the owner's buffer,
+            // mapped by `new`; it is replaced in place by anonymous memory.
+            unsafe {
+                libc::mmap(
+                    start as *mut libc::c_void,
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+        }
     }
-    let page = page_size();
-    let start = dst as usize;
-    let skew = start % page;
-    check_sealed(fd.as_raw_fd(), (skew + len) as u64)?;
-    // The whole file, read-only and private: the source of the copies.
-    let src = Mapping::new(fd.as_raw_fd(), skew + len, libc::PROT_READ, libc::MAP_PRIVATE)?;
-    let end = start + len;
-    let inner_start = start.div_ceil(page) * page;
-    let inner_end = end / page * page;
-    let mapped = zero_copy && inner_end > inner_start && inner_end - inner_start >= 16 * page;
-    if !mapped {
-        // SAFETY: `src` maps `skew + len` readable bytes; `dst` is valid for
-        // `len` bytes (contract); they do not overlap (a new mapping).
-        unsafe { std::ptr::copy_nonoverlapping(src.ptr().add(skew), dst, len) };
-        return Ok(());
+}
+
+// SAFETY: the buffer and mapping belong to the HostBuffer that owns this
+// value; it is used from one thread at a time.
+unsafe impl Send for SharedImage {}
+
+impl SharedImage {
+    /// Shares the `len` bytes at `dst` through a new memfd; with
+    /// `zero_copy` (and an image of at least 16 pages) the interior is
+    /// mapped in place, else the bytes are copied at the end.
+    ///
+    /// # Safety
+    ///
+    /// `dst` is valid for `len` writable bytes owned by the caller, who
+    /// keeps them alive (and does not read them) until
+    /// [`finish`](Self::finish) returns.
+    pub(crate) unsafe fn new(dst: *mut u8, len: usize, zero_copy: bool) -> io::Result<SharedImage> {
+        let page = page_size();
+        let start = dst as usize;
+        let skew = start % page;
+        let memfd = Memfd::new("imageio-image", skew + len)?;
+        let end = start + len;
+        let inner_start = start.div_ceil(page) * page;
+        let inner_end = end / page * page;
+        let mut inner = None;
+        if zero_copy && inner_end > inner_start && inner_end - inner_start >= 16 * page {
+            // SAFETY: the page-aligned range lies inside the caller's
+            // buffer (contract); MAP_FIXED replaces those pages with a
+            // shared view of the memfd at the matching (page-aligned)
+            // offset. The memory stays readable and writable.
+            let p = unsafe {
+                libc::mmap(
+                    inner_start as *mut libc::c_void,
+                    inner_end - inner_start,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED | libc::MAP_FIXED,
+                    memfd.raw(),
+                    (inner_start - start + skew) as libc::off_t,
+                )
+            };
+            if p != libc::MAP_FAILED {
+                inner = Some((inner_start, inner_end - inner_start));
+            }
+        }
+        Ok(SharedImage {
+            memfd,
+            dst,
+            len,
+            skew,
+            inner,
+            finished: false,
+        })
     }
-    // The interior: file offset of `inner_start` is page-aligned because
-    // the file's byte `skew` sits at `start`.
-    let file_off = inner_start - start + skew;
-    // SAFETY: the range [inner_start, inner_end) lies inside the caller's
-    // buffer (contract) and is page-aligned; MAP_FIXED replaces those pages
-    // of the buffer with a private (copy-on-write) view of the sealed file,
-    // which nothing can change any more. The buffer stays readable and
-    // writable memory of this process, as it was.
-    let p = unsafe {
-        libc::mmap(
-            inner_start as *mut libc::c_void,
-            inner_end - inner_start,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_POPULATE,
-            fd.as_raw_fd(),
-            file_off as libc::off_t,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        let e = io::Error::last_os_error();
-        // Nothing was replaced: fall back to copying.
-        // SAFETY: as in the copying branch above.
-        unsafe { std::ptr::copy_nonoverlapping(src.ptr().add(skew), dst, len) };
-        log::debug!("mapping an image's shared memory failed ({e}); copied it instead");
-        return Ok(());
+
+    /// The memfd, for the worker.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.memfd.raw()
     }
-    // The partial pages at the ends.
-    let head = inner_start - start;
-    let tail = end - inner_end;
-    // SAFETY: both ranges lie inside `dst`'s `len` bytes and inside the
-    // source mapping; they do not overlap the source.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src.ptr().add(skew), dst, head);
-        std::ptr::copy_nonoverlapping(src.ptr().add(skew + (inner_end - start)), inner_end as *mut u8, tail);
+
+    /// Ends the sharing (see the type's documentation): afterwards the
+    /// buffer holds the worker's bytes and nothing else can change them.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        if let Some((start, len)) = self.inner {
+            let off = start - self.dst as usize + self.skew;
+            // SAFETY: the same range as the shared mapping, replaced in
+            // place by a private view of the same file pages.
+            let p = unsafe {
+                libc::mmap(
+                    start as *mut libc::c_void,
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_FIXED,
+                    self.memfd.raw(),
+                    off as libc::off_t,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if let Err(e) = self.memfd.seal() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the worker still maps the image writable after returning it ({e})"),
+            ));
+        }
+        // The bytes outside the mapped interior (all of them when nothing
+        // was mapped) are copied from the file.
+        let start = self.dst as usize;
+        let end = start + self.len;
+        let ranges = match self.inner {
+            Some((a, l)) => [(start, a), (a + l, end)],
+            None => [(start, end), (end, end)],
+        };
+        for (from, to) in ranges {
+            if to > from {
+                // SAFETY: [from, to) lies inside the caller's buffer (the
+                // constructor's contract), outside the mapped interior.
+                let buf = unsafe { std::slice::from_raw_parts_mut(from as *mut u8, to - from) };
+                read_exact_at(&self.memfd, buf, (from - start + self.skew) as u64)?;
+            }
+        }
+        self.finished = true;
+        Ok(())
     }
-    Ok(())
+}
+
+/// Reads exactly `buf.len()` bytes of `m` at `off`.
+fn read_exact_at(m: &Memfd, buf: &mut [u8], off: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = std::mem::ManuallyDrop::new(
+        // SAFETY: a borrowed view of the memfd's descriptor, never closed
+        // (ManuallyDrop).
+        unsafe { std::fs::File::from_raw_fd(m.raw()) },
+    );
+    f.read_exact_at(buf, off)
 }
 
 #[cfg(test)]
@@ -254,22 +399,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sealed_memfd_becomes_a_buffer_with_and_without_mapping() {
+    fn a_shared_image_becomes_the_buffer_with_and_without_mapping() {
         let page = page_size();
         for (len, zero_copy) in [(40 * page + 123, true), (40 * page + 123, false), (100, true)] {
             let mut dst = vec![0u8; len];
-            let skew = dst.as_ptr() as usize % page;
-            let m = Memfd::new("t", skew + len).unwrap();
+            // SAFETY: `dst` is ours and not read until `finish`.
+            let shared = unsafe { SharedImage::new(dst.as_mut_ptr(), len, zero_copy) }.unwrap();
             {
-                let map = m.map_shared().unwrap();
+                // What the worker does: map the memfd and write the image.
+                let f = std::mem::ManuallyDrop::new(
+                    // SAFETY: a borrowed view, never closed.
+                    unsafe { std::fs::File::from_raw_fd(shared.raw()) },
+                );
+                let map = Mapping::new(
+                    f.as_raw_fd(),
+                    shared.skew + len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                )
+                .unwrap();
                 for i in 0..len {
                     // SAFETY: the mapping holds skew + len bytes.
-                    unsafe { *map.ptr().add(skew + i) = (i % 251) as u8 };
+                    unsafe { *map.ptr().add(shared.skew + i) = (i % 251) as u8 };
                 }
             }
-            m.seal().unwrap();
-            // SAFETY: `dst` is ours and unreferenced.
-            unsafe { adopt(&m.fd, dst.as_mut_ptr(), len, zero_copy) }.unwrap();
+            shared.finish().unwrap();
             assert!(dst.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
             // Writable afterwards, privately.
             dst[len / 2] = 7;
@@ -278,10 +432,17 @@ mod tests {
     }
 
     #[test]
-    fn unsealed_memory_is_refused() {
-        let m = Memfd::new("t", 8192).unwrap();
-        let mut dst = vec![0u8; 100];
-        // SAFETY: `dst` is ours.
-        assert!(unsafe { adopt(&m.fd, dst.as_mut_ptr(), 100, true) }.is_err());
+    fn a_worker_that_keeps_its_mapping_is_caught() {
+        let page = page_size();
+        let len = 40 * page;
+        let mut dst = vec![0u8; len];
+        // SAFETY: as above.
+        let shared = unsafe { SharedImage::new(dst.as_mut_ptr(), len, true) }.unwrap();
+        let f = std::mem::ManuallyDrop::new(
+            // SAFETY: a borrowed view, never closed.
+            unsafe { std::fs::File::from_raw_fd(shared.raw()) },
+        );
+        let _kept = Mapping::new(f.as_raw_fd(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED).unwrap();
+        assert!(shared.finish().is_err());
     }
 }

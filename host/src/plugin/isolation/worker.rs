@@ -262,6 +262,7 @@ impl Pool {
             fds,
             ctx,
             self.config.call_timeout,
+            self.config.zero_copy,
         );
         if let Err(death) = &r {
             // The worker is finished: reap it and count the failure.
@@ -318,6 +319,7 @@ fn serve_call(
     fds: &[RawFd],
     ctx: &mut CallCtx<'_>,
     timeout: Duration,
+    zero_copy: bool,
 ) -> std::result::Result<Message, Death> {
     if proc.chan.send(&msg.buf, fds).is_err() {
         return Err(death_of(proc));
@@ -346,7 +348,7 @@ fn serve_call(
             return Err(Death::Garbled("an empty message".into()));
         };
         let answer = match t {
-            tag::READ | tag::WRITE | tag::SEEK | tag::ALLOC => callback(t, body, ctx),
+            tag::READ | tag::WRITE | tag::SEEK | tag::ALLOC => callback(t, body, ctx, zero_copy),
             tag::LOG => {
                 forward_log(body);
                 continue;
@@ -355,7 +357,12 @@ fn serve_call(
         };
         match answer {
             Ok(a) => {
-                if proc.chan.send(&a.buf, &[]).is_err() {
+                // An image's memory goes with its answer.
+                let fds: Vec<RawFd> = match (t, &ctx.buffer) {
+                    (tag::ALLOC, Some(b)) => b.shared.as_ref().map(|s| s.raw()).into_iter().collect(),
+                    _ => Vec::new(),
+                };
+                if proc.chan.send(&a.buf, &fds).is_err() {
                     return Err(death_of(proc));
                 }
             }
@@ -387,7 +394,7 @@ fn forward_log(body: &[u8]) {
 }
 
 /// Answers one callback; an `Err` is a protocol violation.
-fn callback(t: u8, body: &[u8], ctx: &mut CallCtx<'_>) -> std::io::Result<Enc> {
+fn callback(t: u8, body: &[u8], ctx: &mut CallCtx<'_>, zero_copy: bool) -> std::io::Result<Enc> {
     let mut d = Dec::new(body);
     let io_error = |ctx: &mut CallCtx<'_>, e: Error| {
         let text = e.to_string();
@@ -457,7 +464,7 @@ fn callback(t: u8, body: &[u8], ctx: &mut CallCtx<'_>) -> std::io::Result<Enc> {
                 m.str("alloc was called more than once in one call");
                 return Ok(m);
             }
-            match HostBuffer::new(code, &shape, &limits) {
+            match HostBuffer::new(code, &shape, &limits, zero_copy) {
                 Ok(b) => {
                     let mut m = Enc::new(tag::SKEW);
                     m.u64((b.ptr as usize % shm::page_size()) as u64);
@@ -486,6 +493,8 @@ pub(crate) struct HostBuffer {
     bytes: usize,
     layout: std::alloc::Layout,
     filled: bool,
+    /// The memory shared with the worker while it decodes.
+    shared: Option<shm::SharedImage>,
 }
 
 // SAFETY: the buffer is plain memory owned by this value.
@@ -494,7 +503,7 @@ unsafe impl Send for HostBuffer {}
 impl HostBuffer {
     /// Checks the request against the limits (the same checks as an
     /// in-process allocation) and allocates.
-    fn new(code: u32, shape: &[u64], limits: &Limits) -> std::result::Result<HostBuffer, String> {
+    fn new(code: u32, shape: &[u64], limits: &Limits, zero_copy: bool) -> std::result::Result<HostBuffer, String> {
         let dtype = Dtype::from_code(code).ok_or_else(|| format!("unknown dtype code {code}"))?;
         if shape.len() > 32 {
             return Err(format!("{} dimensions (at most 32)", shape.len()));
@@ -532,7 +541,7 @@ impl HostBuffer {
             }
             p
         };
-        Ok(HostBuffer {
+        let mut buffer = HostBuffer {
             dtype,
             dims,
             shape: shape.to_vec(),
@@ -540,18 +549,23 @@ impl HostBuffer {
             bytes,
             layout,
             filled: bytes == 0,
-        })
+            shared: None,
+        };
+        if bytes > 0 {
+            // SAFETY: `ptr` is the buffer's own allocation of `bytes`
+            // bytes; it lives (and is not read) until the sharing ends in
+            // `fill`, or in the SharedImage's drop, before the buffer's.
+            let shared = unsafe { shm::SharedImage::new(ptr, bytes, zero_copy) };
+            buffer.shared = Some(shared.map_err(|e| format!("no shared memory for the image: {e}"))?);
+        }
+        Ok(buffer)
     }
 
-    /// Fills the buffer from the worker's sealed memfd.
-    fn fill(&mut self, fd: Option<&OwnedFd>, zero_copy: bool) -> std::io::Result<()> {
-        if self.bytes == 0 {
-            return Ok(());
+    /// Ends the sharing: the buffer holds the worker's image, sealed.
+    fn fill(&mut self) -> std::io::Result<()> {
+        if let Some(shared) = self.shared.take() {
+            shared.finish()?;
         }
-        let fd = fd.ok_or_else(|| wire::bad("an image without its memory"))?;
-        // SAFETY: `ptr` is this value's own allocation of `bytes` bytes,
-        // referenced by nothing else.
-        unsafe { shm::adopt(fd, self.ptr, self.bytes, zero_copy)? };
         self.filled = true;
         Ok(())
     }
@@ -817,7 +831,7 @@ impl Instance for IsolatedInstance {
         if buffer.dtype.code() != code || buffer.shape != shape {
             return Err(garbled("an image unlike the one allocated"));
         }
-        if let Err(e) = buffer.fill(reply.fds.first(), self.format.pool.config.zero_copy) {
+        if let Err(e) = buffer.fill() {
             return Err(garbled(&e.to_string()));
         }
         Ok(Image {

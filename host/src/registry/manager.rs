@@ -583,6 +583,18 @@ impl FormatManager {
         {
             hint = format!(": no registered format handles '{ext}'");
         }
+        let broken = self
+            .read()
+            .reports
+            .iter()
+            .filter(|r| matches!(r.status, PluginStatus::Quarantined | PluginStatus::Rejected))
+            .count();
+        if broken > 0 {
+            hint.push_str(&format!(
+                " ({broken} plugin file{} could not be loaded: see `imageio plugins`)",
+                if broken == 1 { "" } else { "s" }
+            ));
+        }
         Error::NoFormatFound {
             action,
             uri: Error::short_uri(request.filename()),

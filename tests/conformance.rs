@@ -176,4 +176,52 @@ fn liars_are_caught() {
         t.contains("LIAR options") && t.contains("reading accepts the unknown option"),
         "{t}"
     );
+
+    let o = check(&c_fixture("liar_uncoded"), &args);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("LIAR error messages") && t.contains("left err->code unset"),
+        "{t}"
+    );
+}
+
+/// `--keep DIR` saves the inputs that failed; the report's lines come out
+/// as the checks finish (the verdict last).
+#[test]
+fn failing_inputs_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("x.liar");
+    let mut bytes = b"LIAR\x10\x0c".to_vec();
+    bytes.extend((0..16 * 12).map(|i| (i * 7 % 251) as u8 + 1));
+    std::fs::write(&sample, &bytes).unwrap();
+    let keep = dir.path().join("kept");
+    let o = check(
+        &c_fixture("liar_invents"),
+        &[
+            "--sample",
+            &format!("LIAR={}", sample.display()),
+            "--keep",
+            keep.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    let kept: Vec<String> = std::fs::read_dir(&keep)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !kept.is_empty()
+            && kept
+                .iter()
+                .all(|k| k.starts_with("LIAR-damaged-") && k.ends_with("-invented-pixels.bin")),
+        "{kept:?}"
+    );
+    // Each kept file is a truncation of the sample.
+    for k in &kept {
+        let b = std::fs::read(keep.join(k)).unwrap();
+        assert!(b.len() < bytes.len() && bytes.starts_with(&b), "{k}");
+    }
+    let t = text(&o);
+    assert!(t.trim_end().lines().last().unwrap().starts_with("result: FAIL"), "{t}");
 }

@@ -192,6 +192,9 @@ pub enum Error {
         message: String,
         /// The plugin gave no message; `message` is the host's.
         no_message: bool,
+        /// The plugin failed without setting `err->code` (the ABI says it
+        /// must); the status it returned is used.
+        code_unset: bool,
     },
     /// A plugin panicked; it stays loaded and usable for new requests.
     #[error("{uri}: format {format} ({plugin}) panicked: {message}")]
@@ -383,6 +386,12 @@ impl Error {
     /// then the host's).
     pub fn plugin_gave_no_message(&self) -> bool {
         matches!(self, Error::Plugin { no_message: true, .. })
+    }
+
+    /// Whether a plugin reported this error without setting `err->code`
+    /// (its returned status was used).
+    pub fn plugin_left_code_unset(&self) -> bool {
+        matches!(self, Error::Plugin { code_unset: true, .. })
     }
 
     /// Shortens a URI for messages the way imageio does (`repr` cut to 60 characters).

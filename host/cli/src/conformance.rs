@@ -272,6 +272,9 @@ const UNKNOWN_OPTION: &str = "iio_conformance_no_such_option";
 struct Errors {
     seen: usize,
     without_message: Vec<String>,
+    /// Failures that left `err->code` unset (the ABI says the callee sets
+    /// it to the status it returns).
+    code_unset: Vec<String>,
 }
 
 impl Errors {
@@ -280,6 +283,9 @@ impl Errors {
             self.seen += 1;
             if m.trim().is_empty() || e.plugin_gave_no_message() {
                 self.without_message.push(what.to_owned());
+            }
+            if e.plugin_left_code_unset() {
+                self.code_unset.push(what.to_owned());
             }
         }
     }
@@ -642,6 +648,19 @@ fn read_damaged_detail(
     input: DamagedInput,
     whole: Option<&[Image]>,
 ) -> (CaseOutcome, Option<String>) {
+    let (o, why, _) = read_damaged_noted(fm, format, input, whole);
+    (o, why)
+}
+
+/// Like [`read_damaged_detail`], also saying whether the error left
+/// `err->code` unset.
+fn read_damaged_noted(
+    fm: &FormatManager,
+    format: &str,
+    input: DamagedInput,
+    whole: Option<&[Image]>,
+) -> (CaseOutcome, Option<String>, bool) {
+    let mut code_unset = false;
     let outcome = match read_all(fm, format, input.bytes) {
         Ok(images) => {
             let invented = input.truncated
@@ -663,14 +682,18 @@ fn read_damaged_detail(
             return (
                 if hung { CaseOutcome::Hung } else { CaseOutcome::Crashed },
                 Some(reason),
+                false,
             );
         }
-        Err(e) => match plugin_message(&e) {
-            Some(m) if m.trim().is_empty() || e.plugin_gave_no_message() => CaseOutcome::SilentError,
-            _ => CaseOutcome::CleanError,
-        },
+        Err(e) => {
+            code_unset = e.plugin_left_code_unset();
+            match plugin_message(&e) {
+                Some(m) if m.trim().is_empty() || e.plugin_gave_no_message() => CaseOutcome::SilentError,
+                _ => CaseOutcome::CleanError,
+            }
+        }
     };
-    (outcome, None)
+    (outcome, None, code_unset)
 }
 
 /// Runs the damaged-input phase on `sample`, giving each file's outcome.
@@ -683,13 +706,21 @@ pub fn damaged_phase(fm: &FormatManager, format: &str, sample: &[u8], mut each: 
 
 /// The damaged-input phase in this process (the plugin's calls go to its
 /// worker when it is isolated): stops at the first crash or hang.
-fn damaged_in_process(fm: &FormatManager, format: &str, sample: &[u8], keep: Option<&Path>) -> Damaged {
+fn damaged_in_process(
+    fm: &FormatManager,
+    format: &str,
+    sample: &[u8],
+    keep: Option<&Path>,
+    errors: &mut Errors,
+) -> Damaged {
     let mut counts = [0usize; OUTCOMES];
+    let mut uncoded = 0;
     let mut problem = None;
     let whole = read_all(fm, format, sample.to_vec()).ok();
     for (n, input) in damaged_inputs(sample).into_iter().enumerate() {
         let bytes = keep.map(|_| input.bytes.clone());
-        let (o, why) = read_damaged_detail(fm, format, input, whole.as_deref());
+        let (o, why, code_unset) = read_damaged_noted(fm, format, input, whole.as_deref());
+        uncoded += usize::from(code_unset);
         if o.failed()
             && let Some(b) = &bytes
         {
@@ -707,6 +738,9 @@ fn damaged_in_process(fm: &FormatManager, format: &str, sample: &[u8], keep: Opt
             }
             o => counts[o as usize] += 1,
         }
+    }
+    if uncoded > 0 {
+        errors.code_unset.push(format!("{uncoded} damaged files"));
     }
     summarize(counts, problem)
 }
@@ -1083,7 +1117,7 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
             let timeout = options.timeout.unwrap_or(Duration::from_secs(120));
             let (mut detail, failed, counts) = match &options.worker {
                 Some(w) if !isolated => damaged_in_child(w, path, name, &bytes, timeout),
-                _ => damaged_in_process(&fm, name, &bytes, options.keep.as_deref()),
+                _ => damaged_in_process(&fm, name, &bytes, options.keep.as_deref(), &mut errors),
             };
             if sample.is_none() {
                 detail.push_str(" (garbage only: no valid sample; pass --sample NAME=FILE)");
@@ -1107,20 +1141,28 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
                 None => report.push(f, "threads", Outcome::Skip, "no valid sample (pass --sample NAME=FILE)"),
             }
         }
-        if errors.without_message.is_empty() {
+        let mut wrong = Vec::new();
+        if !errors.without_message.is_empty() {
+            wrong.push(format!(
+                "errors without a message: {}",
+                errors.without_message.join(", ")
+            ));
+        }
+        if !errors.code_unset.is_empty() {
+            wrong.push(format!(
+                "failures that left err->code unset (it must be the status returned): {}",
+                errors.code_unset.join(", ")
+            ));
+        }
+        if wrong.is_empty() {
             report.push(
                 f,
                 "error messages",
                 Outcome::Pass,
-                format!("all {} errors seen had a message", errors.seen),
+                format!("all {} errors seen had a message and their code", errors.seen),
             );
         } else {
-            report.push(
-                f,
-                "error messages",
-                Outcome::Fail,
-                format!("errors without a message: {}", errors.without_message.join(", ")),
-            );
+            report.push(f, "error messages", Outcome::Fail, wrong.join("; "));
         }
     }
     report

@@ -99,6 +99,8 @@ pub(crate) struct Failure {
     pub message: String,
     /// The plugin gave no message; `message` is the host's.
     pub no_message: bool,
+    /// The plugin did not set `err->code`.
+    pub code_unset: bool,
 }
 
 /// Where a failure happened, for its error.
@@ -121,6 +123,7 @@ impl Failure {
             code,
             message: message.into(),
             no_message: false,
+            code_unset: false,
         }
     }
 
@@ -137,6 +140,7 @@ impl Failure {
                 message
             },
             no_message,
+            code_unset: false,
         }
     }
 
@@ -171,6 +175,7 @@ impl Failure {
                 code: plugin_code(code),
                 message: self.message,
                 no_message: self.no_message,
+                code_unset: self.code_unset,
             },
         }
     }

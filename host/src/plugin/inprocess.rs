@@ -87,10 +87,9 @@ impl Table {
         }
         // The message is NUL-terminated within the buffer, or stops at its end.
         let bytes: Vec<u8> = err.message.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-        Err(Failure::from_plugin(
-            status,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        ))
+        let mut f = Failure::from_plugin(status, String::from_utf8_lossy(&bytes).into_owned());
+        f.code_unset = err.code != status;
+        Err(f)
     }
 
     /// The host error for a failed call on `uri` (see [`Failure::into_error`]).

@@ -515,6 +515,7 @@ pub(crate) const LIMITS_FAILURE: i64 = -1001;
 pub(crate) fn failure(e: &crate::Error) -> Enc {
     use crate::Error;
     use imageio_plugin_api::ffi;
+    let code_unset = e.plugin_left_code_unset();
     let (code, message, no_message): (i64, String, bool) = match e {
         Error::Plugin {
             code,
@@ -531,6 +532,9 @@ pub(crate) fn failure(e: &crate::Error) -> Enc {
         other => (i64::from(ffi::IIO_ERR_INTERNAL), other.to_string(), false),
     };
     let mut m = Enc::new(tag::FAILED);
-    m.i64(code).str(&message).u8(u8::from(no_message));
+    m.i64(code)
+        .str(&message)
+        .u8(u8::from(no_message))
+        .u8(u8::from(code_unset));
     m
 }

@@ -171,8 +171,8 @@ impl Pool {
         }
         let fd = child_end.raw();
         // SAFETY: between fork and exec the closure calls only
-        // async-signal-safe functions (dup2, setrlimit) on descriptors and
-        // values prepared before the fork.
+        // async-signal-safe functions (dup2, setrlimit, prctl) on
+        // descriptors and values prepared before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 // The socket on fd 3 (dup2 clears close-on-exec).
@@ -187,6 +187,9 @@ impl Pool {
                     rlim_max: 0,
                 };
                 libc::setrlimit(libc::RLIMIT_CORE, &none);
+                // It can never gain privileges (setuid programs it might
+                // run stay unprivileged).
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
                 Ok(())
             });
         }
@@ -634,6 +637,7 @@ impl IsolatedFormat {
         let code = d.i64().unwrap_or(i64::from(imageio_plugin_api::ffi::IIO_ERR_INTERNAL));
         let message = d.str().unwrap_or_default();
         let no_message = d.u8().unwrap_or(0) != 0;
+        let code_unset = d.u8().unwrap_or(0) != 0;
         match code {
             wire::PROTOCOL_FAILURE => Error::Protocol {
                 uri: uri.to_owned(),
@@ -645,6 +649,7 @@ impl IsolatedFormat {
             code => {
                 let mut f = Failure::from_plugin(code as i32, if no_message { String::new() } else { message });
                 f.no_message = no_message;
+                f.code_unset = code_unset;
                 f.into_error(
                     &Call {
                         uri,

@@ -106,6 +106,26 @@ fn standard_plugins_obey_the_callers_limits() {
         .unwrap();
     let err = imageio::mimread(tiff, &Options::default().with_limits(two)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Limits, "{err}");
+    // A writer that must keep its frames until close (animated WebP) keeps
+    // no more than the limits allow.
+    let err = imageio::mimwrite(
+        "<bytes>",
+        &frames,
+        &Options::default().with_format("WEBP").with_limits(two),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Limits, "{err}");
+    let small = Limits {
+        max_alloc_bytes: 100,
+        ..Limits::DEFAULT
+    };
+    let err = imageio::mimwrite(
+        "<bytes>",
+        &frames,
+        &Options::default().with_format("WEBP").with_limits(small),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("kept until close"), "{err}");
     // Decoding budget: 3 frames of the page are 3*h*w pixels.
     let budget = Limits {
         max_total_pixels: 3 * h * w - 1,

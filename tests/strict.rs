@@ -208,3 +208,40 @@ fn truncated_files_are_errors_in_every_format() {
         }
     }
 }
+
+/// With `accept_truncated`, PNG and NPY files cut inside their pixel data
+/// read as far as they go: the full shape, the leading rows as Pillow and
+/// numpy wrote them, zeros after, and `truncated: true` in the metadata.
+/// Without it, the error says how to ask.
+#[test]
+fn accept_truncated_reads_png_and_npy_as_far_as_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import sys, numpy as np\nfrom PIL import Image\n\
+                  a = (np.random.default_rng(2).random((64, 80, 3)) * 255).astype('uint8')\n\
+                  Image.fromarray(a).save(sys.argv[1] + '/x.png', compress_level=0)\n\
+                  np.save(sys.argv[1] + '/x.npy', a)\n";
+    py(script, &[dir.path()]);
+    for ext in ["png", "npy"] {
+        let whole = std::fs::read(dir.path().join(format!("x.{ext}"))).unwrap();
+        let full = imageio::imread(whole.clone(), &Options::default()).unwrap();
+        let cut = whole[..whole.len() * 2 / 3].to_vec();
+        let strict = imageio::imread(cut.clone(), &Options::default()).unwrap_err();
+        assert!(strict.to_string().contains("accept_truncated=true"), "{ext}: {strict}");
+        let opts = Options::default().with_kwarg("accept_truncated", true);
+        let im = imageio::imread(cut, &opts).unwrap();
+        assert_eq!(im.shape(), full.shape(), "{ext}");
+        assert_eq!(im.meta.get("truncated"), Some(&Value::Bool(true)), "{ext}");
+        let (a, b) = (im.data.to_bytes(), full.data.to_bytes());
+        // The first rows are intact, the last are zeros.
+        let row = 80 * 3;
+        assert_eq!(a[..10 * row], b[..10 * row], "{ext}: the leading rows");
+        assert!(
+            a[a.len() - row..].iter().all(|&v| v == 0),
+            "{ext}: the missing rows are zeros"
+        );
+        // A whole file with the option reads as usual, without the flag.
+        let im = imageio::imread(whole, &opts).unwrap();
+        assert_eq!(im.data, full.data);
+        assert_eq!(im.meta.get("truncated"), None);
+    }
+}

@@ -73,7 +73,7 @@ pub use format::{
     frame_duration_ms, image_shape, lists_extension, parse_extensions,
 };
 pub use limits::{LIMIT_NAMES, Limits};
-pub use request::{Options, Request};
+pub use request::{ACCEPT_TRUNCATED, Options, Request, truncated_error};
 pub use sink::{Dtype, Element, ImageSink};
 pub use stream::Stream;
 pub use value::Value;

@@ -120,6 +120,18 @@ impl<'a> Request<'a> {
     }
 }
 
+/// The option that reads truncated or damaged files as far as they go.
+pub const ACCEPT_TRUNCATED: &str = "accept_truncated";
+
+/// The error of a reader that met a truncated or damaged file while
+/// `accept_truncated` is off: `what` (naming the format and the damage),
+/// then how to read it anyway.
+pub fn truncated_error(what: impl std::fmt::Display) -> Error {
+    Error::corrupt(format!(
+        "{what} (the file is truncated or damaged; the option accept_truncated=true reads what there is)"
+    ))
+}
+
 /// The caller's options for one request, with helpers that turn an unknown or
 /// mistyped option into a clear error.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -189,6 +201,13 @@ impl Options {
                 )));
             }
         })
+    }
+
+    /// The `accept_truncated` option (Pillow's `LOAD_TRUNCATED_IMAGES`):
+    /// `false` unless given. A reader that honours it reads a truncated or
+    /// damaged file as far as it goes and sets the metadata `truncated`.
+    pub fn accept_truncated(&self) -> Result<bool> {
+        Ok(self.get_bool(ACCEPT_TRUNCATED)?.unwrap_or(false))
     }
 
     /// A boolean option (an integer counts as true when non-zero).

@@ -30,7 +30,9 @@ impl Format for Npy {
     }
 
     fn open_reader(req: &Request<'_>) -> Result<NpyReader> {
-        req.options()?.check_known("NPY", &[])?;
+        let options = req.options()?;
+        options.check_known("NPY", &[imageio_plugin_api::ACCEPT_TRUNCATED])?;
+        let accept_truncated = options.accept_truncated()?;
         let mut stream = req.stream()?;
         let header = read_header(&mut stream)?;
         let data_start = stream.stream_position()?;
@@ -40,6 +42,7 @@ impl Format for Npy {
             header,
             data_start,
             stacked,
+            accept_truncated,
         })
     }
 
@@ -194,6 +197,22 @@ pub struct NpyReader {
     header: Header,
     data_start: u64,
     stacked: bool,
+    /// Read a file whose data ends early as far as it goes (zeros after).
+    accept_truncated: bool,
+}
+
+/// Reads into `buf` until it is full or the stream ends; the bytes read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(got)
 }
 
 /// Reverses the bytes of each `size`-byte element.
@@ -265,7 +284,9 @@ impl Reader for NpyReader {
         if out.len() != frame_bytes {
             return Err(Error::internal("unexpected buffer size"));
         }
-        let truncated = || Error::corrupt(format!("the NPY data is truncated (expected {total} elements)"));
+        let truncated =
+            || imageio_plugin_api::truncated_error(format!("the NPY data is truncated (expected {total} elements)"));
+        let mut short = false;
         if h.fortran && h.shape.len() > 1 {
             // Read the whole array, then pick this image out in C order.
             let all_bytes = usize::try_from(total.saturating_mul(size as u64))
@@ -276,7 +297,11 @@ impl Reader for NpyReader {
             self.stream.seek(SeekFrom::Start(self.data_start))?;
             (&mut self.stream).take(all_bytes as u64).read_to_end(&mut all)?;
             if all.len() != all_bytes {
-                return Err(truncated());
+                if !self.accept_truncated {
+                    return Err(truncated());
+                }
+                short = true;
+                all.resize(all_bytes, 0);
             }
             let mut c_order = vec![0u8; all_bytes];
             fortran_to_c(&all, &mut c_order, &h.shape, size);
@@ -285,7 +310,13 @@ impl Reader for NpyReader {
         } else {
             let offset = self.data_start + index * frame_bytes as u64;
             self.stream.seek(SeekFrom::Start(offset))?;
-            self.stream.read_exact(out).map_err(|_| truncated())?;
+            if read_up_to(&mut self.stream, out)? < out.len() {
+                if !self.accept_truncated {
+                    return Err(truncated());
+                }
+                // What is missing stays zero (the host's buffer is zeroed).
+                short = true;
+            }
         }
         if h.swap {
             swap_bytes(out, size);
@@ -294,6 +325,9 @@ impl Reader for NpyReader {
             for v in out.iter_mut() {
                 *v = u8::from(*v != 0);
             }
+        }
+        if short {
+            sink.set_meta("truncated", &Value::Bool(true))?;
         }
         sink.set_meta("fortran_order", &Value::Bool(h.fortran))?;
         sink.set_meta("descr", &Value::Str(h.descr))?;

@@ -87,7 +87,9 @@ impl Format for Png {
     }
 
     fn open_reader(req: &Request<'_>) -> Result<PngReader> {
-        req.options()?.check_known("PNG", &[])?;
+        let options = req.options()?;
+        options.check_known("PNG", &[imageio_plugin_api::ACCEPT_TRUNCATED])?;
+        let accept_truncated = options.accept_truncated()?;
         let limits = req.limits();
         let mut stream = req.stream()?;
         let start = stream.stream_position()?;
@@ -101,6 +103,7 @@ impl Format for Png {
             start,
             header,
             limits,
+            accept_truncated,
         })
     }
 
@@ -229,6 +232,21 @@ pub struct PngReader {
     start: u64,
     header: Header,
     limits: Limits,
+    /// Read image data that ends early or is damaged as far as it goes.
+    accept_truncated: bool,
+}
+
+/// The outcome of decoding the pixels: with `accept_truncated`, data that
+/// ends early or is damaged leaves the rows decoded so far (zeros after)
+/// and `Ok(true)`; limits and I/O failures stay errors.
+fn decoded(accept_truncated: bool, r: std::result::Result<png::OutputInfo, png::DecodingError>) -> Result<bool> {
+    match r {
+        Ok(_) => Ok(false),
+        Err(png::DecodingError::LimitsExceeded) => Err(decoding_error(png::DecodingError::LimitsExceeded)),
+        Err(png::DecodingError::IoError(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => Err(e.into()),
+        Err(_) if accept_truncated => Ok(true),
+        Err(e) => Err(imageio_plugin_api::truncated_error(decoding_error(e).message)),
+    }
 }
 
 impl Reader for PngReader {
@@ -241,7 +259,8 @@ impl Reader for PngReader {
             return Err(Error::index_out_of_range(index, 1));
         }
         self.stream.seek(SeekFrom::Start(self.start))?;
-        let mut decoder = decoder(BufReader::new(&mut self.stream), &self.limits);
+        let limits = self.limits;
+        let mut decoder = decoder(BufReader::new(&mut self.stream), &limits);
         decoder.set_transformations(Transformations::EXPAND);
         let mut reader = decoder.read_info().map_err(decoding_error)?;
         check_palette(reader.info())?;
@@ -256,12 +275,14 @@ impl Reader for PngReader {
         let size = reader
             .output_buffer_size()
             .ok_or_else(|| Error::no_memory("the PNG image is too large"))?;
+        let truncated;
+        let accept = self.accept_truncated;
         match depth {
             BitDepth::Sixteen => {
                 // Ask the host first: its limit guards the scratch buffer too.
                 let out = sink.alloc::<u16>(&shape)?;
-                let mut raw = vec![0u8; size];
-                reader.next_frame(&mut raw).map_err(decoding_error)?;
+                let mut raw = limits.alloc_zeroed::<u8>("PNG", "the 16-bit rows", size)?;
+                truncated = decoded(accept, reader.next_frame(&mut raw))?;
                 for (o, b) in out.iter_mut().zip(raw.chunks_exact(2)) {
                     *o = u16::from_be_bytes([b[0], b[1]]);
                 }
@@ -271,7 +292,7 @@ impl Reader for PngReader {
                 if out.len() != size {
                     return Err(Error::internal("unexpected PNG output size"));
                 }
-                reader.next_frame(out).map_err(decoding_error)?;
+                truncated = decoded(accept, reader.next_frame(out))?;
                 for v in out.iter_mut() {
                     *v = u8::from(*v != 0);
                 }
@@ -281,11 +302,14 @@ impl Reader for PngReader {
                 if out.len() != size {
                     return Err(Error::internal("unexpected PNG output size"));
                 }
-                reader.next_frame(out).map_err(decoding_error)?;
+                truncated = decoded(accept, reader.next_frame(out))?;
             }
         }
         for (k, v) in &self.header.meta {
             sink.set_meta(k, v)?;
+        }
+        if truncated {
+            sink.set_meta("truncated", &Value::Bool(true))?;
         }
         Ok(())
     }

@@ -97,6 +97,8 @@ impl Format for Webp {
             still: None,
             frames: Vec::new(),
             size: (0, 0),
+            limits: req.limits(),
+            kept: 0,
         })
     }
 }
@@ -200,6 +202,11 @@ pub struct WebpWriter {
     still: Option<Still>,
     frames: Vec<EncodedFrame>,
     size: (u32, u32),
+    /// The caller's limits: the encoded frames are kept until close (a WebP
+    /// animation's header needs all of them), within the allocation and
+    /// frame limits.
+    limits: imageio_plugin_api::Limits,
+    kept: u64,
 }
 
 /// Encodes one lossless image as a complete simple-format file.
@@ -347,10 +354,15 @@ impl Writer for WebpWriter {
                 self.size.0, self.size.1
             )));
         }
+        let before = self.frames.len();
         if let Some((data, fw, fh, fc, fmeta)) = self.still.take() {
             self.push_frame(&data, fw, fh, fc, &fmeta)?;
         }
-        self.push_frame(image.bytes, w32, h32, color, meta)
+        self.push_frame(image.bytes, w32, h32, color, meta)?;
+        self.limits.check_frames("WEBP", self.frames.len() as u64)?;
+        self.kept += self.frames[before..].iter().map(|f| f.chunk.len() as u64).sum::<u64>();
+        self.limits
+            .check_alloc("WEBP", "the animation's encoded frames (kept until close)", self.kept)
     }
 
     fn set_meta_data(&mut self, meta: &[(String, Value)]) -> Result<()> {

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Runs every (case, tool) of the benchmark, each in its own process, in
+PASSES interleaved passes, and prints the medians of the pass medians with
+ratios against the case's reference peer; writes target/bench-peers.json.
+
+Usage: python drive.py DATA IOBENCH PLUGIN_DIR [PASSES]
+"""
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+# case, file, runs per process, reference peer, tools ("rs"|"py", tool, label)
+CASES = [
+    ("png_decode", "rgb8.png", 5, "iio2", [
+        ("py", "iio2", "imageio.v2.imread"), ("py", "pil", "Pillow"),
+        ("rs", "crate", "png crate"), ("rs", "ours", "imageio-rs"),
+        ("rs", "ours-so", "imageio-rs, plugin .so"), ("rs", "ours-iso", "imageio-rs, plugin .so isolated")]),
+    ("jpeg_decode", "rgb8.jpg", 7, "iio2", [
+        ("py", "iio2", "imageio.v2.imread"), ("py", "pil", "Pillow"),
+        ("rs", "crate", "zune-jpeg"), ("rs", "ours", "imageio-rs"),
+        ("rs", "ours-iso", "imageio-rs, plugin .so isolated")]),
+    ("tiff_read", "rgb8.tif", 9, "tifffile", [
+        ("py", "tifffile", "tifffile.imread"), ("py", "iio2", "imageio.v2.imread"),
+        ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs")]),
+    ("tiffstack_read", "stack.tif", 9, "tifffile", [
+        ("py", "tifffile", "tifffile (every page)"), ("py", "iio2", "imageio.v2.mimread"),
+        ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs mimread")]),
+    ("npy_read", "rgb8.npy", 9, "numpy", [
+        ("py", "numpy", "numpy.load"), ("rs", "crate", "std::fs::read"), ("rs", "ours", "imageio-rs")]),
+    ("ppm_read", "rgb8.ppm", 7, "iio2", [
+        ("py", "iio2", "imageio.v2.imread"), ("py", "pil", "Pillow"), ("rs", "ours", "imageio-rs (C plugin)")]),
+    ("bmp_read", "rgb8.bmp", 7, "iio2", [
+        ("py", "iio2", "imageio.v2.imread"), ("py", "pil", "Pillow"), ("rs", "ours", "imageio-rs")]),
+    ("gif_read", "stack.gif", 5, "iio2", [
+        ("py", "iio2", "imageio.v2.mimread"), ("py", "pil", "Pillow"), ("rs", "ours", "imageio-rs mimread")]),
+    ("png_encode", "rgb8.npy", 3, "iio2", [
+        ("py", "iio2", "imageio.v2.imwrite"), ("py", "pil", "Pillow"),
+        ("rs", "crate", "png crate"), ("rs", "ours", "imageio-rs")]),
+    ("jpeg_encode", "rgb8.npy", 7, "iio2", [
+        ("py", "iio2", "imageio.v2.imwrite q85"), ("py", "pil", "Pillow q85"),
+        ("rs", "crate", "jpeg-encoder"), ("rs", "ours", "imageio-rs q85")]),
+]
+
+
+def one(kind, tool, case, path, runs, iobench, plugin_dir):
+    if kind == "py":
+        cmd = [sys.executable, str(HERE / "pybench.py"), case, tool, str(path), str(runs)]
+    else:
+        cmd = [str(iobench), case, tool, str(path), str(runs)]
+        if tool in ("ours-so", "ours-iso"):
+            cmd.append(str(plugin_dir / "libimageio_png_plugin.so"))
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return None, out.stderr.strip().splitlines()[-1:] or ["failed"]
+    return float(out.stdout.strip().splitlines()[-1]), None
+
+
+def main():
+    data, iobench, plugin_dir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    passes = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    results = {}
+    for p in range(passes):
+        for case, file, runs, _, tools in CASES:
+            for kind, tool, label in tools:
+                ms, err = one(kind, tool, case, data / file, runs, iobench, plugin_dir)
+                results.setdefault((case, label), []).append(ms)
+                if err:
+                    print(f"  {case} {label}: {err[0]}", file=sys.stderr)
+        print(f"pass {p + 1} of {passes} done", file=sys.stderr)
+    rows = []
+    print(f"| case | tool | median ms | spread | vs reference |")
+    print(f"| --- | --- | ---: | ---: | ---: |")
+    for case, file, runs, ref, tools in CASES:
+        ref_label = next(label for kind, tool, label in tools if tool == ref)
+        ref_ms = statistics.median([v for v in results[(case, ref_label)] if v is not None] or [float("nan")])
+        for kind, tool, label in tools:
+            vals = [v for v in results[(case, label)] if v is not None]
+            if not vals:
+                print(f"| {case} | {label} | failed | | |")
+                continue
+            med = statistics.median(vals)
+            spread = max(vals) - min(vals)
+            ratio = ref_ms / med
+            word = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
+            if label == ref_label:
+                word = "reference"
+            print(f"| {case} | {label} | {med:.1f} | {spread:.1f} | {word} |")
+            rows.append({"case": case, "tool": label, "median_ms": med, "spread_ms": spread,
+                         "reference": ref_label, "speedup_vs_reference": ratio, "passes": vals})
+    out = ROOT / "target" / "bench-peers.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(),
+        "cpus": __import__("os").cpu_count(), "passes": passes, "rows": rows}, indent=1))
+    print(f"\n(written to {out})", file=sys.stderr)
+
+
+main()

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Writes the benchmark's images into OUTDIR, deterministically (seeded
+noise over gradients, so the raw pixels are the same on every run; the
+encoded files depend only on the library versions pinned in
+tests/interop/requirements.txt).
+
+  rgb8.npy, .png, .jpg (q90, 4:2:0), .tif (uncompressed), .ppm, .bmp
+        4096x4096 RGB8 (48 MiB of pixels)
+  stack.tif   100 pages of 256x256 RGB8, uncompressed
+  stack.gif   100 frames of 256x256, one global palette
+
+Usage: python gen.py OUTDIR
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+
+def photo(h, w, seed):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack(
+        [xx * 255 / (w - 1), yy * 255 / (h - 1), (xx + yy) * 255 / (w + h - 2)], axis=-1
+    )
+    img += rng.integers(-8, 8, size=img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def main(out):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    a = photo(4096, 4096, 0)
+    np.save(out / "rgb8.npy", a)
+    im = Image.fromarray(a)
+    im.save(out / "rgb8.png")
+    im.save(out / "rgb8.jpg", quality=90, subsampling=2)
+    im.save(out / "rgb8.ppm")
+    im.save(out / "rgb8.bmp")
+    tifffile.imwrite(out / "rgb8.tif", a, photometric="rgb")
+    pages = np.stack([photo(256, 256, 10 + i) for i in range(100)])
+    tifffile.imwrite(out / "stack.tif", pages, photometric="rgb", metadata=None)
+    frames = [Image.fromarray(p).quantize(256, dither=Image.Dither.NONE) for p in pages]
+    frames[0].save(out / "stack.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -30,7 +30,7 @@ CASES = [
         ("py", "tifffile", "tifffile.imread"), ("py", "iio2", "imageio.v2.imread"),
         ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs")]),
     ("tiffstack_read", "stack.tif", 9, "tifffile", [
-        ("py", "tifffile", "tifffile (every page)"), ("py", "iio2", "imageio.v2.mimread"),
+        ("py", "tifffile", "tifffile.imread (the stack)"), ("py", "iio2", "imageio.v2.mimread"),
         ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs mimread")]),
     ("npy_read", "rgb8.npy", 9, "numpy", [
         ("py", "numpy", "numpy.load"), ("rs", "crate", "std::fs::read"), ("rs", "ours", "imageio-rs")]),
@@ -55,7 +55,8 @@ def one(kind, tool, case, path, runs, iobench, plugin_dir):
     else:
         cmd = [str(iobench), case, tool, str(path), str(runs)]
         if tool in ("ours-so", "ours-iso"):
-            cmd.append(str(plugin_dir / "libimageio_png_plugin.so"))
+            fmt = case.split("_")[0]
+            cmd.append(str(plugin_dir / f"libimageio_{fmt}_plugin.so"))
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1:] or ["failed"]

@@ -48,8 +48,7 @@ def runner(case, tool, path):
     if tool == "tifffile":
         import tifffile
 
-        if case == "tiffstack_read":
-            return lambda: [p.asarray() for p in tifffile.TiffFile(path).pages]
+        # A stack reads as one (pages, H, W, C) array, as tifffile does it.
         return lambda: tifffile.imread(path)
     if tool == "numpy":
         return lambda: np.load(path)

@@ -74,10 +74,27 @@ static int in_getc(pnm_in *in) {
   return in->buf[in->pos++];
 }
 
-/* Reads exactly n bytes; returns 0 when the data ends first. */
+/* Reads exactly n bytes; returns 0 when the data ends first. Large reads
+ * go from the stream straight into dst, without the bounce buffer. */
 static int in_read(pnm_in *in, uint8_t *dst, size_t n) {
   while (n > 0) {
     size_t take;
+    if (in->pos == in->len && n >= sizeof in->buf) {
+      size_t got = 0;
+      if (in->eof || in->failed) return 0;
+      if (in->stream->read(in->stream->ctx, dst, n, &got) != IIO_OK) {
+        in->failed = 1;
+        return 0;
+      }
+      if (got == 0 || got > n) {
+        in->eof = 1;
+        return 0;
+      }
+      in->consumed += got;
+      dst += got;
+      n -= got;
+      continue;
+    }
     if (in->pos == in->len && !in_fill(in)) return 0;
     take = in->len - in->pos;
     if (take > n) take = n;
@@ -479,7 +496,8 @@ static iio_status pnm_get_data(iio_instance *handle, uint64_t index, const iio_i
       if (!in_read(in, bytes, (size_t)(count * 2))) return truncated(in, err);
       for (i = 0; i < count; i++) px[i] = (uint16_t)((bytes[2 * i] << 8) | bytes[2 * i + 1]);
     }
-    for (i = 0; i < count && !h->is_bool; i++) {
+    /* No sample can be over a maxval of 255 (bytes) or 65535 (words). */
+    for (i = 0; i < count && !h->is_bool && h->maxval != (wide ? 65535u : 255u); i++) {
       uint64_t v = wide ? ((uint16_t *)data)[i] : ((uint8_t *)data)[i];
       if (v > h->maxval)
         return fail(err, IIO_ERR_CORRUPT, "sample %llu is over maxval %llu", (unsigned long long)v,

@@ -93,6 +93,7 @@ impl Fingerprint {
 }
 
 /// What scanning a file found.
+#[derive(Clone)]
 pub(crate) enum Scanned {
     /// Its table.
     Table(Hello),
@@ -208,7 +209,7 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
         let mut all = CACHE.lock().unwrap_or_else(|p| p.into_inner());
         let entries = loaded(&mut all, c);
         if let Some(e) = entries.iter().find(|e| e.print == print) {
-            return Ok(clone_scanned(&e.scanned));
+            return Ok(e.scanned.clone());
         }
     }
     let scanned = match Pool::spawn(&Serves::File(path.to_owned()), program, config.scan_timeout) {
@@ -228,21 +229,9 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
         Err(ScanOutcome::Unavailable(why)) => return Err(why),
     };
     if let Some(c) = &cache {
-        record(c, print, clone_scanned(&scanned));
+        record(c, print, scanned.clone());
     }
     Ok(scanned)
-}
-
-fn clone_scanned(s: &Scanned) -> Scanned {
-    match s {
-        Scanned::Table(h) => {
-            let mut m = Enc::default();
-            h.encode(&mut m);
-            Scanned::Table(Hello::decode(&mut Dec::new(&m.buf)).expect("a table encodes and decodes"))
-        }
-        Scanned::Rejected(m, k) => Scanned::Rejected(m.clone(), *k),
-        Scanned::Quarantined(r) => Scanned::Quarantined(r.clone()),
-    }
 }
 
 /// Puts `scanned` in the cache for `print`, replacing the file's older

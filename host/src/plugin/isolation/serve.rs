@@ -118,28 +118,35 @@ pub(crate) fn load_error_kind(e: &loader::LoadError) -> u8 {
 
 /// The `HELLO` message: the plugin's table as the host registers it.
 fn hello(table: &PluginTable) -> Enc {
-    let mut m = Enc::new(tag::HELLO);
     let info = table.formats.first().map(|f| f.backend.plugin());
-    m.str(&table.id)
-        .str(info.map_or("", |i| i.version.as_str()))
-        .u8(u8::from(info.is_some_and(|i| i.is_serialized())))
-        .u32(table.formats.len() as u32);
-    for f in &table.formats {
-        let caps = f.backend.capabilities();
-        m.str(&f.name)
-            .str(&f.description)
-            .str(&f.extensions)
-            .str(&f.modes)
-            .u8(u8::from(caps.read) | (u8::from(caps.write) << 1))
-            .u32(f.signatures.len() as u32);
-        for s in &f.signatures {
-            m.signature(s);
-        }
-    }
+    let described = Hello {
+        id: table.id.clone(),
+        version: info.map_or_else(String::new, |i| i.version.clone()),
+        serialized: info.is_some_and(|i| i.is_serialized()),
+        formats: table
+            .formats
+            .iter()
+            .map(|f| {
+                let caps = f.backend.capabilities();
+                HelloFormat {
+                    name: f.name.clone(),
+                    description: f.description.clone(),
+                    extensions: f.extensions.clone(),
+                    modes: f.modes.clone(),
+                    read: caps.read,
+                    write: caps.write,
+                    signatures: f.signatures.clone(),
+                }
+            })
+            .collect(),
+    };
+    let mut m = Enc::new(tag::HELLO);
+    described.encode(&mut m);
     m
 }
 
 /// A format as `HELLO` describes it.
+#[derive(Clone)]
 pub(crate) struct HelloFormat {
     pub name: String,
     pub description: String,
@@ -151,6 +158,7 @@ pub(crate) struct HelloFormat {
 }
 
 /// A plugin's table as `HELLO` describes it.
+#[derive(Clone)]
 pub(crate) struct Hello {
     pub id: String,
     pub version: String,

@@ -3,7 +3,7 @@
 
 use crate::write::{TiffWriter, parse_compression};
 use imageio_plugin_api::{Dtype, Error, Format, ImageSink, Reader, Request, Result, Signature, Stream, Value};
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Seek};
 use tiff::decoder::{Decoder, Limits};
 use tiff::tags::Tag;
 use tiff::{ColorType, TiffError};
@@ -38,10 +38,12 @@ impl Format for Tiff {
     fn open_reader(req: &Request<'_>) -> Result<TiffReader> {
         req.options()?.check_known("TIFF", &[])?;
         let mut stream = req.stream()?;
-        let start = stream.stream_position()?;
         crate::scan::check_directories(&mut stream)?;
         let limits = req.limits();
-        let mut decoder = new_decoder(&mut stream, &limits)?;
+        // One decoder for the reader's life: it owns the stream, and knows
+        // every IFD's offset after this walk, so reading page i later is a
+        // direct seek (no walk from page 0, no new buffers).
+        let mut decoder = new_decoder(stream, &limits)?;
         let mut pages = vec![page_info(&mut decoder)?];
         while decoder.more_images() {
             if pages.len() >= 1 << 20 {
@@ -51,15 +53,12 @@ impl Format for Tiff {
             decoder.next_image().map_err(tiff_error)?;
             pages.push(page_info(&mut decoder)?);
         }
-        drop(decoder);
         let volumes = series(&pages);
         Ok(TiffReader {
-            stream,
-            start,
+            decoder,
             pages,
             volumes,
             volume: matches!(req.image_mode(), 'v' | 'V'),
-            limits,
         })
     }
 
@@ -89,10 +88,10 @@ pub(crate) fn tiff_error(e: TiffError) -> Error {
 /// decoded image within the image limit, its strip and tile buffers within
 /// the allocation limit (at most 512 MiB), a tag's values within the
 /// metadata limit.
-fn new_decoder<'s>(
-    stream: &'s mut Stream,
+fn new_decoder<R: std::io::Read + Seek>(
+    stream: R,
     request: &imageio_plugin_api::Limits,
-) -> Result<Decoder<BufReader<&'s mut Stream>>> {
+) -> Result<Decoder<BufReader<R>>> {
     let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     let mut limits = Limits::default();
     limits.decoding_buffer_size = as_usize(request.max_image_bytes);
@@ -245,13 +244,11 @@ fn series(pages: &[Page]) -> Vec<std::ops::Range<usize>> {
 
 /// An open TIFF reader.
 pub struct TiffReader {
-    stream: Stream,
-    start: u64,
+    decoder: Decoder<BufReader<Stream>>,
     pages: Vec<Page>,
     /// The pages of each volume (modes `v` and `V`).
     volumes: Vec<std::ops::Range<usize>>,
     volume: bool,
-    limits: imageio_plugin_api::Limits,
 }
 
 /// Decodes the decoder's current page into `out` (the samples as stored,
@@ -283,8 +280,7 @@ impl TiffReader {
     /// decoder walking the IFD chain once.
     fn read_pages(&mut self, range: std::ops::Range<usize>, out: &mut [u8]) -> Result<()> {
         let page_bytes = (out.len() / range.len().max(1)).max(1);
-        self.stream.seek(SeekFrom::Start(self.start))?;
-        let mut decoder = new_decoder(&mut self.stream, &self.limits)?;
+        let decoder = &mut self.decoder;
         decoder.seek_to_image(range.start).map_err(tiff_error)?;
         for (k, (page, chunk)) in self.pages[range]
             .iter()
@@ -294,7 +290,7 @@ impl TiffReader {
             if k > 0 {
                 decoder.next_image().map_err(tiff_error)?;
             }
-            decode_page(&mut decoder, page, chunk)?;
+            decode_page(decoder, page, chunk)?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ PASSES interleaved passes, and prints the medians of the pass medians with
 ratios against the case's reference peer; writes target/bench-peers.json.
 
 Usage: python drive.py DATA IOBENCH PLUGIN_DIR [PASSES]
+BENCH_CASES=png_decode,npy_read limits the run to those cases.
 """
 import json
 import platform
@@ -66,6 +67,10 @@ def one(kind, tool, case, path, runs, iobench, plugin_dir):
 def main():
     data, iobench, plugin_dir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     passes = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    only = [c for c in __import__("os").environ.get("BENCH_CASES", "").split(",") if c]
+    global CASES
+    if only:
+        CASES = [c for c in CASES if c[0] in only]
     results = {}
     for p in range(passes):
         for case, file, runs, _, tools in CASES:

@@ -504,3 +504,45 @@ fn options_reach_the_plugins_and_unknown_ones_are_named() {
     let e = imageio::imwrite("<bytes>.webp", &im, &Options::default().with_kwarg("lossless", false)).unwrap_err();
     assert!(e.to_string().contains("lossy WebP encoding is not available"), "{e}");
 }
+
+/// Uncompressed 24-bit BMPs (read in place, without a decoder): bottom-up
+/// and top-down rows, with and without row padding, read as Pillow reads
+/// them; one cut short is an error.
+#[test]
+fn uncompressed_24_bit_bmps_read_as_pillow_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (w, h, top_down) in [(5usize, 3usize, false), (5, 3, true), (4, 2, false), (4, 2, true)] {
+        let row = (w * 3).div_ceil(4) * 4;
+        let mut px = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                px.extend([(x * 40) as u8, (y * 70) as u8, (x * 13 + y * 29) as u8]);
+            }
+            px.resize((y + 1) * row, 0xEE);
+        }
+        let mut f = b"BM".to_vec();
+        f.extend((54 + px.len() as u32).to_le_bytes());
+        f.extend([0, 0, 0, 0]);
+        f.extend(54u32.to_le_bytes());
+        f.extend(40u32.to_le_bytes());
+        f.extend((w as i32).to_le_bytes());
+        f.extend((if top_down { -(h as i32) } else { h as i32 }).to_le_bytes());
+        f.extend(1u16.to_le_bytes());
+        f.extend(24u16.to_le_bytes());
+        f.extend([0u8; 24]);
+        f.extend(&px);
+        let path = dir.path().join(format!("x{w}{top_down}.bmp"));
+        std::fs::write(&path, &f).unwrap();
+        let ours = imageio::imread(path.as_path(), &Options::default()).unwrap();
+        let pillow = py(
+            "import sys, numpy as np\nfrom PIL import Image\n\
+             print(' '.join(map(str, np.asarray(Image.open(sys.argv[1]).convert('RGB')).ravel())))",
+            &[&path],
+        );
+        let want: Vec<u8> = pillow.split_whitespace().map(|v| v.parse().unwrap()).collect();
+        assert_eq!(ours.shape(), &[h, w, 3]);
+        assert_eq!(ours.data.to_bytes(), want, "{w}x{h} top_down={top_down}");
+        let cut = imageio::imread(f[..f.len() - row - 2].to_vec(), &Options::default());
+        assert!(cut.is_err(), "{w}x{h} top_down={top_down}: a cut file read");
+    }
+}

@@ -77,6 +77,8 @@ struct Info {
     data_offset: u64,
     width: u64,
     height: u64,
+    /// Rows are stored top to bottom (a negative height), not bottom up.
+    top_down: bool,
     palette: Vec<[u8; 3]>,
     dpi: Option<(f64, f64)>,
 }
@@ -106,13 +108,11 @@ impl Info {
         r.read_exact(&mut dib[4..])
             .map_err(|_| Error::corrupt("the BMP header is truncated"))?;
         let data_offset = u64::from(le32(&head, 10));
-        let (width, height) = if dib_size == 12 {
-            (u64::from(le16(&dib, 4)), u64::from(le16(&dib, 6)))
+        let (width, height, top_down) = if dib_size == 12 {
+            (u64::from(le16(&dib, 4)), u64::from(le16(&dib, 6)), false)
         } else {
-            (
-                u64::from(le32(&dib, 4)),
-                u64::from((le32(&dib, 8) as i32).unsigned_abs()),
-            )
+            let h = le32(&dib, 8) as i32;
+            (u64::from(le32(&dib, 4)), u64::from(h.unsigned_abs()), h < 0)
         };
         let (bits, compression, colors_used, padding, dpi) = if dib_size == 12 {
             (le16(&dib, 10), 0, 0, 3usize, None)
@@ -150,6 +150,7 @@ impl Info {
             data_offset,
             width,
             height,
+            top_down,
             palette,
             dpi,
         })
@@ -239,6 +240,43 @@ pub struct BmpReader {
 }
 
 impl BmpReader {
+    /// An uncompressed 24-bit BMP, read straight into the host's buffer a
+    /// row at a time (bottom-up rows land in reverse order; padding to 4
+    /// bytes is skipped), then BGR swapped to RGB in place: no decoder, no
+    /// intermediate buffer. Data that ends early is an error.
+    fn read_rgb24(&mut self, sink: &mut ImageSink<'_>) -> Result<()> {
+        let (w, h) = (self.info.width, self.info.height);
+        self.limits.check_image("BMP", w, h, 1, 3)?;
+        let row = usize::try_from(w.saturating_mul(3)).map_err(|_| Error::no_memory("the BMP is too large"))?;
+        let pad = (4 - row % 4) % 4;
+        let out = sink.alloc::<u8>(&image_shape(h, w, 3))?;
+        self.stream.seek(SeekFrom::Start(self.start + self.info.data_offset))?;
+        let rows = h as usize;
+        let short = || {
+            Error::corrupt(format!(
+                "not enough image data: the BMP's pixel data ends before its {rows} rows"
+            ))
+        };
+        if pad == 0 && self.info.top_down {
+            self.stream.read_exact(out).map_err(|_| short())?;
+        } else {
+            let mut skip = [0u8; 3];
+            for r in 0..rows {
+                let dest = if self.info.top_down { r } else { rows - 1 - r };
+                self.stream
+                    .read_exact(&mut out[dest * row..(dest + 1) * row])
+                    .map_err(|_| short())?;
+                if pad > 0 && r + 1 < rows {
+                    self.stream.read_exact(&mut skip[..pad]).map_err(|_| short())?;
+                }
+            }
+        }
+        for px in out.chunks_exact_mut(3) {
+            px.swap(0, 2);
+        }
+        self.meta(sink)
+    }
+
     fn meta(&self, sink: &mut ImageSink<'_>) -> Result<()> {
         sink.set_meta("compression", &Value::Int(i64::from(self.info.compression)))?;
         if let Some((x, y)) = self.info.dpi {
@@ -262,6 +300,9 @@ impl Reader for BmpReader {
             // early is an error (as in Pillow), not an image of zeros.
             self.stream.seek(SeekFrom::Start(self.start + self.info.data_offset))?;
             check_rle(&mut BufReader::new(&mut self.stream), &self.info)?;
+        }
+        if self.info.compression == 0 && self.info.bits == 24 {
+            return self.read_rgb24(sink);
         }
         self.stream.seek(SeekFrom::Start(self.start))?;
         let decoder = BmpDecoder::new(BufReader::new(&mut self.stream)).map_err(image_error)?;

@@ -12,6 +12,7 @@ pub(crate) mod findlib;
 pub(crate) mod image;
 pub(crate) mod io;
 pub(crate) mod limits;
+pub(crate) mod prefault;
 pub(crate) mod progress;
 
 pub use convert::{image_as_uint, image_as_uint_with_warning};

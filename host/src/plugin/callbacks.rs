@@ -280,6 +280,10 @@ pub(crate) trait AllocHook: Send + std::any::Any {
 /// Collects what a plugin reports in one `get_data`/`get_meta_data` call.
 pub(crate) struct SinkCtx {
     pub sink: iio_image_sink,
+    /// Faulting a large heap image's pages in while the plugin writes it;
+    /// declared before `array` so it stops (on drop) before the array's
+    /// memory could go.
+    pub prefault: Option<crate::core::prefault::Prefault>,
     /// The request's limits: the host enforces the image and metadata
     /// limits here whatever the plugin checks itself (a 1.0 plugin knows
     /// none of them).
@@ -321,6 +325,7 @@ impl SinkCtx {
             refused: None,
             hook: None,
             hooked: false,
+            prefault: None,
         });
         // SAFETY: the context was just allocated and nothing else uses it.
         unsafe { (*ctx.as_ptr()).sink.ctx = ctx.as_ptr().cast::<c_void>() };
@@ -374,6 +379,12 @@ impl SinkCtx {
             )
         })?;
         let p = crate::core::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
+        let len = bytes as usize;
+        if len >= crate::core::prefault::PREFAULT_MIN {
+            // The array's buffer does not move when the array is moved out
+            // of the sink, and the sink (with this) goes first.
+            self.prefault = Some(crate::core::prefault::Prefault::start(p as usize, len));
+        }
         match (dtype, array) {
             (Dtype::Bool, NdArray::U8(a)) => self.bool_bytes = Some(a),
             (_, array) => self.array = Some(array),

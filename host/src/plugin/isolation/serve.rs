@@ -7,9 +7,10 @@
 //! `exit` or a hang ends or stalls this process only; the host sees the
 //! socket close or the time run out.
 
-use super::shm::{Mapping, Memfd, Prefault};
+use super::shm::{Mapping, Memfd};
 use super::wire::{self, Channel, Dec, Enc, Message, tag};
 use crate::core::Dict;
+use crate::core::prefault::Prefault;
 use crate::plugin::ByteSignature;
 use crate::plugin::backend::{FormatBackend, Instance};
 use crate::plugin::callbacks::AllocHook;
@@ -631,7 +632,7 @@ impl AllocHook for SharedAlloc {
         self.image = Some(WorkerImage {
             dtype,
             shape: shape.to_vec(),
-            prefault: Some(Prefault::start(&map)),
+            prefault: Some(Prefault::start(map.ptr() as usize, map.len())),
             map: Some(map),
         });
         Ok(p.cast())

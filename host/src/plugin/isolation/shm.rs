@@ -72,7 +72,7 @@ impl Memfd {
     }
 
     /// Maps the whole file shared and writable (the worker's image buffer).
-    /// See [`Prefault`] for faulting its pages in ahead of the plugin.
+    /// See `core::prefault` for faulting its pages in ahead of the plugin.
     pub(crate) fn map_shared(&self) -> io::Result<Mapping> {
         Mapping::new(
             self.fd.as_raw_fd(),
@@ -119,6 +119,11 @@ impl Mapping {
         Ok(Mapping { ptr: p.cast(), len })
     }
 
+    /// The number of bytes mapped.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The first byte.
     pub(crate) fn ptr(&self) -> *mut u8 {
         self.ptr
@@ -136,55 +141,6 @@ impl Drop for Mapping {
         if self.len > 0 {
             // SAFETY: the region was mapped by `new` and is unmapped once.
             unsafe { libc::munmap(self.ptr.cast(), self.len) };
-        }
-    }
-}
-
-/// Faults a mapping's pages in from its end, on another thread, while
-/// the plugin writes it from the start: the page faults of a fresh shared
-/// mapping (allocating and zeroing each page) are the largest cost of an
-/// isolated decode, and this halves what the plugin waits for. Stopped and
-/// joined on drop, before the mapping goes.
-pub(crate) struct Prefault {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Prefault {
-    /// Starts on `map` (which must outlive this value).
-    pub(crate) fn start(map: &Mapping) -> Prefault {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        const CHUNK: usize = 1 << 20;
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let (start, len) = (map.ptr as usize, map.len);
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("imageio-prefault".into())
-            .spawn(move || {
-                let mut end = start + len;
-                while end > start && !flag.load(Ordering::Relaxed) {
-                    let from = end.saturating_sub(CHUNK).max(start) / page_size() * page_size();
-                    // SAFETY: advice on part of a live mapping (the owner
-                    // joins this thread before unmapping it); it only
-                    // allocates and maps pages. EINVAL on an old kernel
-                    // ends the work.
-                    let r = unsafe { libc::madvise(from as *mut libc::c_void, end - from, libc::MADV_POPULATE_WRITE) };
-                    if r != 0 {
-                        break;
-                    }
-                    end = from;
-                }
-            })
-            .ok();
-        Prefault { stop, thread }
-    }
-}
-
-impl Drop for Prefault {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }

@@ -228,7 +228,10 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
         }
         Err(ScanOutcome::Unavailable(why)) => return Err(why),
     };
-    if let Some(c) = &cache {
+    // A library the dynamic loader refused (a missing dependency, another
+    // LD_LIBRARY_PATH) may load in another environment: not remembered.
+    let environmental = matches!(scanned, Scanned::Rejected(_, 1));
+    if let Some(c) = cache.as_ref().filter(|_| !environmental) {
         record(c, print, scanned.clone());
     }
     Ok(scanned)

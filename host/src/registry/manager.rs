@@ -159,7 +159,14 @@ impl FormatManager {
                 Origin::Builtin(id.to_owned()),
                 true,
             );
-            let pool = std::sync::Arc::new(Pool::new(Serves::Builtin(id.to_owned()), program, config.clone(), info));
+            let names = table.formats.iter().map(|f| f.name.clone()).collect();
+            let pool = std::sync::Arc::new(Pool::new(
+                Serves::Builtin(id.to_owned()),
+                program,
+                config.clone(),
+                info,
+                names,
+            ));
             let formats = table
                 .formats
                 .into_iter()
@@ -745,7 +752,15 @@ fn scanned_table(
         hello.serialized || isolated,
     );
     let names: Vec<String> = hello.formats.iter().map(|f| f.name.clone()).collect();
-    let pool = isolated.then(|| Arc::new(Pool::new(Serves::File(path.to_owned()), program, config.clone(), info)));
+    let pool = isolated.then(|| {
+        Arc::new(Pool::new(
+            Serves::File(path.to_owned()),
+            program,
+            config.clone(),
+            info,
+            names.clone(),
+        ))
+    });
     let (lib, info) = if pool.is_none() {
         let info = crate::plugin::PluginInfo::new(
             hello.id.clone(),

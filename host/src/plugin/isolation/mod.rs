@@ -81,7 +81,8 @@ pub struct IsolationConfig {
     pub worker: Option<PathBuf>,
     /// How long one call into an isolated plugin may run (the time the
     /// worker computes; time the host spends serving its reads does not
-    /// count). `IMAGEIO_PLUGIN_TIMEOUT` in seconds; 30 s by default.
+    /// count; the call may take at most 4 times this in all).
+    /// `IMAGEIO_PLUGIN_TIMEOUT` in seconds; 30 s by default.
     pub call_timeout: Duration,
     /// How long scanning a new plugin (loading it and reading its table in
     /// a child process) may take: `IMAGEIO_SCAN_TIMEOUT` in seconds, 10 s
@@ -164,7 +165,10 @@ impl IsolationConfig {
         ] {
             if let Ok(t) = std::env::var(var) {
                 match t.trim().parse::<f64>() {
-                    Ok(s) if s > 0.0 && s.is_finite() => *slot = Duration::from_secs_f64(s),
+                    Ok(s) if s > 0.0 => match Duration::try_from_secs_f64(s) {
+                        Ok(d) => *slot = d,
+                        Err(_) => log::warn!("ignoring {var}={t:?} (too large)"),
+                    },
                     _ => log::warn!("ignoring {var}={t:?} (seconds, more than 0)"),
                 }
             }

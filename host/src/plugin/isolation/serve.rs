@@ -532,7 +532,10 @@ impl Seek for RemoteReader {
             return Ok(t);
         }
         let (off, whence) = match (target, pos) {
-            (Some(t), _) => (t as i64, 0u8),
+            (Some(t), _) => (
+                i64::try_from(t).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a seek past 2^63"))?,
+                0u8,
+            ),
             (None, SeekFrom::End(d)) => (d, 2u8),
             (None, _) => return Err(io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start")),
         };

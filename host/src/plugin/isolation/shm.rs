@@ -82,6 +82,15 @@ impl Memfd {
         )
     }
 
+    /// Adds `seals` (`F_SEAL_*`).
+    pub(crate) fn add_seals(&self, seals: libc::c_int) -> io::Result<()> {
+        // SAFETY: fcntl on our own descriptor.
+        if unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Seals the file against any change (every writable mapping must be
     /// gone first).
     pub(crate) fn seal(&self) -> io::Result<()> {
@@ -218,19 +227,34 @@ impl Drop for SharedImage {
     /// other process can reach.
     fn drop(&mut self) {
         if let (false, Some((start, len))) = (self.finished, self.inner) {
-            // SAFETY: the range is the interior of the owner's buffer,
-            // mapped by `new`; it is replaced in place by anonymous memory.
-            unsafe {
-                libc::mmap(
-                    start as *mut libc::c_void,
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                    -1,
-                    0,
-                )
-            };
+            restore_anonymous(start, len);
         }
+    }
+}
+
+/// Puts fresh private memory at `[start, start + len)` (page-aligned,
+/// inside a buffer this process owns). If even that fails the process
+/// aborts: the buffer would otherwise go back to the allocator unmapped or
+/// shared.
+fn restore_anonymous(start: usize, len: usize) {
+    // SAFETY: the range is the page-aligned interior of the caller's own
+    // buffer; it is replaced in place by anonymous memory.
+    let p = unsafe {
+        libc::mmap(
+            start as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        log::error!(
+            "cannot restore an image buffer's memory: {}",
+            io::Error::last_os_error()
+        );
+        std::process::abort();
     }
 }
 
@@ -253,6 +277,9 @@ impl SharedImage {
         let start = dst as usize;
         let skew = start % page;
         let memfd = Memfd::new("imageio-image", skew + len)?;
+        // Its size is fixed before the worker sees it: a worker that could
+        // shrink it would make the host's reads of the array fault (SIGBUS).
+        memfd.add_seals(libc::F_SEAL_SHRINK | libc::F_SEAL_GROW)?;
         let end = start + len;
         let inner_start = start.div_ceil(page) * page;
         let inner_end = end / page * page;
@@ -272,7 +299,11 @@ impl SharedImage {
                     (inner_start - start + skew) as libc::off_t,
                 )
             };
-            if p != libc::MAP_FAILED {
+            if p == libc::MAP_FAILED {
+                // A failed MAP_FIXED may have unmapped the range: give it
+                // private memory again before anything touches it.
+                restore_anonymous(inner_start, inner_end - inner_start);
+            } else {
                 inner = Some((inner_start, inner_end - inner_start));
             }
         }
@@ -309,6 +340,7 @@ impl SharedImage {
                 )
             };
             if p == libc::MAP_FAILED {
+                // Drop (not finished) gives the range private memory again.
                 return Err(io::Error::last_os_error());
             }
         }
@@ -318,6 +350,7 @@ impl SharedImage {
                 format!("the worker still maps the image writable after returning it ({e})"),
             ));
         }
+        check_sealed(self.memfd.raw(), (self.skew + self.len) as u64)?;
         // The bytes outside the mapped interior (all of them when nothing
         // was mapped) are copied from the file.
         let start = self.dst as usize;

@@ -268,6 +268,29 @@ impl Channel {
         Ok((Channel { fd: a }, Channel { fd: b }))
     }
 
+    /// Makes a send that cannot complete within `t` fail (a worker that
+    /// stops reading cannot block the host).
+    pub(crate) fn set_send_timeout(&self, t: Duration) -> io::Result<()> {
+        let tv = libc::timeval {
+            tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_usec: libc::suseconds_t::from(t.subsec_micros() as i32),
+        };
+        // SAFETY: a valid timeval for SO_SNDTIMEO on our own socket.
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                std::ptr::addr_of!(tv).cast(),
+                size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// The channel on an inherited descriptor (the worker's end).
     pub(crate) fn from_fd(fd: OwnedFd) -> Channel {
         Channel { fd }
@@ -341,8 +364,11 @@ impl Channel {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            let ms = i32::try_from(t.as_millis()).unwrap_or(i32::MAX);
+            // A deadline, so that signals (EINTR) cannot stretch the wait.
+            let deadline = std::time::Instant::now() + t;
             loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
                 // SAFETY: one valid pollfd.
                 let r = unsafe { libc::poll(&mut p, 1, ms) };
                 if r == 0 {

@@ -120,6 +120,8 @@ pub(crate) struct Pool {
     config: IsolationConfig,
     /// The plugin's identity (its calls are serialised: one worker).
     pub info: PluginInfo,
+    /// The format names registered from the plugin's table, in order.
+    names: Vec<String>,
     state: Mutex<PoolState>,
 }
 
@@ -133,12 +135,19 @@ struct PoolState {
 }
 
 impl Pool {
-    pub(crate) fn new(serves: Serves, program: PathBuf, config: IsolationConfig, info: PluginInfo) -> Pool {
+    pub(crate) fn new(
+        serves: Serves,
+        program: PathBuf,
+        config: IsolationConfig,
+        info: PluginInfo,
+        names: Vec<String>,
+    ) -> Pool {
         Pool {
             serves,
             program,
             config,
             info,
+            names,
             state: Mutex::new(PoolState {
                 proc: None,
                 generation: 0,
@@ -175,8 +184,13 @@ impl Pool {
         // descriptors and values prepared before the fork.
         unsafe {
             cmd.pre_exec(move || {
-                // The socket on fd 3 (dup2 clears close-on-exec).
-                if libc::dup2(fd, WORKER_FD) < 0 {
+                // The socket on fd 3 (dup2 clears close-on-exec; when it is
+                // fd 3 already, dup2 does nothing and fcntl clears it).
+                if fd == WORKER_FD {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, WORKER_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // A plugin's stdout must not mix with the host's output.
@@ -197,6 +211,8 @@ impl Pool {
             .spawn()
             .map_err(|e| ScanOutcome::Unavailable(format!("cannot start {}: {e}", program.display())))?;
         drop(child_end);
+        // A send the worker does not take within the scan limit fails.
+        let _ = host.set_send_timeout(timeout.max(Duration::from_secs(1)));
         let mut proc = Proc { child, chan: host };
         let deadline = Instant::now() + timeout;
         loop {
@@ -224,8 +240,11 @@ impl Pool {
                     )));
                 }
                 Err(_) => {
-                    let status = proc.child.wait();
-                    let how = status.map_or_else(|_| "ended".to_owned(), describe_exit);
+                    let how = match reap(&mut proc.child) {
+                        Ok((status, true)) => describe_exit(status),
+                        Ok((_, false)) => "broke off its table and was killed".to_owned(),
+                        Err(_) => "ended".to_owned(),
+                    };
                     return Err(ScanOutcome::Quarantine(format!("{how} while loading")));
                 }
             }
@@ -254,34 +273,72 @@ impl Pool {
         }
         if st.proc.is_none() {
             match Pool::spawn(&self.serves, &self.program, self.config.scan_timeout) {
-                Ok((_, ProcHandle(p))) => st.proc = Some(p),
-                Err(o) => return Err(Death::Died(format!("could not start: {}", o.message()))),
-            }
-        }
-        let generation = st.generation;
-        let r = serve_call(
-            st.proc.as_mut().expect("started above"),
-            msg,
-            fds,
-            ctx,
-            self.config.call_timeout,
-            self.config.zero_copy,
-        );
-        if let Err(death) = &r {
-            // The worker is finished: reap it and count the failure.
-            let _ = death;
-            drop(st.proc.take());
-            st.generation += 1;
-            st.failures += 1;
-            if st.failures >= self.config.crash_limit && st.quarantined.is_none() {
-                let reason = format!("its worker failed {} times in one process", st.failures);
-                st.quarantined = Some(reason.clone());
-                if let Serves::File(path) = &self.serves {
-                    crate::plugin::scan::quarantine(path, &reason, &self.config);
+                Ok((hello, ProcHandle(p))) => {
+                    // The worker must serve the table the formats were
+                    // registered from (the file may have changed since).
+                    let names: Vec<&str> = hello.formats.iter().map(|f| f.name.as_str()).collect();
+                    if names != self.names.iter().map(String::as_str).collect::<Vec<_>>() {
+                        drop(p);
+                        self.failed(&mut st);
+                        return Err(Death::Died(format!(
+                            "serves other formats than were registered ({names:?}); the file changed: run \
+                             `imageio plugins --rescan`"
+                        )));
+                    }
+                    st.proc = Some(p);
+                }
+                Err(o) => {
+                    self.failed(&mut st);
+                    return Err(Death::Died(format!("could not start: {}", o.message())));
                 }
             }
         }
+        let generation = st.generation;
+        let proc = st.proc.as_mut().expect("started above");
+        // A panic in a callback (the caller's stream) leaves the worker in
+        // the middle of the call: it is stopped before the panic goes on.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve_call(proc, msg, fds, ctx, self.config.call_timeout, self.config.zero_copy)
+        }));
+        let r = match r {
+            Ok(r) => r,
+            Err(panic) => {
+                drop(st.proc.take());
+                st.generation += 1;
+                drop(st);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        if r.is_err() {
+            // The worker is finished: reap it and count the failure.
+            drop(st.proc.take());
+            self.failed(&mut st);
+        }
         r.map(|m| (m, generation))
+    }
+
+    /// Counts a failed worker (a crash, a time-out, a failed start) and
+    /// quarantines the plugin at the limit.
+    fn failed(&self, st: &mut PoolState) {
+        st.generation += 1;
+        st.failures += 1;
+        if st.failures >= self.config.crash_limit && st.quarantined.is_none() {
+            let reason = format!("its worker failed {} times in one process", st.failures);
+            st.quarantined = Some(reason.clone());
+            if let Serves::File(path) = &self.serves {
+                crate::plugin::scan::quarantine(path, &reason, &self.config);
+            }
+        }
+    }
+
+    /// Stops the worker of `generation` (it answered out of protocol) and
+    /// counts the failure.
+    pub(crate) fn discard(&self, generation: u64) {
+        let mut st = self.lock();
+        if st.generation == generation && st.proc.is_some() {
+            drop(st.proc.take());
+            self.failed(&mut st);
+        }
     }
 }
 
@@ -309,9 +366,27 @@ impl ScanOutcome {
 
 /// The worker's end as a `Death`, reaping it.
 fn death_of(proc: &mut Proc) -> Death {
-    match proc.child.wait() {
-        Ok(status) => Death::Died(describe_exit(status)),
+    match reap(&mut proc.child) {
+        Ok((status, true)) => Death::Died(describe_exit(status)),
+        Ok((_, false)) => Death::Died("closed its socket and was killed".into()),
         Err(e) => Death::Died(format!("ended ({e})")),
+    }
+}
+
+/// Waits a moment for a worker whose socket closed to end by itself, else
+/// kills it: never blocks on a worker that lives on. `true` when it ended
+/// by itself (its status says how).
+fn reap(child: &mut Child) -> std::io::Result<(std::process::ExitStatus, bool)> {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, true));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            return child.wait().map(|s| (s, false));
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -328,9 +403,16 @@ fn serve_call(
         return Err(death_of(proc));
     }
     // The time limit counts only the worker's time: the clock stops while
-    // the host serves a callback.
+    // the host serves a callback. A wall-clock cap of 4 times the limit
+    // stops a worker that keeps the host busy with callbacks forever.
     let mut budget = timeout;
+    let cap = Instant::now() + timeout.saturating_mul(4);
     loop {
+        if Instant::now() >= cap {
+            let _ = proc.child.kill();
+            let _ = proc.child.wait();
+            return Err(Death::TimedOut(timeout.saturating_mul(4)));
+        }
         let waited = Instant::now();
         let m = match proc.chan.recv(Some(budget)) {
             Ok(Some(m)) => m,
@@ -443,7 +525,16 @@ fn callback(t: u8, body: &[u8], ctx: &mut CallCtx<'_>, zero_copy: bool) -> std::
                 return Err(wire::bad("a seek outside an open instance"));
             };
             let pos = match whence {
-                0 => SeekFrom::Start(u64::try_from(off).map_err(|_| wire::bad("a negative seek"))?),
+                0 => match u64::try_from(off) {
+                    Ok(o) => SeekFrom::Start(o),
+                    // The plugin's own mistake: an I/O error, as in process.
+                    Err(_) => {
+                        return Ok(io_error(
+                            ctx,
+                            Error::InvalidArgument(format!("a seek to {off}, before the start")),
+                        ));
+                    }
+                },
                 1 => SeekFrom::Current(off),
                 _ => SeekFrom::End(off),
             };
@@ -529,7 +620,7 @@ impl HostBuffer {
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
         let bytes = usize::try_from(bytes).map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
-        let align = dtype.size().max(1);
+        let align = dtype_align(dtype);
         let layout = std::alloc::Layout::from_size_align(bytes.max(1), align).map_err(|e| e.to_string())?;
         let ptr = if bytes == 0 {
             std::ptr::null_mut()
@@ -557,7 +648,8 @@ impl HostBuffer {
         if bytes > 0 {
             // SAFETY: `ptr` is the buffer's own allocation of `bytes`
             // bytes; it lives (and is not read) until the sharing ends in
-            // `fill`, or in the SharedImage's drop, before the buffer's.
+            // `fill`, or when `HostBuffer::drop` drops the SharedImage
+            // before freeing the buffer.
             let shared = unsafe { shm::SharedImage::new(ptr, bytes, zero_copy) };
             buffer.shared = Some(shared.map_err(|e| format!("no shared memory for the image: {e}"))?);
         }
@@ -585,8 +677,8 @@ impl HostBuffer {
         macro_rules! take {
             ($t:ty, $v:ident) => {{
                 // SAFETY: `ptr` was allocated with the layout of `n`
-                // elements of `$t` (size n * size_of, alignment size_of,
-                // which is the type's alignment for these primitives), and
+                // elements of `$t` (size n * size_of, alignment align_of:
+                // `dtype_align`), and
                 // every byte is initialised (filled); ownership moves to
                 // the Vec.
                 let v = unsafe { Vec::from_raw_parts(ptr.cast::<$t>(), n, n) };
@@ -614,8 +706,24 @@ impl HostBuffer {
     }
 }
 
+/// The alignment of a dtype's Rust element type (what `Vec<T>` expects).
+fn dtype_align(d: Dtype) -> usize {
+    use std::mem::align_of;
+    match d {
+        Dtype::U8 | Dtype::I8 | Dtype::Bool => 1,
+        Dtype::U16 | Dtype::I16 => align_of::<u16>(),
+        Dtype::U32 | Dtype::I32 => align_of::<u32>(),
+        Dtype::F32 => align_of::<f32>(),
+        Dtype::U64 | Dtype::I64 => align_of::<u64>(),
+        Dtype::F64 => align_of::<f64>(),
+    }
+}
+
 impl Drop for HostBuffer {
     fn drop(&mut self) {
+        // The sharing ends first (its drop gives the interior private
+        // memory back), then the buffer goes to the allocator.
+        drop(self.shared.take());
         if !self.ptr.is_null() {
             // SAFETY: allocated in `new` with this layout and not handed on.
             unsafe { std::alloc::dealloc(self.ptr, self.layout) };
@@ -795,9 +903,12 @@ impl IsolatedInstance {
         match r {
             Ok((m, _)) if m.bytes.first() == Some(&expect) => Ok((m, buffer)),
             Ok((m, _)) if m.bytes.first() == Some(&tag::FAILED) => Err(self.format.failure(&uri, index, &m, io)),
-            Ok(_) => Err(self
-                .format
-                .died(&uri, what, &Death::Garbled("an unexpected reply".into()))),
+            Ok((_, g)) => {
+                self.format.pool.discard(g);
+                Err(self
+                    .format
+                    .died(&uri, what, &Death::Garbled("an unexpected reply".into())))
+            }
             Err(d) => Err(self.format.died(&uri, what, &d)),
         }
     }
@@ -821,6 +932,12 @@ impl Instance for IsolatedInstance {
         let (reply, buffer) = self.call("get_data", tag::IMAGE, &m, &[], Some(*limits), Some(index))?;
         let uri = self.request.filename().to_owned();
         let garbled = |what: &str| self.format.died(&uri, "get_data", &Death::Garbled(what.into()));
+        if reply.bytes.len() as u64 > limits.max_meta_total_bytes.saturating_add(1 << 16) {
+            return Err(Error::MemoryLimit(format!(
+                "{uri}: format {} ({}): the image's metadata is over the limit of {} bytes",
+                self.format.name, self.format.pool.info.id, limits.max_meta_total_bytes
+            )));
+        }
         let mut d = Dec::new(&reply.bytes[1..]);
         let (Ok(code), Ok(shape), Ok(meta)) = (d.u32(), d.u64s(), d.dict()) else {
             return Err(garbled("a malformed image"));
@@ -849,6 +966,15 @@ impl Instance for IsolatedInstance {
         let mut m = Enc::new(tag::META);
         m.u64(self.handle).opt_u64(index);
         let (r, _) = self.call("get_meta_data", tag::DICT, &m, &[], None, None)?;
+        let max = self.request.limits().max_meta_total_bytes;
+        if r.bytes.len() as u64 > max.saturating_add(1 << 16) {
+            return Err(Error::MemoryLimit(format!(
+                "{}: format {} ({}): the metadata is over the limit of {max} bytes",
+                self.request.filename(),
+                self.format.name,
+                self.format.pool.info.id
+            )));
+        }
         Dec::new(&r.bytes[1..]).dict().map_err(|e| {
             self.format
                 .died(self.request.filename(), "get_meta_data", &Death::Garbled(e.to_string()))

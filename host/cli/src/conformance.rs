@@ -638,22 +638,11 @@ fn read_all(fm: &FormatManager, format: &str, bytes: Vec<u8>) -> imageio::Result
 /// truncation that reads with the whole file's shapes but other pixels
 /// invented them.
 pub fn read_damaged(fm: &FormatManager, format: &str, input: DamagedInput, whole: Option<&[Image]>) -> CaseOutcome {
-    read_damaged_detail(fm, format, input, whole).0
+    read_damaged_noted(fm, format, input, whole).0
 }
 
-/// Like [`read_damaged`], with the worker's failure when it crashed or hung.
-fn read_damaged_detail(
-    fm: &FormatManager,
-    format: &str,
-    input: DamagedInput,
-    whole: Option<&[Image]>,
-) -> (CaseOutcome, Option<String>) {
-    let (o, why, _) = read_damaged_noted(fm, format, input, whole);
-    (o, why)
-}
-
-/// Like [`read_damaged_detail`], also saying whether the error left
-/// `err->code` unset.
+/// Like [`read_damaged`], with the worker's failure when it crashed or
+/// hung, and whether the error left `err->code` unset.
 fn read_damaged_noted(
     fm: &FormatManager,
     format: &str,

@@ -345,26 +345,7 @@ impl SinkCtx {
         if self.alloc_calls > 1 {
             return Err("alloc was called more than once in one call".into());
         }
-        let dtype = Dtype::from_code(dtype).ok_or_else(|| format!("unknown dtype code {dtype}"))?;
-        if shape.len() > 32 {
-            return Err(format!("{} dimensions (at most 32)", shape.len()));
-        }
-        let bytes = shape_bytes(dtype.size() as u64, shape).ok_or_else(|| format!("shape {shape:?} overflows"))?;
-        if bytes > self.limits.max_image_bytes {
-            return Err(format!(
-                "an image of shape {shape:?} and dtype {} needs {bytes} bytes, over the limit of {} bytes",
-                dtype.name(),
-                self.limits.max_image_bytes
-            ));
-        }
-        if let Some(reason) = over_pixel_limits(&self.limits, shape) {
-            return Err(reason);
-        }
-        let dims: Vec<usize> = shape
-            .iter()
-            .map(|&d| usize::try_from(d))
-            .collect::<Result<_, _>>()
-            .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
+        let AllocRequest { dtype, dims, bytes } = checked_alloc(&self.limits, dtype, shape)?;
         if let Some(hook) = self.hook.as_mut() {
             self.hooked = true;
             return hook.alloc(dtype, shape, bytes);
@@ -419,11 +400,48 @@ fn value_bytes(v: &AbiValue) -> usize {
     }
 }
 
+/// An image allocation a plugin asked for, checked.
+pub(crate) struct AllocRequest {
+    pub dtype: Dtype,
+    /// The extents, as this platform's sizes.
+    pub dims: Vec<usize>,
+    /// The array's size in bytes.
+    pub bytes: u64,
+}
+
+/// Checks a plugin's allocation (the dtype code, at most 32 dimensions, no
+/// overflow, the image-byte, width, height and pixel limits): the one check
+/// of every backend, in process or isolated.
+pub(crate) fn checked_alloc(limits: &Limits, dtype: u32, shape: &[u64]) -> Result<AllocRequest, String> {
+    let dtype = Dtype::from_code(dtype).ok_or_else(|| format!("unknown dtype code {dtype}"))?;
+    if shape.len() > 32 {
+        return Err(format!("{} dimensions (at most 32)", shape.len()));
+    }
+    let bytes = shape_bytes(dtype.size() as u64, shape).ok_or_else(|| format!("shape {shape:?} overflows"))?;
+    if bytes > limits.max_image_bytes {
+        return Err(format!(
+            "an image of shape {shape:?} and dtype {} needs {bytes} bytes, over the limit of {} bytes",
+            dtype.name(),
+            limits.max_image_bytes
+        ));
+    }
+    if let Some(reason) = over_pixel_limits(limits, shape) {
+        return Err(reason);
+    }
+    let dims: Vec<usize> = shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
+    usize::try_from(bytes).map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
+    Ok(AllocRequest { dtype, dims, bytes })
+}
+
 /// Why an array of `shape` breaks the width, height or pixel limits, if it
 /// does. Rows are `shape[0]`, columns `shape[1]`; a last axis of at most 4
 /// in a 3-D or larger array is the channels, every other axis counts as
 /// pixels (the planes of a volume).
-pub(crate) fn over_pixel_limits(limits: &Limits, shape: &[u64]) -> Option<String> {
+fn over_pixel_limits(limits: &Limits, shape: &[u64]) -> Option<String> {
     if shape.len() < 2 {
         return None;
     }

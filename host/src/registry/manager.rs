@@ -726,7 +726,6 @@ fn scanned_table(
     program: PathBuf,
     config: &IsolationConfig,
 ) -> Result<(PluginTable, bool), LoadError> {
-    use crate::plugin::ByteSignature;
     use crate::plugin::backend::{Capabilities, FormatBackend};
     use crate::plugin::isolation::worker::{IsolatedFormat, Pool, Serves};
     use crate::plugin::lazy::{LazyFormat, LazyLibrary};
@@ -744,69 +743,62 @@ fn scanned_table(
         Scanned::Rejected(message, kind) => return Err(rebuilt_load_error(path, &message, kind)),
     };
     let isolated = config.isolates(&hello.id, false);
-    let origin = Origin::File(path.to_owned());
     let info = crate::plugin::PluginInfo::new(
         hello.id.clone(),
         hello.version.clone(),
-        origin,
+        Origin::File(path.to_owned()),
         hello.serialized || isolated,
     );
     let names: Vec<String> = hello.formats.iter().map(|f| f.name.clone()).collect();
-    let pool = isolated.then(|| {
-        Arc::new(Pool::new(
+    // Format i's backend: in the plugin's worker, or in the library loaded
+    // here on first use.
+    type MakeBackend = Box<dyn Fn(usize, &str, Capabilities) -> Arc<dyn FormatBackend>>;
+    let backend: MakeBackend = if isolated {
+        let pool = Arc::new(Pool::new(
             Serves::File(path.to_owned()),
             program,
             config.clone(),
             info,
-            names.clone(),
-        ))
-    });
-    let (lib, info) = if pool.is_none() {
-        let info = crate::plugin::PluginInfo::new(
-            hello.id.clone(),
-            hello.version.clone(),
-            Origin::File(path.to_owned()),
-            hello.serialized,
-        );
-        (
-            Some(Arc::new(LazyLibrary::new(path.to_owned(), names))),
-            Some(Arc::new(info)),
-        )
+            names,
+        ));
+        Box::new(move |index, name, caps| {
+            Arc::new(IsolatedFormat {
+                pool: pool.clone(),
+                index: index as u32,
+                name: name.to_owned(),
+                caps,
+            })
+        })
     } else {
-        (None, None)
+        let lib = Arc::new(LazyLibrary::new(path.to_owned(), names));
+        let info = Arc::new(info);
+        Box::new(move |index, _, caps| {
+            Arc::new(LazyFormat {
+                lib: lib.clone(),
+                index,
+                info: info.clone(),
+                caps,
+            })
+        })
     };
     let formats = hello
         .formats
         .into_iter()
         .enumerate()
-        .map(|(i, f)| {
-            let caps = Capabilities {
-                read: f.read,
-                write: f.write,
-            };
-            let backend: Arc<dyn FormatBackend> = match (&pool, &lib, &info) {
-                (Some(pool), _, _) => Arc::new(IsolatedFormat {
-                    pool: pool.clone(),
-                    index: i as u32,
-                    name: f.name.clone(),
-                    caps,
-                }),
-                (None, Some(lib), Some(info)) => Arc::new(LazyFormat {
-                    lib: lib.clone(),
-                    index: i,
-                    info: info.clone(),
-                    caps,
-                }),
-                _ => unreachable!("a pool, or a library and its info"),
-            };
-            FormatSpec {
-                name: f.name,
-                description: f.description,
-                extensions: f.extensions,
-                modes: f.modes,
-                signatures: f.signatures.into_iter().collect::<Vec<ByteSignature>>(),
-                backend,
-            }
+        .map(|(i, f)| FormatSpec {
+            backend: backend(
+                i,
+                &f.name,
+                Capabilities {
+                    read: f.read,
+                    write: f.write,
+                },
+            ),
+            name: f.name,
+            description: f.description,
+            extensions: f.extensions,
+            modes: f.modes,
+            signatures: f.signatures,
         })
         .collect();
     Ok((PluginTable { id: hello.id, formats }, isolated))

@@ -582,12 +582,11 @@ fn callback(t: u8, body: &[u8], ctx: &mut CallCtx<'_>, zero_copy: bool) -> std::
 pub(crate) struct HostBuffer {
     dtype: Dtype,
     dims: Vec<usize>,
-    shape: Vec<u64>,
     ptr: *mut u8,
     bytes: usize,
     layout: std::alloc::Layout,
-    filled: bool,
-    /// The memory shared with the worker while it decodes.
+    /// The memory shared with the worker while it decodes (none for an
+    /// empty image, and none once filled).
     shared: Option<shm::SharedImage>,
 }
 
@@ -598,28 +597,9 @@ impl HostBuffer {
     /// Checks the request against the limits (the same checks as an
     /// in-process allocation) and allocates.
     fn new(code: u32, shape: &[u64], limits: &Limits, zero_copy: bool) -> std::result::Result<HostBuffer, String> {
-        let dtype = Dtype::from_code(code).ok_or_else(|| format!("unknown dtype code {code}"))?;
-        if shape.len() > 32 {
-            return Err(format!("{} dimensions (at most 32)", shape.len()));
-        }
-        let bytes = imageio_plugin_api::raw::shape_bytes(dtype.size() as u64, shape)
-            .ok_or_else(|| format!("shape {shape:?} overflows"))?;
-        if bytes > limits.max_image_bytes {
-            return Err(format!(
-                "an image of shape {shape:?} and dtype {} needs {bytes} bytes, over the limit of {} bytes",
-                dtype.name(),
-                limits.max_image_bytes
-            ));
-        }
-        if let Some(reason) = crate::plugin::callbacks::over_pixel_limits(limits, shape) {
-            return Err(reason);
-        }
-        let dims: Vec<usize> = shape
-            .iter()
-            .map(|&d| usize::try_from(d))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
-        let bytes = usize::try_from(bytes).map_err(|_| format!("shape {shape:?} does not fit this platform"))?;
+        let crate::plugin::callbacks::AllocRequest { dtype, dims, bytes } =
+            crate::plugin::callbacks::checked_alloc(limits, code, shape)?;
+        let bytes = bytes as usize;
         let align = dtype_align(dtype);
         let layout = std::alloc::Layout::from_size_align(bytes.max(1), align).map_err(|e| e.to_string())?;
         let ptr = if bytes == 0 {
@@ -638,11 +618,9 @@ impl HostBuffer {
         let mut buffer = HostBuffer {
             dtype,
             dims,
-            shape: shape.to_vec(),
             ptr,
             bytes,
             layout,
-            filled: bytes == 0,
             shared: None,
         };
         if bytes > 0 {
@@ -661,13 +639,12 @@ impl HostBuffer {
         if let Some(shared) = self.shared.take() {
             shared.finish()?;
         }
-        self.filled = true;
         Ok(())
     }
 
     /// The array (booleans validated to 0/1), the buffer moving into it.
     fn into_array(mut self) -> NdArray {
-        assert!(self.filled, "the buffer is filled before it becomes an array");
+        assert!(self.shared.is_none(), "the buffer is filled before it becomes an array");
         let n = self.dims.iter().product::<usize>();
         let dims = std::mem::take(&mut self.dims);
         let ptr = std::mem::replace(&mut self.ptr, std::ptr::null_mut());
@@ -950,7 +927,7 @@ impl Instance for IsolatedInstance {
                 message: "get_data returned OK without allocating an image".into(),
             });
         };
-        if buffer.dtype.code() != code || buffer.shape != shape {
+        if buffer.dtype.code() != code || !buffer.dims.iter().map(|&d| d as u64).eq(shape.iter().copied()) {
             return Err(garbled("an image unlike the one allocated"));
         }
         if let Err(e) = buffer.fill() {

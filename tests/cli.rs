@@ -215,3 +215,102 @@ fn terminal_control_bytes_are_escaped() {
     );
     assert!(stderr.contains("bad\\x1b]0;title\\x07.npy"), "{stderr}");
 }
+
+/// `convert IN... --out-dir DIR --to EXT`: every good file converted (its
+/// pixels as Pillow decodes the source), each bad one reported on its own
+/// line while the rest go on, exit status 1, nothing written for a failure,
+/// and the same result with one job as with two.
+#[test]
+fn batch_convert_converts_the_rest_and_reports_each_failure() {
+    let src = tempfile::tempdir().unwrap();
+    let script = "import sys, numpy as np\nfrom PIL import Image\nd = sys.argv[1]\n\
+                  for i in range(6):\n\
+                  \x20   a = np.random.default_rng(i).integers(0, 256, (17 + i, 23, 3), dtype=np.uint8)\n\
+                  \x20   Image.fromarray(a).save(f'{d}/img{i}.png')\n\
+                  Image.fromarray(np.full((5, 7), 9, np.uint8)).save(f'{d}/gray.bmp')\n\
+                  frames = [Image.fromarray(np.full((8, 8), v, np.uint8)) for v in (0, 128, 255)]\n\
+                  frames[0].save(f'{d}/anim.gif', save_all=True, append_images=frames[1:])\n";
+    py(script, &[src.path()]);
+    let s = |name: &str| src.path().join(name).to_str().unwrap().to_owned();
+    let png = std::fs::read(s("img0.png")).unwrap();
+    std::fs::write(s("cut.png"), &png[..png.len() / 2]).unwrap();
+    std::fs::create_dir(src.path().join("again")).unwrap();
+    std::fs::copy(s("img1.png"), s("again/img1.png")).unwrap();
+    let good = [
+        "img0.png", "img2.png", "img3.png", "img4.png", "img5.png", "gray.bmp", "anim.gif",
+    ];
+    let bad = ["cut.png", "missing.png", "img1.png", "again/img1.png"];
+    let userdir = tempfile::tempdir().unwrap();
+    for jobs in ["1", "2"] {
+        let out_dir = tempfile::tempdir().unwrap();
+        let target = out_dir.path().join("new/tiffs");
+        let mut args = vec!["convert".to_owned()];
+        args.extend(good.iter().chain(&bad).map(|n| s(n)));
+        args.extend(["--out-dir", target.to_str().unwrap(), "--to", ".tif", "--jobs", jobs].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&args, None, userdir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), bad.len() + 1, "one line per failure and a summary: {err}");
+        for name in bad {
+            let path = s(name);
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|l| l.starts_with("imageio: error: ") && l.contains(&path))
+                    .count(),
+                1 + usize::from(name.ends_with("img1.png")),
+                "{name}: {err}"
+            );
+        }
+        assert!(lines.last().unwrap().contains("converted 7 of 11"), "{err}");
+        let mut written: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        written.sort();
+        let mut expected: Vec<String> = good
+            .iter()
+            .map(|n| format!("{}.tif", n.rsplit_once('.').unwrap().0))
+            .collect();
+        expected.sort();
+        assert_eq!(written, expected, "only the good files, no temporary or partial file");
+        // Pillow reads every output as the pixels it decodes from the source.
+        let check = "import sys, numpy as np\nfrom PIL import Image, ImageSequence\n\
+                     def frames(p):\n\
+                     \x20   with Image.open(p) as im:\n\
+                     \x20       return [np.asarray(f.convert('RGB') if f.mode == 'P' else f) for f in ImageSequence.Iterator(im)]\n\
+                     for a, b in zip(sys.argv[1::2], sys.argv[2::2]):\n\
+                     \x20   fa, fb = frames(a), frames(b)\n\
+                     \x20   assert len(fa) == len(fb), (a, len(fa), len(fb))\n\
+                     \x20   for x, y in zip(fa, fb):\n\
+                     \x20       assert x.shape == y.shape and (x == y).all(), (a, x.shape, y.shape)\n\
+                     print('same')\n";
+        let pairs: Vec<String> = good
+            .iter()
+            .flat_map(|n| {
+                let out = target.join(format!("{}.tif", n.rsplit_once('.').unwrap().0));
+                [s(n), out.to_str().unwrap().to_owned()]
+            })
+            .collect();
+        assert_eq!(py(check, &pairs).trim(), "same");
+    }
+    // All good: exit 0, one summary line.
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "convert",
+            &s("img0.png"),
+            &s("img2.png"),
+            "--out-dir",
+            out_dir.path().to_str().unwrap(),
+            "--to",
+            "bmp",
+        ],
+        None,
+        userdir.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out_dir.path().join("img2.bmp").is_file());
+}

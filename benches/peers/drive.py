@@ -17,7 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
-# case, file, runs per process, reference peer, tools ("rs"|"py", tool, label)
+# case, file, runs per process, reference peer, tools ("rs"|"py"|"cli", tool, label)
+# "cli" tools time the imageio program itself (start-up included).
 CASES = [
     ("png_decode", "rgb8.png", 5, "iio2", [
         ("py", "iio2", "imageio.v2.imread"), ("py", "pil", "Pillow"),
@@ -47,10 +48,43 @@ CASES = [
     ("jpeg_encode", "rgb8.npy", 7, "iio2", [
         ("py", "iio2", "imageio.v2.imwrite q85"), ("py", "pil", "Pillow q85"),
         ("rs", "crate", "jpeg-encoder"), ("rs", "ours", "imageio-rs q85")]),
+    # 200 PNGs (512x512) to BMP: one process per file, one after another (as
+    # a shell loop does it), against one `imageio convert` with 1 and 2 jobs.
+    ("batch_convert", "batch", 3, "jobs1", [
+        ("cli", "per-file", "a process per file"), ("cli", "jobs1", "imageio convert --jobs 1"),
+        ("cli", "jobs2", "imageio convert --jobs 2")]),
 ]
 
 
+def cli(tool, path, runs, bin_dir):
+    """Median ms of RUNS conversions of every file in the folder PATH."""
+    import shutil
+    import tempfile
+    exe = str(bin_dir / "imageio")
+    files = sorted(str(p) for p in path.iterdir())
+    times = []
+    for _ in range(runs + 1):
+        out = tempfile.mkdtemp(prefix="iobench-")
+        t = time.perf_counter()
+        if tool == "per-file":
+            for f in files:
+                subprocess.run([exe, "convert", f, str(Path(out) / (Path(f).stem + ".bmp"))],
+                               check=True, capture_output=True)
+        else:
+            subprocess.run([exe, "convert", *files, "--out-dir", out, "--to", "bmp",
+                            "--jobs", tool[-1]], check=True, capture_output=True)
+        times.append((time.perf_counter() - t) * 1e3)
+        shutil.rmtree(out)
+    times = sorted(times[1:])
+    return times[len(times) // 2]
+
+
 def one(kind, tool, case, path, runs, iobench, plugin_dir):
+    if kind == "cli":
+        try:
+            return cli(tool, path, runs, plugin_dir), None
+        except subprocess.CalledProcessError as e:
+            return None, [e.stderr.decode(errors="replace").strip() or "failed"]
     if kind == "py":
         cmd = [sys.executable, str(HERE / "pybench.py"), case, tool, str(path), str(runs)]
     else:

@@ -8,6 +8,7 @@ tests/interop/requirements.txt).
         4096x4096 RGB8 (48 MiB of pixels)
   stack.tif   100 pages of 256x256 RGB8, uncompressed
   stack.gif   100 frames of 256x256, one global palette
+  batch/      200 PNGs of 512x512 RGB8 (the batch conversion)
 
 Usage: python gen.py OUTDIR
 """
@@ -44,6 +45,10 @@ def main(out):
     tifffile.imwrite(out / "stack.tif", pages, photometric="rgb", metadata=None)
     frames = [Image.fromarray(p).quantize(256, dither=Image.Dither.NONE) for p in pages]
     frames[0].save(out / "stack.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    batch = out / "batch"
+    batch.mkdir(exist_ok=True)
+    for i in range(200):
+        Image.fromarray(photo(512, 512, 1000 + i)).save(batch / f"b{i:03}.png")
 
 
 if __name__ == "__main__":

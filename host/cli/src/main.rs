@@ -4,6 +4,7 @@
 //! (downloads, multi-image conversions) are drawn on stderr when it is a
 //! terminal, and nothing is drawn otherwise.
 
+mod batch;
 mod conformance;
 
 /// Untrusted text (file names, metadata, plugin messages) as it may reach a
@@ -73,16 +74,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write every image of IN to OUT.
+    /// Write every image of IN to OUT; or, with --out-dir and --to, convert
+    /// every IN to DIR/<name>.EXT in parallel (a file that fails is reported
+    /// on its own line, the rest go on; exit status 1 if any failed).
     Convert {
-        /// The source.
-        input: String,
-        /// The target (written atomically).
-        output: String,
+        /// IN OUT; with --out-dir, the sources (IN...).
+        #[arg(required = true, num_args = 1.., value_name = "FILES")]
+        files: Vec<String>,
+        /// Convert every FILE into this folder (created if missing).
+        #[arg(long, value_name = "DIR", requires = "to")]
+        out_dir: Option<PathBuf>,
+        /// The extension of the files written to --out-dir (png, .tif, ...).
+        #[arg(long, value_name = "EXT", requires = "out_dir")]
+        to: Option<String>,
+        /// Files converted at once with --out-dir (default: the number of
+        /// cores).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+        jobs: Option<u32>,
         /// The source's format (else detected).
         #[arg(long)]
         in_format: Option<String>,
-        /// The target's format (else chosen by OUT's extension).
+        /// The target's format (else chosen by the extension).
         #[arg(long)]
         out_format: Option<String>,
     },
@@ -516,27 +528,22 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
     Ok(())
 }
 
-fn cmd_convert(
+/// Writes every image of `input` to `output` (atomically: nothing is left
+/// at `output` unless all went well); returns the count and the format
+/// written. `progress` draws a bar over the images of a multi-image source.
+pub(crate) fn convert_one(
     input: &str,
     output: &str,
-    in_format: Option<String>,
-    out_format: Option<String>,
-) -> imageio::Result<()> {
-    let in_opts = Options {
-        format: in_format,
-        ..Options::default()
-    };
-    prefetch(input)?;
-    let mut reader = imageio::get_reader(input, '?', &in_opts)?;
+    in_opts: &Options,
+    out_opts: &Options,
+    progress: bool,
+) -> imageio::Result<(usize, String)> {
+    let mut reader = imageio::get_reader(input, '?', in_opts)?;
     let length = reader.get_length()?;
     let mode = if length == 1 { 'i' } else { 'I' };
-    let out_opts = Options {
-        format: out_format,
-        ..Options::default()
-    };
-    let mut writer = imageio::get_writer(output, mode, &out_opts)?;
+    let mut writer = imageio::get_writer(output, mode, out_opts)?;
     let mut count = 0usize;
-    let mut progress: Box<dyn ProgressIndicator> = if length > 1 {
+    let mut progress: Box<dyn ProgressIndicator> = if progress && length > 1 {
         progress_for("Converting")
     } else {
         Box::new(NullProgressIndicator::new())
@@ -547,25 +554,97 @@ fn cmd_convert(
         let written = im.and_then(|im| writer.append_data(&im, None));
         if let Err(e) = written {
             progress.fail(None);
+            writer.discard();
             return Err(e);
         }
         count += 1;
         progress.set_progress(count.into(), false);
     }
     progress.finish(None);
-    reader.close()?;
+    if let Err(e) = reader.close() {
+        writer.discard();
+        return Err(e);
+    }
     if count == 0 {
+        writer.discard();
         return Err(imageio::Error::InvalidArgument(format!(
             "{input}: Zero images were written."
         )));
     }
     writer.close()?;
-    eprintln!(
-        "imageio: wrote {count} image(s) to {} ({})",
-        esc(output),
-        esc(writer.format().name())
-    );
-    Ok(())
+    Ok((count, writer.format().name().to_owned()))
+}
+
+/// `imageio convert`: one source to one target, or a batch into a folder.
+fn cmd_convert(args: ConvertArgs) -> imageio::Result<bool> {
+    let ConvertArgs {
+        files,
+        out_dir,
+        to,
+        jobs,
+        in_format,
+        out_format,
+    } = args;
+    let (Some(out_dir), Some(to)) = (out_dir, to) else {
+        let [input, output] = files.as_slice() else {
+            return Err(imageio::Error::InvalidArgument(format!(
+                "convert takes IN OUT, or IN... --out-dir DIR --to EXT ({} file name(s) given)",
+                files.len()
+            )));
+        };
+        let in_opts = Options {
+            format: in_format,
+            ..Options::default()
+        };
+        let out_opts = Options {
+            format: out_format,
+            ..Options::default()
+        };
+        prefetch(input)?;
+        let (count, format) = convert_one(input, output, &in_opts, &out_opts, true)?;
+        eprintln!("imageio: wrote {count} image(s) to {} ({})", esc(output), esc(&format));
+        return Ok(true);
+    };
+    for input in &files {
+        // Standard images are downloaded first, one at a time, each with its
+        // own bar; a failure here is reported again by that file's job.
+        let _ = prefetch(input);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let batch = batch::Batch {
+        inputs: files,
+        out_dir,
+        to,
+        jobs: jobs.map_or(cores, |j| j as usize),
+        in_format,
+        out_format,
+    };
+    let outcome = batch::run(&batch).map_err(imageio::Error::InvalidArgument)?;
+    let total = outcome.converted + outcome.failed.len();
+    if outcome.failed.is_empty() {
+        eprintln!(
+            "imageio: converted {total} file(s) into {}",
+            esc(&batch.out_dir.display().to_string())
+        );
+    } else {
+        eprintln!(
+            "imageio: converted {} of {total} file(s) into {}; {} failed",
+            outcome.converted,
+            esc(&batch.out_dir.display().to_string()),
+            outcome.failed.len()
+        );
+    }
+    Ok(outcome.failed.is_empty())
+}
+
+/// The arguments of `imageio convert`, as parsed.
+struct ConvertArgs {
+    files: Vec<String>,
+    out_dir: Option<PathBuf>,
+    to: Option<String>,
+    jobs: Option<u32>,
+    in_format: Option<String>,
+    out_format: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -595,11 +674,24 @@ fn main() -> ExitCode {
         }
         Command::Info { uri, format, json } => cmd_info(&uri, format, json),
         Command::Convert {
-            input,
-            output,
+            files,
+            out_dir,
+            to,
+            jobs,
             in_format,
             out_format,
-        } => cmd_convert(&input, &output, in_format, out_format),
+        } => match cmd_convert(ConvertArgs {
+            files,
+            out_dir,
+            to,
+            jobs,
+            in_format,
+            out_format,
+        }) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Command::Fetch {
             name,
             dir,

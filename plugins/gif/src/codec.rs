@@ -232,25 +232,29 @@ impl GifReader {
             let (l, t) = (usize::from(frame.left), usize::from(frame.top));
             let (fw, fh) = (usize::from(frame.width), usize::from(frame.height));
             let saved = (frame.dispose == DisposalMethod::Previous).then(|| self.canvas.rgba.clone());
-            for y in 0..fh {
-                let cy = t + y;
-                if cy >= height {
-                    break;
-                }
-                for x in 0..fw {
-                    let cx = l + x;
-                    if cx >= width {
-                        break;
+            // Each index's RGBA once per frame (an index past the colour
+            // table is black, as before), then a row at a time.
+            let mut lut = [[0u8, 0, 0, 255]; 256];
+            for (entry, rgb) in lut.iter_mut().zip(palette.chunks_exact(3)) {
+                entry[..3].copy_from_slice(rgb);
+            }
+            let visible = fw.min(width.saturating_sub(l));
+            if visible > 0 && fw > 0 {
+                for (y, src) in frame
+                    .buffer
+                    .chunks_exact(fw)
+                    .enumerate()
+                    .take(height.saturating_sub(t).min(fh))
+                {
+                    let row = ((t + y) * width + l) * 4;
+                    let dst = &mut self.canvas.rgba[row..row + visible * 4];
+                    let pixels = dst.chunks_exact_mut(4).zip(&src[..visible]);
+                    match frame.transparent {
+                        None => pixels.for_each(|(d, &i)| d.copy_from_slice(&lut[usize::from(i)])),
+                        Some(clear) => pixels
+                            .filter(|&(_, &i)| i != clear)
+                            .for_each(|(d, &i)| d.copy_from_slice(&lut[usize::from(i)])),
                     }
-                    let idx = frame.buffer[y * fw + x];
-                    if Some(idx) == frame.transparent {
-                        continue;
-                    }
-                    let p = usize::from(idx) * 3;
-                    let rgb = palette.get(p..p + 3).unwrap_or(&[0, 0, 0]);
-                    let o = (cy * width + cx) * 4;
-                    self.canvas.rgba[o..o + 3].copy_from_slice(rgb);
-                    self.canvas.rgba[o + 3] = 255;
                 }
             }
             self.canvas.pending = Some((frame.dispose, [l, t, fw, fh], saved));

@@ -279,7 +279,9 @@ fn files_we_write_are_read_identically_by_reference_tools() {
         ("cmyk.jpg", vec![32, 40, 4], json!({})),
     ] {
         let a = smooth(&shape);
-        let mut o = opts().with_kwarg("quality", 95);
+        // Full-resolution chroma: the default 4:2:0 (Pillow's) is checked
+        // against Pillow's own encoding in jpeg_metadata_we_write_....
+        let mut o = opts().with_kwarg("quality", 95).with_kwarg("subsampling", "4:4:4");
         if kw["progressive"] == true {
             o = o.with_kwarg("progressive", true);
         }
@@ -473,7 +475,7 @@ fn options_reach_the_plugins_and_unknown_ones_are_named() {
     let e = imageio::imwrite("<bytes>.jpg", &im, &Options::default().with_kwarg("qualty", 90)).unwrap_err();
     assert!(
         e.to_string().contains(
-            "unknown option \"qualty\" for format JPEG (known options: quality, progressive, optimize, colorspace)"
+            "unknown option \"qualty\" for format JPEG (known options: quality, progressive, optimize, colorspace, subsampling)"
         ),
         "{e}"
     );
@@ -544,5 +546,82 @@ fn uncompressed_24_bit_bmps_read_as_pillow_reads_them() {
         assert_eq!(ours.data.to_bytes(), want, "{w}x{h} top_down={top_down}");
         let cut = imageio::imread(f[..f.len() - row - 2].to_vec(), &Options::default());
         assert!(cut.is_err(), "{w}x{h} top_down={top_down}: a cut file read");
+    }
+}
+
+/// The JPEG writer's metadata, as Pillow reads it: the EXIF block, an ICC
+/// profile larger than one marker (split over APP2 segments), the density,
+/// with optimised Huffman tables and progressive scans; and the pixels of
+/// a q100 4:2:0 file within JPEG's error of the source.
+#[test]
+fn jpeg_metadata_we_write_is_what_pillow_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("meta.jpg");
+    let a = smooth(&[64, 80, 3]);
+    let exif: Vec<u8> = b"Exif\0\0II*\0\x08\0\0\0\0\0".to_vec();
+    let icc: Vec<u8> = (0..150_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut image = Image::from(a.clone());
+    image.meta.insert("exif", Value::Bytes(exif.clone()));
+    image.meta.insert("icc_profile", Value::Bytes(icc.clone()));
+    image.meta.insert("dpi", Value::FloatArray(vec![300.0, 150.0]));
+    let o = Options::default()
+        .with_kwarg("quality", 100)
+        .with_kwarg("optimize", true)
+        .with_kwarg("progressive", true);
+    imageio::imwrite(&file, &image, &o).unwrap();
+    let script = "import sys, hashlib, numpy as np\nfrom PIL import Image\n\
+                  im = Image.open(sys.argv[1])\n\
+                  print(im.mode, im.size, im.info.get('dpi'), im.info.get('progressive'))\n\
+                  print(hashlib.sha256(im.info['icc_profile']).hexdigest(), len(im.info['icc_profile']))\n\
+                  print(im.info['exif'].hex())\n\
+                  np.save(sys.argv[2], np.asarray(im))\n";
+    let npy = dir.path().join("pillow.npy");
+    let shown = py(script, &[file.as_os_str(), npy.as_os_str()]);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[0], "RGB (80, 64) (300, 150) 1", "{shown}");
+    let icc_hash = py(
+        "import sys, hashlib\nprint(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest(), 150000)",
+        &[{
+            let p = dir.path().join("icc.bin");
+            std::fs::write(&p, &icc).unwrap();
+            p
+        }],
+    );
+    assert_eq!(lines[1], icc_hash.trim(), "the ICC profile, joined from its segments");
+    let hex: String = exif.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(lines[2], hex);
+    // The default 4:2:0 at q100: Pillow decodes our file as it decodes the
+    // file it encodes itself from the same pixels and options.
+    let source = dir.path().join("source.npy");
+    imageio::imwrite(&source, &Image::from(a.clone()), &Options::default()).unwrap();
+    let own = dir.path().join("own.npy");
+    py(
+        "import sys, io, numpy as np\nfrom PIL import Image\n\
+         b = io.BytesIO()\n\
+         Image.fromarray(np.load(sys.argv[1])).save(b, 'JPEG', quality=100, optimize=True, progressive=True)\n\
+         np.save(sys.argv[2], np.asarray(Image.open(b)))\n",
+        &[source.as_os_str(), own.as_os_str()],
+    );
+    let ours = imageio::imread(&npy, &Options::default()).unwrap();
+    let theirs = imageio::imread(&own, &Options::default()).unwrap();
+    let (NdArray::U8(x), NdArray::U8(y)) = (&ours.data, &theirs.data) else {
+        panic!("uint8 expected")
+    };
+    assert_eq!(x.shape(), y.shape());
+    let worst = x.iter().zip(y.iter()).map(|(p, q)| p.abs_diff(*q)).max().unwrap();
+    // A build without libjpeg encodes with jpeg-encoder, whose chroma
+    // downsampling is not libjpeg's (its pixels are checked at 4:4:4 above).
+    let encoder = imageio::formats().get("JPEG").unwrap().description().to_owned();
+    if encoder.contains("libjpeg-turbo") {
+        assert!(worst <= 2, "our 4:2:0 file decodes up to {worst} away from Pillow's");
+    }
+    // Pillow's subsampling values are ours; others are refused by name.
+    for bad in [json!(3), json!("4:1:1")] {
+        let o = match &bad {
+            Json::String(t) => Options::default().with_kwarg("subsampling", t.as_str()),
+            other => Options::default().with_kwarg("subsampling", other.as_i64().unwrap()),
+        };
+        let e = imageio::imwrite(dir.path().join("bad.jpg"), &Image::from(a.clone()), &o).unwrap_err();
+        assert!(e.to_string().contains("subsampling"), "{e}");
     }
 }

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# (case, tool) -> bytes written, for the encoders.
+sizes = {}
 ROOT = HERE.parent.parent
 
 # case, file, runs per process, reference peer, tools ("rs"|"py"|"cli", tool, label)
@@ -95,7 +97,10 @@ def one(kind, tool, case, path, runs, iobench, plugin_dir):
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1:] or ["failed"]
-    return float(out.stdout.strip().splitlines()[-1]), None
+    fields = out.stdout.strip().splitlines()[-1].split()
+    if len(fields) > 1:
+        sizes[(case, tool)] = int(fields[1])
+    return float(fields[0]), None
 
 
 def main():
@@ -131,9 +136,14 @@ def main():
             word = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
             if label == ref_label:
                 word = "reference"
+            size = sizes.get((case, tool))
+            ref_size = sizes.get((case, ref))
+            if size and ref_size:
+                word += f", {size:,} bytes ({size / ref_size:.4f}x)"
             print(f"| {case} | {label} | {med:.1f} | {spread:.1f} | {word} |")
             rows.append({"case": case, "tool": label, "median_ms": med, "spread_ms": spread,
-                         "reference": ref_label, "speedup_vs_reference": ratio, "passes": vals})
+                         "reference": ref_label, "speedup_vs_reference": ratio, "passes": vals,
+                         "bytes": size})
     out = ROOT / "target" / "bench-peers.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({

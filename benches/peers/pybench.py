@@ -19,9 +19,9 @@ def runner(case, tool, path):
         if case in ("tiffstack_read", "gif_read"):
             return lambda: iio.mimread(path, memtest=False)
         if case == "png_encode":
-            return lambda: iio.imwrite("<bytes>", src, format="PNG")
+            return lambda: len(iio.imwrite("<bytes>", src, format="PNG"))
         if case == "jpeg_encode":
-            return lambda: iio.imwrite("<bytes>", src, format="JPEG", quality=85)
+            return lambda: len(iio.imwrite("<bytes>", src, format="JPEG", quality=85))
         return lambda: iio.imread(path)
     if tool == "pil":
         from PIL import Image, ImageSequence
@@ -38,7 +38,7 @@ def runner(case, tool, path):
             def enc():
                 b = io.BytesIO()
                 Image.fromarray(src).save(b, fmt, **kw)
-                return b
+                return len(b.getvalue())
             return enc
 
         def load():
@@ -58,14 +58,18 @@ def runner(case, tool, path):
 def main():
     case, tool, path, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     f = runner(case, tool, path)
-    f()
+    size = f()
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         f()
         times.append((time.perf_counter() - t) * 1e3)
     times.sort()
-    print(f"{times[len(times) // 2]:.3f}")
+    # Encoders also report the size of what they wrote.
+    if case.endswith("_encode"):
+        print(f"{times[len(times) // 2]:.3f} {size}")
+    else:
+        print(f"{times[len(times) // 2]:.3f}")
 
 
 main()

@@ -16,7 +16,7 @@ pub struct Jpeg;
 
 impl Format for Jpeg {
     const NAME: &'static str = "JPEG";
-    const DESCRIPTION: &'static str = "JPEG (zune-jpeg decoder, jpeg-encoder encoder)";
+    const DESCRIPTION: &'static str = crate::encode::DESCRIPTION;
     const EXTENSIONS: &'static str = ".jpg .jpeg .jpe .jfif";
     const MODES: &'static str = "i";
     const SIGNATURES: &'static [Signature] = &[Signature::new(0, &[0xFF, 0xD8, 0xFF])];
@@ -97,7 +97,25 @@ impl Format for Jpeg {
 
     fn open_writer(req: &Request<'_>) -> Result<JpegWriter> {
         let options = req.options()?;
-        options.check_known("JPEG", &["quality", "progressive", "optimize", "colorspace"])?;
+        options.check_known(
+            "JPEG",
+            &["quality", "progressive", "optimize", "colorspace", "subsampling"],
+        )?;
+        let subsampling = match options.get("subsampling") {
+            None => crate::encode::Subsampling::S420,
+            Some(Value::Int(0)) => crate::encode::Subsampling::S444,
+            Some(Value::Int(1)) => crate::encode::Subsampling::S422,
+            Some(Value::Int(2)) => crate::encode::Subsampling::S420,
+            Some(Value::Str(s)) if s == "4:4:4" => crate::encode::Subsampling::S444,
+            Some(Value::Str(s)) if s == "4:2:2" => crate::encode::Subsampling::S422,
+            Some(Value::Str(s)) if s == "4:2:0" => crate::encode::Subsampling::S420,
+            Some(other) => {
+                return Err(Error::invalid_argument(format!(
+                    "JPEG option \"subsampling\" must be 0, 1, 2, \"4:4:4\", \"4:2:2\" or \"4:2:0\" \
+                     (as in Pillow), not {other:?}"
+                )));
+            }
+        };
         let cmyk = match options.get("colorspace") {
             None => false,
             Some(Value::Str(s)) if s.eq_ignore_ascii_case("cmyk") => true,
@@ -122,6 +140,7 @@ impl Format for Jpeg {
             quality,
             progressive: options.get_bool("progressive")?.unwrap_or(false),
             optimize: options.get_bool("optimize")?.unwrap_or(false),
+            subsampling,
             global_meta: Vec::new(),
             written: false,
             cmyk,
@@ -229,6 +248,8 @@ pub struct JpegWriter {
     quality: u8,
     progressive: bool,
     optimize: bool,
+    /// The chroma subsampling of YCbCr files.
+    subsampling: crate::encode::Subsampling,
     global_meta: Vec<(String, Value)>,
     written: bool,
     /// CMYK was asked for (the option `colorspace="CMYK"`).
@@ -239,13 +260,6 @@ pub struct JpegWriter {
 /// reader reports a CMYK file).
 fn asks_cmyk<'a>(mut meta: impl Iterator<Item = &'a (String, Value)>) -> bool {
     meta.any(|(k, v)| k == "colorspace" && matches!(v, Value::Str(s) if s.eq_ignore_ascii_case("cmyk")))
-}
-
-fn encoding_error(e: jpeg_encoder::EncodingError) -> Error {
-    match e {
-        jpeg_encoder::EncodingError::IoError(io) => Error::from(io),
-        other => Error::invalid_argument(format!("JPEG: {other}")),
-    }
 }
 
 impl Writer for JpegWriter {
@@ -267,12 +281,11 @@ impl Writer for JpegWriter {
                 "JPEG images are at most 65535x65535, not {w}x{h}"
             )));
         };
-        let color = match c {
-            1 => jpeg_encoder::ColorType::Luma,
-            3 => jpeg_encoder::ColorType::Rgb,
+        let components = match c {
+            1 | 3 => c as u8,
             // Four channels are CMYK only when asked for: an RGBA image must
             // never silently become a CMYK file.
-            4 if self.cmyk || asks_cmyk(self.global_meta.iter().chain(meta)) => jpeg_encoder::ColorType::Cmyk,
+            4 if self.cmyk || asks_cmyk(self.global_meta.iter().chain(meta)) => 4,
             4 => {
                 return Err(Error::unsupported(format!(
                     "JPEG has no alpha channel: a 4-channel image (shape {:?}) is written only as CMYK, \
@@ -288,15 +301,19 @@ impl Writer for JpegWriter {
                 )));
             }
         };
-        let mut out = std::io::BufWriter::new(&mut self.stream);
-        let mut encoder = jpeg_encoder::Encoder::new(&mut out, self.quality);
-        encoder.set_progressive(self.progressive);
-        if color == jpeg_encoder::ColorType::Cmyk {
-            // Full resolution for every CMYK component, as libjpeg writes
-            // them (subsampled CMYK is rare and badly supported by readers).
-            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
-        }
-        encoder.set_optimized_huffman_tables(self.optimize);
+        let mut job = crate::encode::Job {
+            pixels: image.bytes,
+            width: w16,
+            height: h16,
+            components,
+            quality: self.quality,
+            progressive: self.progressive,
+            optimize: self.optimize,
+            subsampling: self.subsampling,
+            density: None,
+            exif: None,
+            icc: None,
+        };
         for (key, value) in self.global_meta.iter().chain(meta) {
             match (key.as_str(), value) {
                 ("exif", Value::Bytes(b)) => {
@@ -305,20 +322,18 @@ impl Writer for JpegWriter {
                     } else {
                         [b"Exif\0\0".as_slice(), b].concat()
                     };
-                    encoder.add_app_segment(1, payload).map_err(encoding_error)?;
+                    job.exif = Some(payload);
                 }
-                ("icc_profile", Value::Bytes(b)) => encoder.add_icc_profile(b).map_err(encoding_error)?,
+                ("icc_profile", Value::Bytes(b)) => job.icc = Some(b.clone()),
                 ("dpi", Value::FloatArray(d)) if d.len() == 2 => {
                     let clamp = |v: f64| v.round().clamp(1.0, 65535.0) as u16;
-                    encoder.set_density(jpeg_encoder::PixelDensity {
-                        density: (clamp(d[0]), clamp(d[1])),
-                        unit: jpeg_encoder::PixelDensityUnit::Inches,
-                    });
+                    job.density = Some((clamp(d[0]), clamp(d[1])));
                 }
                 _ => {}
             }
         }
-        encoder.encode(image.bytes, w16, h16, color).map_err(encoding_error)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut self.stream);
+        crate::encode::encode(&job, &mut out)?;
         out.flush()?;
         self.written = true;
         Ok(())

@@ -1,5 +1,6 @@
-//! The JPEG format plugin for imageio-rs: `zune-jpeg` decodes,
-//! `jpeg-encoder` encodes.
+//! The JPEG format plugin for imageio-rs: `zune-jpeg` decodes; the
+//! system's libjpeg-turbo encodes (`c/turbo.c`, found by `build.rs`), or
+//! `jpeg-encoder` in a build without libjpeg.
 //!
 //! Reads baseline and progressive 8-bit files with Pillow's (and so
 //! imageio's) shapes: grayscale `(H, W)`, YCbCr/RGB `(H, W, 3)`, CMYK
@@ -12,17 +13,21 @@
 //! Writes `uint8` `(H, W)` as grayscale, `(H, W, 3)` as YCbCr and
 //! `(H, W, 4)` as CMYK (Adobe-inverted, so Pillow reads the same values
 //! back). Options: `quality` (1-100, default 75 like Pillow), `progressive`
-//! and `optimize` (booleans). Metadata written: `exif` (bytes), `icc_profile`
+//! and `optimize` (booleans), `subsampling` (Pillow's values: 0 or "4:4:4",
+//! 1 or "4:2:2", 2 or "4:2:0", the default). Metadata written: `exif` (bytes), `icc_profile`
 //! (bytes) and `dpi`.
 //!
-//! Encoding uses `jpeg-encoder`, whose licence asks for this
-//! acknowledgement: this software is based in part on the work of the
+//! Encoding uses libjpeg-turbo or `jpeg-encoder`, whose licences ask for
+//! this acknowledgement: this software is based in part on the work of the
 //! Independent JPEG Group.
 //!
 //! [`jpeg_plugin`] is the table accessor.
 
 mod codec;
+mod encode;
 mod exif;
+#[cfg(jpeg_turbo)]
+mod turbo;
 
 pub use codec::Jpeg;
 

@@ -2,6 +2,7 @@
 //! is read is a [`Source`], what is written a [`Target`]: each kind carries
 //! exactly its own data.
 
+mod buffered;
 mod mode;
 mod optional;
 mod seekable;
@@ -101,6 +102,9 @@ struct Reading {
     file: Option<Box<dyn ReadSeek>>,
     /// Where the source starts in `file` (the caller's stream position).
     start: u64,
+    /// A local file's kind and size as the request found it (is a
+    /// directory, bytes).
+    stat: Option<(bool, u64)>,
 }
 
 /// The bytes a write is producing.
@@ -326,6 +330,10 @@ impl Request {
     /// resource's name is copied only for an error: this runs on every
     /// read and seek of the plugin's stream.
     fn reader(&mut self) -> Result<&mut dyn ReadSeek> {
+        let size = match &self.resource {
+            Resource::Read(Reading { file: None, .. }) => self.local_stat().map(|(_, len)| len),
+            _ => None,
+        };
         let uri = &self.filename;
         let io_error = |source| Error::Io {
             uri: uri.clone(),
@@ -345,7 +353,7 @@ impl Request {
                 }
                 Source::File(path) => {
                     let f = std::fs::File::open(path).map_err(io_error)?;
-                    Box::new(io::BufReader::with_capacity(1 << 16, f))
+                    Box::new(buffered::BufferedFile::new(f, size))
                 }
                 Source::Zip { archive, member } => {
                     Box::new(Cursor::new(optional::read_zip_member(archive, member, uri)?))
@@ -431,9 +439,22 @@ impl Request {
         }
         match self.source()? {
             Source::Bytes(b) => Some(b.len() as u64),
-            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::File(_) => self.local_stat().map(|(_, len)| len),
             Source::Zip { archive, member } => optional::zip_member_size(archive, member),
             Source::Stream | Source::Http(_) | Source::Ftp(_) => None,
+        }
+    }
+
+    /// A local file source's kind and size (`(is a directory, bytes)`), as
+    /// the request found it when it was made.
+    fn local_stat(&self) -> Option<(bool, u64)> {
+        match &self.resource {
+            Resource::Read(Reading {
+                source: Source::File(p),
+                stat,
+                ..
+            }) => stat.or_else(|| std::fs::metadata(p).ok().map(|m| (m.is_dir(), m.len()))),
+            _ => None,
         }
     }
 
@@ -451,7 +472,7 @@ impl Request {
         match self.source() {
             None => return Ok(Vec::new()),
             Some(Source::Bytes(b)) => return Ok(b[..b.len().min(256)].to_vec()),
-            Some(Source::File(p)) if p.is_dir() => return Ok(Vec::new()),
+            Some(Source::File(_)) if self.local_stat().is_some_and(|(dir, _)| dir) => return Ok(Vec::new()),
             Some(_) => {}
         }
         let uri = self.filename.clone();
@@ -620,6 +641,7 @@ fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
             source,
             file: None,
             start: 0,
+            stat: None,
         })
     };
     let writing = |target| {
@@ -691,6 +713,7 @@ fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
                     source: Source::Stream,
                     file: Some(r),
                     start,
+                    stat: None,
                 }),
             ))
         }
@@ -757,7 +780,7 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
     let expanded_str = expanded.to_string_lossy().into_owned();
     if let Some((archive, member)) = uri::split_zip_path(&expanded_str, !read) {
         let shown = archive.to_string_lossy().into_owned();
-        if read && !archive.exists() && EXAMPLE_IMAGES.contains(&shown.as_str()) {
+        if read && EXAMPLE_IMAGES.contains(&shown.as_str()) && !archive.exists() {
             return Err(Error::BareStandardImageName { name: shown });
         }
         let archive = absolute(&archive);
@@ -771,6 +794,7 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
                 source: Source::Zip { archive, member },
                 file: None,
                 start: 0,
+                stat: None,
             })
         } else {
             Resource::Write(Writing {
@@ -782,7 +806,7 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
         };
         return Ok((filename, resource));
     }
-    if read && !expanded.exists() && EXAMPLE_IMAGES.contains(&name) {
+    if read && EXAMPLE_IMAGES.contains(&name) && !expanded.exists() {
         return Err(Error::BareStandardImageName { name: name.to_owned() });
     }
     let mut path = absolute(&expanded);
@@ -792,13 +816,24 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
             path = target;
         }
     }
-    check(&path)?;
+    let stat = if read {
+        // One lookup both checks the file and answers the request's later
+        // questions (a directory? how large?).
+        match std::fs::metadata(&path) {
+            Ok(m) => Some((m.is_dir(), m.len())),
+            Err(_) => return Err(Error::FileNotFound { path }),
+        }
+    } else {
+        check(&path)?;
+        None
+    };
     let filename = path.to_string_lossy().into_owned();
     let resource = if read {
         Resource::Read(Reading {
             source: Source::File(path),
             file: None,
             start: 0,
+            stat,
         })
     } else {
         Resource::Write(Writing {

@@ -17,6 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # (case, tool) -> bytes written, for the encoders.
 sizes = {}
+# (case, tool) -> peak resident memory of each process, MiB (iobench only).
+peaks = {}
 ROOT = HERE.parent.parent
 
 # case, file, runs per process, reference peer, tools ("rs"|"py"|"cli", tool, label)
@@ -50,6 +52,17 @@ CASES = [
     ("jpeg_encode", "rgb8.npy", 7, "iio2", [
         ("py", "iio2", "imageio.v2.imwrite q85"), ("py", "pil", "Pillow q85"),
         ("rs", "crate", "jpeg-encoder"), ("rs", "ours", "imageio-rs q85")]),
+    # 16-bit RGBA: the plugin decodes into the host's buffer (speed and
+    # peak memory against the png crate into a Vec).
+    ("png16_decode", "rgba16.png", 7, "crate", [
+        ("rs", "crate", "png crate"), ("rs", "ours", "imageio-rs")]),
+    # The per-call cost: 1000 reads of a 64x64 PNG (ms per run = µs per read).
+    ("png_small", "small.png", 5, "crate", [
+        ("py", "iio2", "imageio.v2.imread"), ("rs", "crate", "png crate"), ("rs", "ours", "imageio-rs")]),
+    # A whole process: `imageio info` of a 64x64 PNG against a Python process
+    # that imports imageio and reads the same image and its metadata.
+    ("info_process", "small.png", 5, "python", [
+        ("cli", "python", "python: import imageio, imread, immeta"), ("cli", "info", "imageio info")]),
     # 200 PNGs (512x512) to BMP: one process per file, one after another (as
     # a shell loop does it), against one `imageio convert` with 1 and 2 jobs.
     ("batch_convert", "batch", 3, "jobs1", [
@@ -63,6 +76,18 @@ def cli(tool, path, runs, bin_dir):
     import shutil
     import tempfile
     exe = str(bin_dir / "imageio")
+    if tool in ("python", "info"):
+        cmd = [exe, "info", str(path)] if tool == "info" else [
+            sys.executable, "-c",
+            "import sys, imageio.v3 as iio\nim = iio.imread(sys.argv[1])\n"
+            "print(sys.argv[1], im.shape, im.dtype, iio.immeta(sys.argv[1]))", str(path)]
+        times = []
+        for _ in range(runs + 1):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times.append((time.perf_counter() - t) * 1e3)
+        times = sorted(times[1:])
+        return times[len(times) // 2]
     files = sorted(str(p) for p in path.iterdir())
     times = []
     for _ in range(runs + 1):
@@ -98,8 +123,12 @@ def one(kind, tool, case, path, runs, iobench, plugin_dir):
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1:] or ["failed"]
     fields = out.stdout.strip().splitlines()[-1].split()
-    if len(fields) > 1:
-        sizes[(case, tool)] = int(fields[1])
+    for extra in fields[1:]:
+        key, _, value = extra.partition("=")
+        if key == "bytes":
+            sizes[(case, tool)] = int(value)
+        elif key == "peak_mib":
+            peaks.setdefault((case, tool), []).append(float(value))
     return float(fields[0]), None
 
 
@@ -136,6 +165,9 @@ def main():
             word = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
             if label == ref_label:
                 word = "reference"
+            peak = peaks.get((case, tool))
+            if peak:
+                word += f", peak {statistics.median(peak):.0f} MiB"
             size = sizes.get((case, tool))
             ref_size = sizes.get((case, ref))
             if size and ref_size:
@@ -143,7 +175,7 @@ def main():
             print(f"| {case} | {label} | {med:.1f} | {spread:.1f} | {word} |")
             rows.append({"case": case, "tool": label, "median_ms": med, "spread_ms": spread,
                          "reference": ref_label, "speedup_vs_reference": ratio, "passes": vals,
-                         "bytes": size})
+                         "bytes": size, "peak_mib": statistics.median(peak) if peak else None})
     out = ROOT / "target" / "bench-peers.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({

@@ -8,11 +8,15 @@ tests/interop/requirements.txt).
         4096x4096 RGB8 (48 MiB of pixels)
   stack.tif   100 pages of 256x256 RGB8, uncompressed
   stack.gif   100 frames of 256x256, one global palette
+  rgba16.png  1024x1024 RGBA16 (written here: Pillow writes no 16-bit colour PNG)
+  small.png   64x64 RGB8 (the per-call cost, the whole-process `info`)
   batch/      200 PNGs of 512x512 RGB8 (the batch conversion)
 
 Usage: python gen.py OUTDIR
 """
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,20 @@ def photo(h, w, seed):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def png16(path, a):
+    """A plain 16-bit RGBA PNG: filter 0 rows, zlib level 6."""
+    h, w, _ = a.shape
+    rows = b"".join(b"\0" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 6, 0, 0, 0)
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                           + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
+
+
 def main(out):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -45,6 +63,9 @@ def main(out):
     tifffile.imwrite(out / "stack.tif", pages, photometric="rgb", metadata=None)
     frames = [Image.fromarray(p).quantize(256, dither=Image.Dither.NONE) for p in pages]
     frames[0].save(out / "stack.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    Image.fromarray(photo(64, 64, 7)).save(out / "small.png")
+    p16 = photo(1024, 1024, 3).astype(np.uint16) * 257
+    png16(out / "rgba16.png", np.concatenate([p16, p16[..., :1]], axis=-1))
     batch = out / "batch"
     batch.mkdir(exist_ok=True)
     for i in range(200):

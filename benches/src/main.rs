@@ -15,6 +15,22 @@ use std::io::Cursor;
 use std::path::Path;
 use std::time::Instant;
 
+/// The peak resident memory of this process so far, in MiB (`VmHWM` of
+/// /proc/self/status; 0 where there is none).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Reads per run of `png_small`.
+const SMALL_READS: usize = 1000;
+
 /// The manager a tool reads and writes with.
 fn manager(tool: &str, plugin: Option<&Path>) -> FormatManager {
     match tool {
@@ -83,7 +99,7 @@ fn run(case: &str, tool: &str, file: &Path, fm: Option<&FormatManager>, src: Opt
                 .expect("bytes");
             out.len()
         }
-        ("png_decode", "crate") => {
+        ("png_decode" | "png16_decode", "crate") => {
             let bytes = std::fs::read(file).expect("read");
             let mut d = png::Decoder::new(Cursor::new(bytes));
             d.set_transformations(png::Transformations::EXPAND);
@@ -113,6 +129,25 @@ fn run(case: &str, tool: &str, file: &Path, fm: Option<&FormatManager>, src: Opt
             n
         }
         ("npy_read", "crate") => std::fs::read(file).expect("read").len(),
+        // The per-call cost: a thousand reads of a small PNG from its path
+        // (so the run's milliseconds are microseconds per read).
+        ("png_small", "crate") => (0..SMALL_READS)
+            .map(|_| {
+                let f = std::io::BufReader::new(std::fs::File::open(file).expect("open"));
+                let mut d = png::Decoder::new(f);
+                d.set_transformations(png::Transformations::EXPAND);
+                let mut r = d.read_info().expect("info");
+                let mut buf = vec![0; r.output_buffer_size().expect("size")];
+                r.next_frame(&mut buf).expect("decode");
+                black_box(buf).len()
+            })
+            .sum(),
+        ("png_small", _) => {
+            let fm = fm.expect("manager");
+            (0..SMALL_READS)
+                .map(|_| black_box(fm.imread(file, &opts).expect("imread")).data.nbytes())
+                .sum()
+        }
         ("tiffstack_read" | "gif_read", _) => {
             let fm = fm.expect("manager");
             let ims = fm.mimread(file, &opts.clone().with_memtest_off()).expect("mimread");
@@ -154,10 +189,13 @@ fn main() {
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
-    // Encoders also report the size of what they wrote.
+    // Encoders also report the size of what they wrote; every case the
+    // process's peak resident memory.
+    let median = times[times.len() / 2];
+    let peak = format!("peak_mib={:.1}", peak_rss_mib());
     if case.ends_with("_encode") {
-        println!("{:.3} {size}", times[times.len() / 2]);
+        println!("{median:.3} bytes={size} {peak}");
     } else {
-        println!("{:.3}", times[times.len() / 2]);
+        println!("{median:.3} {peak}");
     }
 }

@@ -279,12 +279,17 @@ impl Reader for PngReader {
         let accept = self.accept_truncated;
         match depth {
             BitDepth::Sixteen => {
-                // Ask the host first: its limit guards the scratch buffer too.
-                let out = sink.alloc::<u16>(&shape)?;
-                let mut raw = limits.alloc_zeroed::<u8>("PNG", "the 16-bit rows", size)?;
-                truncated = decoded(accept, reader.next_frame(&mut raw))?;
-                for (o, b) in out.iter_mut().zip(raw.chunks_exact(2)) {
-                    *o = u16::from_be_bytes([b[0], b[1]]);
+                // Decoded straight into the host's buffer (big-endian, as
+                // PNG stores it), then put in native order in place: no
+                // scratch copy of the image.
+                let out = sink.alloc_bytes(Dtype::U16, &shape)?;
+                if out.len() != size {
+                    return Err(Error::internal("unexpected PNG output size"));
+                }
+                truncated = decoded(accept, reader.next_frame(out))?;
+                for sample in out.chunks_exact_mut(2) {
+                    let native = u16::from_be_bytes([sample[0], sample[1]]).to_ne_bytes();
+                    sample.copy_from_slice(&native);
                 }
             }
             _ if self.header.is_bool() => {

@@ -35,6 +35,13 @@ CASES = [
     ("tiff_read", "rgb8.tif", 9, "tifffile", [
         ("py", "tifffile", "tifffile.imread"), ("py", "iio2", "imageio.v2.imread"),
         ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs")]),
+    ("tiff_lzw_read", "rgb8-lzw.tif", 5, "tifffile", [
+        ("py", "tifffile", "tifffile.imread"), ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs")]),
+    ("tiff_deflate_read", "rgb8-deflate.tif", 5, "tifffile", [
+        ("py", "tifffile", "tifffile.imread"), ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs")]),
+    ("webp_decode", "rgb8-lossless.webp", 3, "pil", [
+        ("py", "pil", "Pillow"), ("py", "iio2", "imageio.v2.imread"), ("rs", "crate", "image-webp"),
+        ("rs", "ours", "imageio-rs")]),
     ("tiffstack_read", "stack.tif", 9, "tifffile", [
         ("py", "tifffile", "tifffile.imread (the stack)"), ("py", "iio2", "imageio.v2.mimread"),
         ("rs", "crate", "tiff crate"), ("rs", "ours", "imageio-rs mimread")]),

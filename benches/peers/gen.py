@@ -6,6 +6,8 @@ tests/interop/requirements.txt).
 
   rgb8.npy, .png, .jpg (q90, 4:2:0), .tif (uncompressed), .ppm, .bmp
         4096x4096 RGB8 (48 MiB of pixels)
+  rgb8-lzw.tif, rgb8-deflate.tif   the same, LZW and deflate (tifffile, horizontal predictor off)
+  rgb8-lossless.webp                the same, lossless WebP (Pillow, method 1)
   stack.tif   100 pages of 256x256 RGB8, uncompressed
   stack.gif   100 frames of 256x256, one global palette
   rgba16.png  1024x1024 RGBA16 (written here: Pillow writes no 16-bit colour PNG)
@@ -59,6 +61,9 @@ def main(out):
     im.save(out / "rgb8.ppm")
     im.save(out / "rgb8.bmp")
     tifffile.imwrite(out / "rgb8.tif", a, photometric="rgb")
+    tifffile.imwrite(out / "rgb8-lzw.tif", a, photometric="rgb", compression="lzw", rowsperstrip=64)
+    tifffile.imwrite(out / "rgb8-deflate.tif", a, photometric="rgb", compression="zlib", rowsperstrip=64)
+    im.save(out / "rgb8-lossless.webp", lossless=True, method=1)
     pages = np.stack([photo(256, 256, 10 + i) for i in range(100)])
     tifffile.imwrite(out / "stack.tif", pages, photometric="rgb", metadata=None)
     frames = [Image.fromarray(p).quantize(256, dither=Image.Dither.NONE) for p in pages]

@@ -113,7 +113,7 @@ fn run(case: &str, tool: &str, file: &Path, fm: Option<&FormatManager>, src: Opt
             let mut d = zune_jpeg::JpegDecoder::new(zune_jpeg::zune_core::bytestream::ZCursor::new(&bytes[..]));
             d.decode().expect("decode").len()
         }
-        ("tiff_read" | "tiffstack_read", "crate") => {
+        ("tiff_read" | "tiff_lzw_read" | "tiff_deflate_read" | "tiffstack_read", "crate") => {
             let f = std::io::BufReader::new(std::fs::File::open(file).expect("open"));
             let mut d = tiff::decoder::Decoder::new(f).expect("tiff");
             let mut n = 0;
@@ -129,6 +129,13 @@ fn run(case: &str, tool: &str, file: &Path, fm: Option<&FormatManager>, src: Opt
             n
         }
         ("npy_read", "crate") => std::fs::read(file).expect("read").len(),
+        ("webp_decode", "crate") => {
+            let f = std::io::BufReader::new(std::fs::File::open(file).expect("open"));
+            let mut d = image_webp::WebPDecoder::new(f).expect("webp");
+            let mut buf = vec![0; d.output_buffer_size().expect("size")];
+            d.read_image(&mut buf).expect("decode");
+            buf.len()
+        }
         // The per-call cost: a thousand reads of a small PNG from its path
         // (so the run's milliseconds are microseconds per read).
         ("png_small", "crate") => (0..SMALL_READS)

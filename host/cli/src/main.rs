@@ -87,8 +87,9 @@ enum Command {
         /// The extension of the files written to --out-dir (png, .tif, ...).
         #[arg(long, value_name = "EXT", requires = "out_dir")]
         to: Option<String>,
-        /// Files converted at once with --out-dir (default: the number of
-        /// cores).
+        /// Files converted at once with --out-dir (default: twice the
+        /// number of cores, since each file waits on the disk while it is
+        /// made durable; each job holds one image in memory).
         #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
         jobs: Option<u32>,
         /// The source's format (else detected).
@@ -615,7 +616,7 @@ fn cmd_convert(args: ConvertArgs) -> imageio::Result<bool> {
         inputs: files,
         out_dir,
         to,
-        jobs: jobs.map_or(cores, |j| j as usize),
+        jobs: jobs.map_or(cores * 2, |j| j as usize),
         in_format,
         out_format,
     };

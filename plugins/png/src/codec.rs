@@ -440,8 +440,30 @@ impl Writer for PngWriter {
         };
         Self::apply_meta(&mut encoder, &self.global_meta)?;
         Self::apply_meta(&mut encoder, meta)?;
+        // Large images at zlib levels: deflated on every core (see
+        // deflate.rs); the rest through the png crate.
+        let bpp = color.samples() * if image.dtype == Dtype::U16 { 2 } else { 1 };
+        let row_bytes = width as usize * bpp;
+        let level = match self.compression {
+            png::Compression::Balanced => Some(6),
+            png::Compression::High => Some(9),
+            _ => None,
+        };
+        let pieces = crate::deflate::pieces_for(data.len() + height as usize);
+        let parallel = match level {
+            Some(level) if pieces > 1 => crate::deflate::zlib_stream(data, row_bytes, bpp, level, pieces),
+            _ => None,
+        };
         let mut writer = encoder.write_header().map_err(encoding_error)?;
-        writer.write_image_data(data).map_err(encoding_error)?;
+        match parallel {
+            Some(stream) => {
+                // The pieces one after the other, an IDAT chunk per MiB.
+                for idat in stream.iter().flat_map(|piece| piece.chunks(1 << 20)) {
+                    writer.write_chunk(png::chunk::IDAT, idat).map_err(encoding_error)?;
+                }
+            }
+            None => writer.write_image_data(data).map_err(encoding_error)?,
+        }
         writer.finish().map_err(encoding_error)?;
         out.flush()?;
         self.written = true;

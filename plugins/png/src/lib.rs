@@ -10,12 +10,15 @@
 //!
 //! Writes `uint8`/`uint16`/`bool` arrays of those shapes (and `(H, W, 1)`),
 //! with the options `compression` (0-9, Pillow's scale; default 6) and
-//! metadata `gamma`, `dpi` and text (any string value).
+//! metadata `gamma`, `dpi` and text (any string value). Images of 2 MiB and
+//! more at the zlib levels are filtered and deflated on every core (one
+//! zlib stream cut into primed pieces: `deflate`).
 //!
 //! [`png_plugin`] is the table accessor: link it as a builtin, or build
 //! `imageio-png-plugin` for the shared library.
 
 mod codec;
+mod deflate;
 
 pub use codec::Png;
 

@@ -313,4 +313,24 @@ fn batch_convert_converts_the_rest_and_reports_each_failure() {
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out_dir.path().join("img2.bmp").is_file());
+    // An error whose own text names no file (JPEG holds one image, the GIF
+    // has three) still gets a line that names it.
+    let out = run(
+        &[
+            "convert",
+            &s("anim.gif"),
+            &s("img0.png"),
+            "--out-dir",
+            out_dir.path().to_str().unwrap(),
+            "--to",
+            "jpg",
+        ],
+        None,
+        userdir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let failed: Vec<&str> = err.lines().filter(|l| l.starts_with("imageio: error: ")).collect();
+    assert!(failed.len() == 1 && failed[0].contains(&s("anim.gif")), "{err}");
+    assert!(out_dir.path().join("img0.jpg").is_file() && !out_dir.path().join("anim.jpg").exists());
 }

@@ -615,6 +615,32 @@ fn jpeg_metadata_we_write_is_what_pillow_reads() {
     if encoder.contains("libjpeg-turbo") {
         assert!(worst <= 2, "our 4:2:0 file decodes up to {worst} away from Pillow's");
     }
+    // CMYK keeps its density (in a JFIF header, as Pillow writes it); an
+    // empty ICC profile writes none; one too large for 255 markers is an
+    // error, not a damaged file.
+    let cmyk_file = dir.path().join("cmyk.jpg");
+    let mut cmyk = Image::from(smooth(&[24, 32, 4]));
+    cmyk.meta.insert("dpi", Value::FloatArray(vec![200.0, 200.0]));
+    cmyk.meta.insert("icc_profile", Value::Bytes(Vec::new()));
+    imageio::imwrite(&cmyk_file, &cmyk, &Options::default().with_kwarg("colorspace", "CMYK")).unwrap();
+    let shown = py(
+        "import sys\nfrom PIL import Image\nim = Image.open(sys.argv[1])\n\
+         print(im.mode, im.info.get('dpi'), 'icc_profile' in im.info)",
+        &[cmyk_file.as_os_str()],
+    );
+    assert_eq!(shown.trim(), "CMYK (200, 200) False");
+    let mut huge = Image::from(smooth(&[8, 8, 3]));
+    huge.meta.insert("icc_profile", Value::Bytes(vec![7; 255 * 65519 + 1]));
+    let e = imageio::imwrite(dir.path().join("huge.jpg"), &huge, &Options::default()).unwrap_err();
+    assert!(e.to_string().contains("ICC profile"), "{e}");
+    assert!(!dir.path().join("huge.jpg").exists());
+    // Wider than libjpeg's 65500: written all the same (by jpeg-encoder),
+    // and read back.
+    let wide_file = dir.path().join("wide.jpg");
+    let wide = NdArray::U8(ArrayD::from_elem(IxDyn(&[2, 65_501]), 90u8));
+    imageio::imwrite(&wide_file, &Image::from(wide), &Options::default()).unwrap();
+    let back = imageio::imread(&wide_file, &Options::default()).unwrap();
+    assert_eq!(back.data.shape(), &[2, 65_501]);
     // Pillow's subsampling values are ours; others are refused by name.
     for bad in [json!(3), json!("4:1:1")] {
         let o = match &bad {

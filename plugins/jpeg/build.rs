@@ -20,17 +20,21 @@ fn main() {
     let probe = out.join("probe_jpeglib.c");
     std::fs::write(
         &probe,
-        "#include <stddef.h>\n#include <stdio.h>\n#include <jpeglib.h>\nint iio_probe(void) { return JPEG_LIB_VERSION; }\n",
+        // jpeg_write_icc_profile: libjpeg-turbo 1.5.90 and later (IJG's
+        // libjpeg has none); without it the fallback encoder is used.
+        "#include <stddef.h>\n#include <stdio.h>\n#include <jpeglib.h>\n\
+         void *iio_probe(void) { return (void *)&jpeg_write_icc_profile; }\n",
     )
     .expect("write the probe");
     if let Err(e) = cc::Build::new()
         .file(&probe)
         .warnings(false)
+        .flag("-Werror")
         .cargo_metadata(false)
         .try_compile("imageio_jpeg_probe")
     {
         println!(
-            "cargo:warning=libjpeg's headers were not found ({e}); JPEG files are encoded with jpeg-encoder \
+            "cargo:warning=libjpeg-turbo's headers were not found ({e}); JPEG files are encoded with jpeg-encoder \
              (slower). Install libjpeg-turbo's development files (Debian: libjpeg62-turbo-dev) for the fast encoder."
         );
         return;

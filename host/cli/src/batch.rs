@@ -55,7 +55,18 @@ fn bare_extension(to: &str) -> Result<String, String> {
 /// The file name a source's output takes: the last path segment of the URI
 /// (a local path, `file://`, http or zip member alike), less its extension.
 fn output_stem(input: &str) -> Option<String> {
-    let trimmed = input.split(['?', '#']).next().unwrap_or(input);
+    // A URL's query and fragment are not part of its name; a local file's
+    // `?` and `#` are.
+    let is_url = ["http://", "https://", "ftp://", "ftps://"].iter().any(|scheme| {
+        input
+            .get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+    });
+    let trimmed = if is_url {
+        input.split(['?', '#']).next().unwrap_or(input)
+    } else {
+        input
+    };
     let last = trimmed.rsplit(['/', '\\']).find(|s| !s.is_empty())?;
     let stem = match last.rfind('.') {
         Some(0) | None => last,
@@ -118,6 +129,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Converts one file, a panic included: a bug met on one file is that
+/// file's failure, not the batch's end.
+fn convert_guarded(input: &str, out: &Path, in_opts: &Options, out_opts: &Options) -> Result<(), String> {
+    let run = || crate::convert_one(input, &out.to_string_lossy(), in_opts, out_opts, false);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string().replace('\n', " ")),
+        Err(_) => Err("internal error: the conversion panicked (please report it)".to_owned()),
+    }
+}
+
 /// One bar over the files, on a terminal; hidden otherwise (messages then
 /// go straight to stderr).
 fn files_bar(total: usize) -> ProgressBar {
@@ -159,11 +181,17 @@ pub fn run(batch: &Batch) -> Result<Outcome, String> {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
                     let result = match &job.output {
-                        Ok(out) => crate::convert_one(&job.input, &out.to_string_lossy(), &in_opts, &out_opts, false)
-                            .map(|_| ())
-                            .map_err(|e| e.to_string().replace('\n', " ")),
+                        Ok(out) => convert_guarded(&job.input, out, &in_opts, &out_opts),
                         Err(why) => Err(format!("{}: {why}", job.input)),
-                    };
+                    }
+                    // Every line names its file, whatever the error says.
+                    .map_err(|why| {
+                        if why.contains(&job.input) {
+                            why
+                        } else {
+                            format!("{}: {why}", job.input)
+                        }
+                    });
                     if let Err(why) = &result {
                         let line = format!("imageio: error: {}", esc(why));
                         if bar.is_hidden() {
@@ -205,6 +233,8 @@ mod tests {
     #[test]
     fn stems_come_from_the_last_segment_of_any_uri() {
         assert_eq!(output_stem("a/b/photo.JPG").as_deref(), Some("photo"));
+        assert_eq!(output_stem("run#3/shot?.png").as_deref(), Some("shot?"));
+        assert_eq!(output_stem("HTTPS://h/x/y.png#frag").as_deref(), Some("y"));
         assert_eq!(output_stem("http://h/x/y.png?raw=1").as_deref(), Some("y"));
         assert_eq!(output_stem("pack.zip/inner/z.tif").as_deref(), Some("z"));
         assert_eq!(output_stem("imageio:chelsea.png").as_deref(), Some("chelsea"));

@@ -162,6 +162,9 @@ int iio_jpeg_turbo_encode(const struct iio_jpeg_turbo_job *job, iio_jpeg_turbo_w
     jpeg_simple_progression(&cinfo);
   }
   if (job->has_density) {
+    /* The density lives in the JFIF header, which libjpeg leaves out of
+     * CMYK files unless asked (Pillow asks too when given a dpi). */
+    cinfo.write_JFIF_header = TRUE;
     cinfo.density_unit = 1; /* dots per inch */
     cinfo.X_density = job->x_density;
     cinfo.Y_density = job->y_density;

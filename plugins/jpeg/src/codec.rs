@@ -40,7 +40,10 @@ impl Format for Jpeg {
             return Err(Error::corrupt("not a JPEG file (no SOI marker)"));
         }
         let markers = exif::scan(&data);
-        let mut decoder = JpegDecoder::new(ZCursor::new(&data[..]));
+        // JPEG's own size limit, not zune-jpeg's default of 16384: the
+        // request's limits judge the image's size.
+        let header_options = DecoderOptions::default().set_max_width(65535).set_max_height(65535);
+        let mut decoder = JpegDecoder::new_with_options(ZCursor::new(&data[..]), header_options);
         decoder.decode_headers().map_err(decoding_error)?;
         let input = decoder
             .input_colorspace()
@@ -102,7 +105,7 @@ impl Format for Jpeg {
             &["quality", "progressive", "optimize", "colorspace", "subsampling"],
         )?;
         let subsampling = match options.get("subsampling") {
-            None => crate::encode::Subsampling::S420,
+            None | Some(Value::Int(-1)) => crate::encode::Subsampling::S420,
             Some(Value::Int(0)) => crate::encode::Subsampling::S444,
             Some(Value::Int(1)) => crate::encode::Subsampling::S422,
             Some(Value::Int(2)) => crate::encode::Subsampling::S420,
@@ -111,8 +114,8 @@ impl Format for Jpeg {
             Some(Value::Str(s)) if s == "4:2:0" => crate::encode::Subsampling::S420,
             Some(other) => {
                 return Err(Error::invalid_argument(format!(
-                    "JPEG option \"subsampling\" must be 0, 1, 2, \"4:4:4\", \"4:2:2\" or \"4:2:0\" \
-                     (as in Pillow), not {other:?}"
+                    "JPEG option \"subsampling\" must be -1 (the default, 4:2:0), 0, 1, 2, \"4:4:4\", \
+                     \"4:2:2\" or \"4:2:0\" (as in Pillow), not {other:?}"
                 )));
             }
         };

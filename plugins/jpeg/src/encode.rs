@@ -73,17 +73,14 @@ pub fn encode(job: &Job<'_>, out: &mut dyn Write) -> Result<()> {
             job.components
         )));
     }
+    // libjpeg stops at 65500 pixels a side; jpeg-encoder goes to 65535.
     #[cfg(jpeg_turbo)]
-    {
-        crate::turbo::encode(job, out)
+    if job.width <= crate::turbo::MAX_DIMENSION && job.height <= crate::turbo::MAX_DIMENSION {
+        return crate::turbo::encode(job, out);
     }
-    #[cfg(not(jpeg_turbo))]
-    {
-        encode_rust(job, out)
-    }
+    encode_rust(job, out)
 }
 
-#[cfg(not(jpeg_turbo))]
 fn encoding_error(e: jpeg_encoder::EncodingError) -> Error {
     match e {
         jpeg_encoder::EncodingError::IoError(io) => Error::from(io),
@@ -91,8 +88,8 @@ fn encoding_error(e: jpeg_encoder::EncodingError) -> Error {
     }
 }
 
-/// The pure-Rust encoder, for builds without libjpeg.
-#[cfg(not(jpeg_turbo))]
+/// The pure-Rust encoder: builds without libjpeg, and images too wide or
+/// tall for it.
 fn encode_rust(job: &Job<'_>, out: &mut dyn Write) -> Result<()> {
     let color = match job.components {
         1 => jpeg_encoder::ColorType::Luma,
@@ -112,7 +109,7 @@ fn encode_rust(job: &Job<'_>, out: &mut dyn Write) -> Result<()> {
     if let Some(exif) = &job.exif {
         encoder.add_app_segment(1, exif.clone()).map_err(encoding_error)?;
     }
-    if let Some(icc) = &job.icc {
+    if let Some(icc) = job.icc.as_ref().filter(|icc| !icc.is_empty()) {
         encoder.add_icc_profile(icc).map_err(encoding_error)?;
     }
     if let Some(density) = job.density {

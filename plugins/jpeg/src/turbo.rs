@@ -37,6 +37,11 @@ struct CJob {
 type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize) -> c_int;
 
 const OK: c_int = 0;
+/// The ICC bytes one APP2 marker carries (65533 less the 14-byte ICC
+/// header).
+const ICC_BYTES_PER_MARKER: usize = 65519;
+/// libjpeg's largest width or height (`JPEG_MAX_DIMENSION`).
+pub const MAX_DIMENSION: u16 = 65500;
 const WRITE_FAILED: c_int = 2;
 
 unsafe extern "C" {
@@ -91,7 +96,17 @@ pub fn encode(job: &Job<'_>, out: &mut dyn Write) -> Result<()> {
             icc: 0,
         });
     }
-    if let Some(icc) = &job.icc {
+    if let Some(icc) = job.icc.as_ref().filter(|icc| !icc.is_empty()) {
+        // libjpeg splits a profile over APP2 markers numbered in one byte
+        // and does not check the count: refuse what does not fit, as
+        // jpeg-encoder does, rather than write a damaged profile.
+        if icc.len().div_ceil(ICC_BYTES_PER_MARKER) > 255 {
+            return Err(Error::invalid_argument(format!(
+                "JPEG: an ICC profile of {} bytes does not fit 255 APP2 markers ({} bytes at most)",
+                icc.len(),
+                255 * ICC_BYTES_PER_MARKER
+            )));
+        }
         markers.push(Marker {
             data: icc.as_ptr(),
             len: icc.len(),

@@ -56,14 +56,24 @@ pub(crate) fn zlib_stream(
         .collect();
     let last = ranges.len() - 1;
     let outputs: Vec<Option<(Vec<u8>, u32, usize)>> = std::thread::scope(|scope| {
+        // A thread that cannot be started makes its piece (and so this
+        // stream) None: the caller falls back to one thread.
         let handles: Vec<_> = ranges
             .iter()
             .enumerate()
             .map(|(i, &(from, to))| {
-                scope.spawn(move || compress_rows(data, row_bytes, bpp, level, from, to, i == last))
+                std::thread::Builder::new()
+                    .name("imageio-png-deflate".into())
+                    .spawn_scoped(scope, move || {
+                        compress_rows(data, row_bytes, bpp, level, from, to, i == last)
+                    })
+                    .ok()
             })
             .collect();
-        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.and_then(|h| h.join().ok().flatten()))
+            .collect()
     });
     let mut stream = Vec::with_capacity(outputs.len());
     let mut adler = 1u32;

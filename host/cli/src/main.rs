@@ -77,28 +77,7 @@ enum Command {
     /// Write every image of IN to OUT; or, with --out-dir and --to, convert
     /// every IN to DIR/<name>.EXT in parallel (a file that fails is reported
     /// on its own line, the rest go on; exit status 1 if any failed).
-    Convert {
-        /// IN OUT; with --out-dir, the sources (IN...).
-        #[arg(required = true, num_args = 1.., value_name = "FILES")]
-        files: Vec<String>,
-        /// Convert every FILE into this folder (created if missing).
-        #[arg(long, value_name = "DIR", requires = "to")]
-        out_dir: Option<PathBuf>,
-        /// The extension of the files written to --out-dir (png, .tif, ...).
-        #[arg(long, value_name = "EXT", requires = "out_dir")]
-        to: Option<String>,
-        /// Files converted at once with --out-dir (default: twice the
-        /// number of cores, since each file waits on the disk while it is
-        /// made durable; each job holds one image in memory).
-        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
-        jobs: Option<u32>,
-        /// The source's format (else detected).
-        #[arg(long)]
-        in_format: Option<String>,
-        /// The target's format (else chosen by the extension).
-        #[arg(long)]
-        out_format: Option<String>,
-    },
+    Convert(ConvertArgs),
     /// Download a resource of imageio's binary repository (or of
     /// IMAGEIO_REMOTE_URL) into the cache, unless it is there already, and
     /// print its local path. NAME is a remote path (`images/chelsea.png`) or
@@ -638,13 +617,28 @@ fn cmd_convert(args: ConvertArgs) -> imageio::Result<bool> {
     Ok(outcome.failed.is_empty())
 }
 
-/// The arguments of `imageio convert`, as parsed.
+/// The arguments of `imageio convert`.
+#[derive(clap::Args)]
 struct ConvertArgs {
+    /// IN OUT; with --out-dir, the sources (IN...).
+    #[arg(required = true, num_args = 1.., value_name = "FILES")]
     files: Vec<String>,
+    /// Convert every FILE into this folder (created if missing).
+    #[arg(long, value_name = "DIR", requires = "to")]
     out_dir: Option<PathBuf>,
+    /// The extension of the files written to --out-dir (png, .tif, ...).
+    #[arg(long, value_name = "EXT", requires = "out_dir")]
     to: Option<String>,
+    /// Files converted at once with --out-dir (default: twice the
+    /// number of cores, since each file waits on the disk while it is
+    /// made durable; each job holds one image in memory).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     jobs: Option<u32>,
+    /// The source's format (else detected).
+    #[arg(long)]
     in_format: Option<String>,
+    /// The target's format (else chosen by the extension).
+    #[arg(long)]
     out_format: Option<String>,
 }
 
@@ -674,21 +668,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Info { uri, format, json } => cmd_info(&uri, format, json),
-        Command::Convert {
-            files,
-            out_dir,
-            to,
-            jobs,
-            in_format,
-            out_format,
-        } => match cmd_convert(ConvertArgs {
-            files,
-            out_dir,
-            to,
-            jobs,
-            in_format,
-            out_format,
-        }) {
+        Command::Convert(args) => match cmd_convert(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

@@ -24,17 +24,6 @@ pub enum Subsampling {
     S420,
 }
 
-impl Subsampling {
-    /// The luma component's horizontal and vertical sampling factors.
-    pub fn luma_factors(self) -> (u8, u8) {
-        match self {
-            Subsampling::S444 => (1, 1),
-            Subsampling::S422 => (2, 1),
-            Subsampling::S420 => (2, 2),
-        }
-    }
-}
-
 /// One image to encode, checked by the writer.
 pub struct Job<'a> {
     /// `height` rows of `width` pixels of `components` bytes.

@@ -1,7 +1,7 @@
 //! The libjpeg-turbo encoder (`c/turbo.c`, built by `build.rs` when the
 //! system has libjpeg): the declarations of `c/turbo.h` and the one call.
 
-use crate::encode::Job;
+use crate::encode::{Job, Subsampling};
 use imageio_plugin_api::{Error, Result};
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::io::Write;
@@ -52,6 +52,16 @@ unsafe extern "C" {
         message: *mut c_char,
         message_len: usize,
     ) -> c_int;
+}
+
+/// The luma component's horizontal and vertical sampling factors (chroma
+/// is 1x1).
+fn luma_factors(s: Subsampling) -> (c_int, c_int) {
+    match s {
+        Subsampling::S444 => (1, 1),
+        Subsampling::S422 => (2, 1),
+        Subsampling::S420 => (2, 2),
+    }
 }
 
 /// Where the encoded bytes go, and the first write error.
@@ -134,8 +144,8 @@ pub fn encode(job: &Job<'_>, out: &mut dyn Write) -> Result<()> {
         quality: c_int::from(job.quality),
         progressive: c_int::from(job.progressive),
         optimize: c_int::from(job.optimize),
-        luma_h: c_int::from(job.subsampling.luma_factors().0),
-        luma_v: c_int::from(job.subsampling.luma_factors().1),
+        luma_h: luma_factors(job.subsampling).0,
+        luma_v: luma_factors(job.subsampling).1,
         has_density,
         x_density: c_uint::from(x_density),
         y_density: c_uint::from(y_density),

@@ -79,14 +79,13 @@ fn output_stem(input: &str) -> Option<String> {
 /// Plans every job: outputs named, two sources that would write the same
 /// output both refused (neither silently overwrites the other), and a source
 /// that is its own output refused.
-fn plan(batch: &Batch, ext: &str) -> Vec<Job> {
-    let mut jobs: Vec<Job> = batch
-        .inputs
+fn plan(inputs: &[String], out_dir: &Path, ext: &str) -> Vec<Job> {
+    let mut jobs: Vec<Job> = inputs
         .iter()
         .map(|input| Job {
             input: input.clone(),
             output: output_stem(input)
-                .map(|stem| batch.out_dir.join(format!("{stem}.{ext}")))
+                .map(|stem| out_dir.join(format!("{stem}.{ext}")))
                 .ok_or_else(|| "cannot name an output for this source".to_owned()),
         })
         .collect();
@@ -161,7 +160,12 @@ pub fn run(batch: &Batch) -> Result<Outcome, String> {
         return Err("no input files".to_owned());
     }
     std::fs::create_dir_all(&batch.out_dir).map_err(|e| format!("--out-dir {}: {e}", batch.out_dir.display()))?;
-    let jobs = plan(batch, &ext);
+    // Outputs are named from the folder's absolute path, so the writer
+    // reads them as the plain file names they are (a folder named `~x` is
+    // not the home folder, whatever the name of the output is).
+    let absolute =
+        std::path::absolute(&batch.out_dir).map_err(|e| format!("--out-dir {}: {e}", batch.out_dir.display()))?;
+    let jobs = plan(&batch.inputs, &absolute, &ext);
     let bar = files_bar(jobs.len());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<(), String>>>> = Mutex::new(vec![None; jobs.len()]);
@@ -246,15 +250,8 @@ mod tests {
 
     #[test]
     fn clashing_outputs_are_all_refused() {
-        let batch = Batch {
-            inputs: vec!["a/x.png".into(), "b/x.bmp".into(), "c/y.png".into()],
-            out_dir: PathBuf::from("/nonexistent-out"),
-            to: "tif".into(),
-            jobs: 1,
-            in_format: None,
-            out_format: None,
-        };
-        let jobs = plan(&batch, "tif");
+        let inputs = ["a/x.png", "b/x.bmp", "c/y.png"].map(String::from);
+        let jobs = plan(&inputs, Path::new("/nonexistent-out"), "tif");
         assert!(jobs[0].output.is_err() && jobs[1].output.is_err());
         assert_eq!(
             jobs[2].output.as_deref().ok(),

@@ -9,7 +9,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What a batch is asked to do.
@@ -28,12 +27,13 @@ pub struct Batch {
     pub out_format: Option<String>,
 }
 
-/// How a batch went.
+/// How a batch went (each failure was reported on its own line as it
+/// happened).
 pub struct Outcome {
     /// Files converted.
     pub converted: usize,
-    /// Files that failed, each with its one-line reason, in input order.
-    pub failed: Vec<(String, String)>,
+    /// Files that failed.
+    pub failed: usize,
 }
 
 /// One unit of work: a source and the file it becomes, or why it cannot be
@@ -168,7 +168,7 @@ pub fn run(batch: &Batch) -> Result<Outcome, String> {
     let jobs = plan(&batch.inputs, &absolute, &ext);
     let bar = files_bar(jobs.len());
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<(), String>>>> = Mutex::new(vec![None; jobs.len()]);
+    let failed = AtomicUsize::new(0);
     let in_opts = Options {
         format: batch.in_format.clone(),
         ..Options::default()
@@ -197,6 +197,7 @@ pub fn run(batch: &Batch) -> Result<Outcome, String> {
                         }
                     });
                     if let Err(why) = &result {
+                        failed.fetch_add(1, Ordering::Relaxed);
                         let line = format!("imageio: error: {}", esc(why));
                         if bar.is_hidden() {
                             eprintln!("{line}");
@@ -204,30 +205,17 @@ pub fn run(batch: &Batch) -> Result<Outcome, String> {
                             bar.println(line);
                         }
                     }
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(result);
-                    }
                     bar.inc(1);
                 }
             });
         }
     });
     bar.finish_and_clear();
-    let results = results
-        .into_inner()
-        .map_err(|_| "a conversion thread panicked".to_owned())?;
-    let mut outcome = Outcome {
-        converted: 0,
-        failed: Vec::new(),
-    };
-    for (job, result) in jobs.iter().zip(results) {
-        match result {
-            Some(Ok(())) => outcome.converted += 1,
-            Some(Err(why)) => outcome.failed.push((job.input.clone(), why)),
-            None => outcome.failed.push((job.input.clone(), "not converted".to_owned())),
-        }
-    }
-    Ok(outcome)
+    let failed = failed.into_inner();
+    Ok(Outcome {
+        converted: jobs.len() - failed,
+        failed,
+    })
 }
 
 #[cfg(test)]

@@ -600,8 +600,8 @@ fn cmd_convert(args: ConvertArgs) -> imageio::Result<bool> {
         out_format,
     };
     let outcome = batch::run(&batch).map_err(imageio::Error::InvalidArgument)?;
-    let total = outcome.converted + outcome.failed.len();
-    if outcome.failed.is_empty() {
+    let total = outcome.converted + outcome.failed;
+    if outcome.failed == 0 {
         eprintln!(
             "imageio: converted {total} file(s) into {}",
             esc(&batch.out_dir.display().to_string())
@@ -611,10 +611,10 @@ fn cmd_convert(args: ConvertArgs) -> imageio::Result<bool> {
             "imageio: converted {} of {total} file(s) into {}; {} failed",
             outcome.converted,
             esc(&batch.out_dir.display().to_string()),
-            outcome.failed.len()
+            outcome.failed
         );
     }
-    Ok(outcome.failed.is_empty())
+    Ok(outcome.failed == 0)
 }
 
 /// The arguments of `imageio convert`.

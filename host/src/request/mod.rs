@@ -103,7 +103,7 @@ struct Reading {
     /// Where the source starts in `file` (the caller's stream position).
     start: u64,
     /// A local file's kind and size as the request found it (is a
-    /// directory, bytes).
+    /// directory, bytes); set for every local file, `None` otherwise.
     stat: Option<(bool, u64)>,
 }
 
@@ -449,12 +449,8 @@ impl Request {
     /// the request found it when it was made.
     fn local_stat(&self) -> Option<(bool, u64)> {
         match &self.resource {
-            Resource::Read(Reading {
-                source: Source::File(p),
-                stat,
-                ..
-            }) => stat.or_else(|| std::fs::metadata(p).ok().map(|m| (m.is_dir(), m.len()))),
-            _ => None,
+            Resource::Read(r) => r.stat,
+            Resource::Write(_) => None,
         }
     }
 

@@ -14,6 +14,7 @@ pub(crate) mod io;
 pub(crate) mod limits;
 pub(crate) mod prefault;
 pub(crate) mod progress;
+pub(crate) mod window;
 
 pub use convert::{image_as_uint, image_as_uint_with_warning};
 pub use dict::{Dict, Value};

@@ -7,6 +7,7 @@
 //! the buffered window: a seek inside it costs no system call and no
 //! re-read, and large reads bypass the buffer.
 
+use crate::core::window::Window;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -14,16 +15,10 @@ use std::io::{self, Read, Seek, SeekFrom};
 const CAPACITY: usize = 64 * 1024;
 
 /// A file with a read buffer and a known position. Invariant: the file's
-/// own offset is `start + len`, and the stream's position is `start + pos`.
+/// own offset is the window's end.
 pub(crate) struct BufferedFile {
     file: File,
-    buf: Box<[u8]>,
-    /// The file offset of `buf[0]`.
-    start: u64,
-    /// Valid bytes in `buf`.
-    len: usize,
-    /// The read position inside `buf` (at most `len`).
-    pos: usize,
+    window: Window,
 }
 
 impl BufferedFile {
@@ -36,72 +31,48 @@ impl BufferedFile {
         });
         BufferedFile {
             file,
-            buf: vec![0; capacity.max(1)].into_boxed_slice(),
-            start: 0,
-            len: 0,
-            pos: 0,
+            window: Window::new(vec![0; capacity.max(1)]),
         }
-    }
-
-    /// Forgets the buffer; the stream's position becomes `at`, where the
-    /// file's own offset is.
-    fn reset(&mut self, at: u64) {
-        self.start = at;
-        self.len = 0;
-        self.pos = 0;
     }
 }
 
 impl Read for BufferedFile {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.len {
-            let here = self.start + self.len as u64;
-            if out.len() >= self.buf.len() {
+        if self.window.drained() {
+            let here = self.window.end();
+            if out.len() >= self.window.buf.len() {
                 // Large reads go straight into the caller's memory.
                 let n = self.file.read(out)?;
-                self.reset(here + n as u64);
+                self.window.filled(here + n as u64, 0);
                 return Ok(n);
             }
-            let n = self.file.read(&mut self.buf)?;
-            self.start = here;
-            self.len = n;
-            self.pos = 0;
+            let n = self.file.read(&mut self.window.buf)?;
+            self.window.filled(here, n);
         }
-        let n = out.len().min(self.len - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(self.window.take(out))
     }
 }
 
 impl Seek for BufferedFile {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let here = self.start + self.pos as u64;
         let target = match to {
             SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => here.checked_add_signed(d),
+            SeekFrom::Current(d) => Some(self.window.position().checked_add_signed(d).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "invalid seek to a negative or overflowing position",
+                )
+            })?),
             SeekFrom::End(_) => None,
         };
-        match target {
-            Some(t) if t >= self.start && t <= self.start + self.len as u64 => {
-                self.pos = (t - self.start) as usize;
-                Ok(t)
-            }
-            Some(t) => {
-                let at = self.file.seek(SeekFrom::Start(t))?;
-                self.reset(at);
-                Ok(at)
-            }
-            None if matches!(to, SeekFrom::Current(_)) => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "invalid seek to a negative or overflowing position",
-            )),
-            None => {
-                let at = self.file.seek(to)?;
-                self.reset(at);
-                Ok(at)
-            }
+        if let Some(t) = target
+            && self.window.seek_inside(t)
+        {
+            return Ok(t);
         }
+        let at = self.file.seek(target.map_or(to, SeekFrom::Start))?;
+        self.window.filled(at, 0);
+        Ok(at)
     }
 }
 

@@ -11,6 +11,7 @@ use super::shm::{Mapping, Memfd};
 use super::wire::{self, Channel, Dec, Enc, Message, tag};
 use crate::core::Dict;
 use crate::core::prefault::Prefault;
+use crate::core::window::Window;
 use crate::plugin::ByteSignature;
 use crate::plugin::backend::{FormatBackend, Instance};
 use crate::plugin::callbacks::AllocHook;
@@ -460,11 +461,8 @@ fn reopen(fd: OwnedFd) -> io::Result<std::fs::File> {
 /// at a time.
 struct RemoteReader {
     chan: Arc<Channel>,
-    buf: Vec<u8>,
-    /// Position of `buf[0]` in the stream.
-    buf_start: u64,
-    /// Read position within `buf`.
-    at: usize,
+    /// The host's last answer to a read, and the position in it.
+    window: Window,
     size: Option<u64>,
 }
 
@@ -472,9 +470,7 @@ impl RemoteReader {
     fn new(chan: Arc<Channel>, size: Option<u64>) -> RemoteReader {
         RemoteReader {
             chan,
-            buf: Vec::new(),
-            buf_start: 0,
-            at: 0,
+            window: Window::new(Vec::new()),
             size,
         }
     }
@@ -496,39 +492,31 @@ impl RemoteReader {
 
 impl Read for RemoteReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.at >= self.buf.len() {
-            let next = self.buf_start + self.buf.len() as u64;
+        if self.window.drained() {
+            let next = self.window.end();
             let reply = self.ask(Enc::new(tag::READ).u64(out.len().max(READ_CHUNK) as u64))?;
             if reply.bytes.first() != Some(&tag::BYTES) {
                 return Err(wire::bad("a read answered with something else"));
             }
-            self.buf = Dec::new(&reply.bytes[1..]).bytes()?.to_vec();
-            self.buf_start = next;
-            self.at = 0;
-            if self.buf.is_empty() {
-                return Ok(0);
-            }
+            let bytes = Dec::new(&reply.bytes[1..]).bytes()?;
+            self.window.buf.clear();
+            self.window.buf.extend_from_slice(bytes);
+            self.window.filled(next, bytes.len());
         }
-        let n = out.len().min(self.buf.len() - self.at);
-        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(self.window.take(out))
     }
 }
 
 impl Seek for RemoteReader {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let here = self.buf_start + self.at as u64;
         let target = match pos {
             SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => here.checked_add_signed(d),
+            SeekFrom::Current(d) => self.window.position().checked_add_signed(d),
             SeekFrom::End(d) => self.size.and_then(|s| s.checked_add_signed(d)),
         };
         if let Some(t) = target
-            && t >= self.buf_start
-            && t <= self.buf_start + self.buf.len() as u64
+            && self.window.seek_inside(t)
         {
-            self.at = (t - self.buf_start) as usize;
             return Ok(t);
         }
         let (off, whence) = match (target, pos) {
@@ -544,9 +532,7 @@ impl Seek for RemoteReader {
             return Err(wire::bad("a seek answered with something else"));
         }
         let p = Dec::new(&reply.bytes[1..]).u64()?;
-        self.buf.clear();
-        self.buf_start = p;
-        self.at = 0;
+        self.window.filled(p, 0);
         Ok(p)
     }
 }

@@ -56,6 +56,7 @@
 pub mod ffi;
 pub mod raw;
 
+mod bounded;
 mod error;
 mod export;
 mod format;
@@ -66,6 +67,7 @@ mod sink;
 mod stream;
 mod value;
 
+pub use bounded::MetaBudget;
 pub use error::{Error, Result};
 pub use export::format_table;
 pub use format::{

@@ -42,6 +42,19 @@ def bmp(width, height, bits, compression, data):
             + palette + data)
 
 
+def zlib_of(byte, mib):
+    """zlib's encoding of `mib` MiB of `byte`, made quickly: one MiB
+    deflated and flushed to a byte boundary, repeated, then an empty final
+    block and the Adler-32 of the whole."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    part = c.compress(byte * (1 << 20)) + c.flush(zlib.Z_SYNC_FLUSH)
+    adler = 1
+    block = byte * (1 << 20)
+    for _ in range(mib):
+        adler = zlib.adler32(block, adler)
+    return b"\x78\xda" + part * mib + b"\x03\x00" + struct.pack(">I", adler)
+
+
 def gif(frames, width=8192, height=8192):
     g = b"GIF89a" + struct.pack("<HH", width, height) + b"\0\0\0"
     frame = b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x80" + b"\0\0\0\xff\xff\xff" + b"\x02\x02\x44\x01\x00"
@@ -49,7 +62,7 @@ def gif(frames, width=8192, height=8192):
 
 
 # Decompression bomb: a zTXt chunk inflating to 300 MiB.
-write("png-ztxt-bomb.png", png(4, 1, chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * (300 << 20), 9))))
+write("png-ztxt-bomb.png", png(4, 1, chunk(b"zTXt", b"Comment\0\0" + zlib_of(b"A", 300))))
 # Headers claiming 3-4 GB of pixels.
 write("png-60000x60000.png", png(60000, 60000, idat=b"\0" * 1000))
 write("npy-60000x60000.npy", npy((60000, 60000), b"\0" * 100))
@@ -62,3 +75,63 @@ write("npy-2e9-empty-frames.npy", npy((2000000000, 0)))
 # Frames x canvas: 200 and 5000 frames of 1x1 on 8192x8192.
 write("gif-200-frames-8192.gif", gif(200))
 write("gif-5000-frames-8192.gif", gif(5000))
+
+# --- Issue 16 ---
+seeds = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fuzz", "seeds")
+
+
+def seed(target, name):
+    with open(os.path.join(seeds, target, name), "rb") as f:
+        return f.read()
+
+
+# A 1 MiB PNG whose iCCP chunk inflates to about a gigabyte.
+write("png-iccp-bomb.png", png(4, 1, chunk(b"iCCP", b"icc\0\0" + zlib_of(b"\0", 1024))))
+# A baseline JPEG (Pillow's, 464 bytes) whose frame header is patched to
+# claim 30000x30000 pixels: its scan cannot hold 14 million blocks.
+jpeg = bytearray(seed("read_jpeg", "gray.jpg"))
+sof = jpeg.index(b"\xff\xc0")
+jpeg[sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
+write("jpeg-30000x30000-header.jpg", bytes(jpeg))
+# A JPEG cut 4 bytes short: the end of its scan and its EOI are missing.
+write("jpeg-cut-4-bytes.jpg", seed("read_jpeg", "rgb.jpg")[:-4])
+# A WebP (lossless, 1x1) with a 200 MiB ICCP chunk (sparse on disk).
+vp8l = b"VP8L" + struct.pack("<I", 5) + b"\x2f\x00\x00\x00\x00\x00"
+icc_size = 200 << 20
+vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0x20, 0, 0, 0]) + b"\0\0\0" + b"\0\0\0"
+body = b"WEBP" + vp8x + b"ICCP" + struct.pack("<I", icc_size)
+riff_size = len(body) + icc_size + len(vp8l)
+with open(os.path.join(out, "webp-200mib-iccp.webp"), "wb") as f:
+    f.write(b"RIFF" + struct.pack("<I", riff_size) + body)
+    f.seek(icc_size, 1)
+    f.write(vp8l)
+# A TIFF of 2000 pages of 4096x4096 gray pixels, every page's one strip the
+# same deflated 16 MiB of zeros (about 16 KiB): 33.5 GB of pixels.
+strip = zlib.compress(b"\0" * (4096 * 4096), 9)
+pages = 2000
+tags = 9
+ifd_size = 2 + tags * 12 + 4
+first_ifd = 8 + len(strip)
+tif = bytearray(b"II*\0" + struct.pack("<I", first_ifd) + strip)
+for i in range(pages):
+    nxt = first_ifd + (i + 1) * ifd_size if i + 1 < pages else 0
+    entries = [
+        (256, 4, 1, 4096), (257, 4, 1, 4096), (258, 3, 1, 8), (259, 3, 1, 8), (262, 3, 1, 1),
+        (273, 4, 1, 8), (277, 3, 1, 1), (278, 4, 1, 4096), (279, 4, 1, len(strip)),
+    ]
+    tif += struct.pack("<H", tags)
+    for tag, kind, count, value in entries:
+        tif += struct.pack("<HHI", tag, kind, count) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+    tif += struct.pack("<I", nxt)
+write("tiff-2000-pages-4096.tif", bytes(tif))
+# Files cut at half and at nine tenths of their length (inside the image
+# data), from files Pillow and numpy wrote (fuzz/seeds).
+for target, name in [
+    ("read_png", "rgb.png"), ("read_png", "rgba-interlaced.png"), ("read_jpeg", "progressive.jpg"),
+    ("read_jpeg", "rgb.jpg"), ("read_gif", "anim.gif"), ("read_tiff", "rgb.tif"), ("read_tiff", "lzw.tif"),
+    ("read_bmp", "rgb.bmp"), ("read_npy", "f32.npy"), ("read_pnm", "rgb.ppm"), ("read_webp", "lossless.webp"),
+]:
+    data = seed(target, name)
+    for part in (50, 90):
+        stem, ext = os.path.splitext(name)
+        write(f"cut-{part}-{stem}{ext}", data[: len(data) * part // 100])

@@ -437,21 +437,28 @@ pub(crate) fn checked_alloc(limits: &Limits, dtype: u32, shape: &[u64]) -> Resul
     Ok(AllocRequest { dtype, dims, bytes })
 }
 
-/// Why an array of `shape` breaks the width, height or pixel limits, if it
-/// does. Rows are `shape[0]`, columns `shape[1]`; a last axis of at most 4
-/// in a 3-D or larger array is the channels, every other axis counts as
-/// pixels (the planes of a volume).
-fn over_pixel_limits(limits: &Limits, shape: &[u64]) -> Option<String> {
-    if shape.len() < 2 {
-        return None;
-    }
-    let (height, width) = (shape[0], shape[1]);
+/// The pixels of an array of `shape`: rows are `shape[0]`, columns
+/// `shape[1]`; a last axis of at most 4 in a 3-D or larger array is the
+/// channels, every other axis counts as pixels (the planes of a volume).
+pub(crate) fn pixel_count(shape: &[u64]) -> u64 {
     let spatial = if shape.len() >= 3 && shape[shape.len() - 1] <= 4 {
         &shape[..shape.len() - 1]
     } else {
         shape
     };
-    let pixels = spatial.iter().fold(1u64, |a, &d| a.saturating_mul(d));
+    spatial.iter().fold(1u64, |a, &d| a.saturating_mul(d))
+}
+
+/// Why an array of `shape` breaks the width, height or pixel limits, if it
+/// does (see [`pixel_count`]). `max_total_pixels` here is what is left of
+/// the file's budget of decoded pixels when the array is asked for (the
+/// reader lowers it by every image it has returned).
+fn over_pixel_limits(limits: &Limits, shape: &[u64]) -> Option<String> {
+    if shape.len() < 2 {
+        return None;
+    }
+    let (height, width) = (shape[0], shape[1]);
+    let pixels = pixel_count(shape);
     if width > limits.max_width || height > limits.max_height {
         Some(format!(
             "an image of shape {shape:?} is over the size limit of {}x{} pixels",
@@ -461,6 +468,12 @@ fn over_pixel_limits(limits: &Limits, shape: &[u64]) -> Option<String> {
         Some(format!(
             "an image of shape {shape:?} has {pixels} pixels, over the limit of {}",
             limits.max_pixels
+        ))
+    } else if pixels > limits.max_total_pixels {
+        Some(format!(
+            "an image of shape {shape:?} has {pixels} pixels, more than the {} left of the limit on pixels \
+             decoded per file (total_pixels)",
+            limits.max_total_pixels
         ))
     } else {
         None

@@ -25,6 +25,9 @@ pub struct Reader {
     length: Option<u64>,
     /// The request's limits, with this reader's cap on image bytes.
     limits: crate::core::Limits,
+    /// Pixels of every image returned so far: with `max_total_pixels`, the
+    /// budget of the whole file, checked before each image is allocated.
+    decoded_pixels: u64,
 }
 
 impl Reader {
@@ -36,6 +39,7 @@ impl Reader {
             last_index: -1,
             length: None,
             limits,
+            decoded_pixels: 0,
         }
     }
 
@@ -88,7 +92,18 @@ impl Reader {
                 limits.max_frames
             )));
         }
-        self.instance()?.get_data(index, &limits)
+        // The host's allocation refuses an image over what is left of the
+        // file's pixel budget, before the plugin decodes it: this holds
+        // every plugin (TIFF pages, NPY frames, a C plugin's images) to
+        // `total_pixels`, not only those that count for themselves.
+        let mut call = limits;
+        call.max_total_pixels = limits.max_total_pixels.saturating_sub(self.decoded_pixels);
+        let image = self.instance()?.get_data(index, &call)?;
+        let shape: Vec<u64> = image.shape().iter().map(|&d| d as u64).collect();
+        self.decoded_pixels = self
+            .decoded_pixels
+            .saturating_add(crate::plugin::callbacks::pixel_count(&shape));
+        Ok(image)
     }
 
     /// Image `index` with its metadata. Sets the index for

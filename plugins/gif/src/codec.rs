@@ -3,7 +3,7 @@
 
 use gif::{ColorOutput, DecodeOptions, DisposalMethod, Repeat};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, Limits, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
 };
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
@@ -117,7 +117,16 @@ impl GifReader {
             )));
         }
         limits.check_image("GIF", u64::from(width), u64::from(height), 1, 4)?;
-        let icc = decoder.icc_profile().map(<[u8]>::to_vec);
+        // The profile's sub-blocks are gathered by the gif crate from the
+        // file in memory; it is checked against the metadata limits before
+        // it is copied.
+        let icc = match decoder.icc_profile() {
+            Some(icc) => {
+                MetaBudget::new("GIF", limits).spend("the ICC profile (ICCRGBG1 extension)", icc.len() as u64)?;
+                Some(icc.to_vec())
+            }
+            None => None,
+        };
         let background = decoder.bg_color();
         let mut delays = Vec::new();
         let mut transparency = false;

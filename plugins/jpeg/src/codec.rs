@@ -3,7 +3,7 @@
 
 use crate::exif;
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
 };
 use std::io::Write;
 use zune_jpeg::JpegDecoder;
@@ -40,6 +40,15 @@ impl Format for Jpeg {
             return Err(Error::corrupt("not a JPEG file (no SOI marker)"));
         }
         let markers = exif::scan(&data);
+        let layout = crate::layout::walk(&data);
+        if !accept_truncated {
+            check_whole(&layout, data.len())?;
+        }
+        // The profile and EXIF block are bounded before the decoder copies
+        // them (the profile can span 255 segments: 16 MiB).
+        let mut budget = MetaBudget::new("JPEG", &req.limits());
+        budget.spend("the ICC profile (APP2 segments)", layout.icc_bytes)?;
+        budget.spend("the EXIF block (APP1)", layout.exif_bytes)?;
         // JPEG's own size limit, not zune-jpeg's default of 16384: the
         // request's limits judge the image's size.
         let header_options = DecoderOptions::default().set_max_width(65535).set_max_height(65535);
@@ -149,6 +158,30 @@ impl Format for Jpeg {
             cmyk,
         })
     }
+}
+
+/// Refuses a file that cannot be whole, before anything is decoded or
+/// allocated: one whose scans hold fewer bits than the frame has 8x8 blocks
+/// (every block costs at least one bit of Huffman code in every scan that
+/// codes it: a 629-byte file claiming 30000x30000 pixels would otherwise
+/// decode to 2.5 GB of invented gray), and one that does not end with its
+/// EOI marker (cut short; Pillow refuses both too).
+fn check_whole(layout: &crate::layout::Layout, file_bytes: usize) -> Result<()> {
+    let blocks = layout.blocks();
+    if layout.entropy_bytes.saturating_mul(8) < blocks {
+        let (w, h) = layout.frame.as_ref().map_or((0, 0), |f| (f.0, f.1));
+        return Err(imageio_plugin_api::truncated_error(format!(
+            "JPEG: the header claims {w}x{h} pixels ({blocks} blocks of 8x8) but the {file_bytes}-byte file holds \
+             {} bytes of image data, fewer than one bit per block: the data cannot hold the image",
+            layout.entropy_bytes
+        )));
+    }
+    if layout.scans > 0 && !layout.has_eoi {
+        return Err(imageio_plugin_api::truncated_error(
+            "JPEG: the file ends before its end-of-image marker (EOI): the last scan is cut short",
+        ));
+    }
+    Ok(())
 }
 
 fn decoding_error(e: zune_jpeg::errors::DecodeErrors) -> Error {

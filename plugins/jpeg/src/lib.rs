@@ -26,6 +26,7 @@
 mod codec;
 mod encode;
 mod exif;
+mod layout;
 #[cfg(jpeg_turbo)]
 mod turbo;
 

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Limits, Reader, Request, Result, Signature, Stream, Value, Writer,
+    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
 };
 use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -22,6 +22,75 @@ fn check_palette(info: &png::Info<'_>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The chunks that hold metadata: their declared length is checked
+/// against the metadata limits before the png crate reads them.
+const META_CHUNKS: [&[u8; 4]; 5] = [b"iCCP", b"zTXt", b"iTXt", b"tEXt", b"eXIf"];
+
+/// Walks the chunks before the image data, checking each metadata chunk's
+/// declared length against `budget` before any of it is read, and reads the
+/// ICC profile itself: its compressed bytes within the limits, inflated
+/// within them (the png crate would inflate up to its allocation limit
+/// first, gigabytes for a small bomb). Returns the profile, if any; a
+/// damaged one is dropped with a warning, as Pillow does.
+fn scan_metadata(r: &mut (impl std::io::BufRead + Seek), budget: &mut MetaBudget) -> Result<Option<Vec<u8>>> {
+    let mut head = [0u8; 8];
+    r.read_exact(&mut head)?;
+    if head != *SIGNATURE {
+        return Err(Error::corrupt("not a PNG file (no signature)"));
+    }
+    let mut icc = None;
+    loop {
+        r.read_exact(&mut head)?;
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        let kind = &head[4..8];
+        if len > 0x7fff_ffff {
+            return Err(Error::corrupt(format!(
+                "the PNG chunk {} claims {len} bytes (at most 2^31-1)",
+                String::from_utf8_lossy(kind).escape_default()
+            )));
+        }
+        if kind == b"IDAT" || kind == b"IEND" {
+            return Ok(icc);
+        }
+        if !META_CHUNKS.iter().any(|m| kind == *m) {
+            r.seek_relative(i64::from(len) + 4)?;
+            continue;
+        }
+        let what = format!("the PNG {} chunk", String::from_utf8_lossy(kind));
+        budget.check(&what, u64::from(len))?;
+        if kind != b"iCCP" || icc.is_some() {
+            r.seek_relative(i64::from(len) + 4)?;
+            continue;
+        }
+        // Read without spending: the inflated profile is what counts.
+        let data = budget.clone().read(&what, r, u64::from(len))?;
+        let mut crc = [0u8; 4];
+        r.read_exact(&mut crc)?;
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(b"iCCP");
+        hasher.update(&data);
+        if hasher.finalize() != u32::from_be_bytes(crc) {
+            return Err(Error::corrupt("the PNG iCCP chunk fails its CRC check"));
+        }
+        // A profile name of 1-79 bytes, a NUL, the method (0 = zlib).
+        let Some(nul) = data.iter().take(80).position(|&b| b == 0).filter(|&n| n > 0) else {
+            log::warn!("PNG: the iCCP chunk has no valid profile name; the profile is ignored");
+            continue;
+        };
+        if data.get(nul + 1) != Some(&0) {
+            log::warn!("PNG: the iCCP chunk names an unknown compression method; the profile is ignored");
+            continue;
+        }
+        match budget.inflate_zlib("the ICC profile (iCCP)", &data[nul + 2..]) {
+            Ok(profile) => icc = Some(profile),
+            Err(e) if e.code == imageio_plugin_api::ffi::IIO_ERR_CORRUPT => {
+                log::warn!("PNG: {}; the profile is ignored", e.message);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A compressed text chunk's text, or the error for one that is damaged or
@@ -59,7 +128,10 @@ fn mib(n: u64) -> String {
 /// A png decoder over `stream` whose own allocations obey `limits`.
 fn decoder<R: std::io::BufRead + Seek>(stream: R, limits: &Limits) -> png::Decoder<R> {
     let bytes = usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX);
-    png::Decoder::new_with_limits(stream, png::Limits { bytes })
+    let mut decoder = png::Decoder::new_with_limits(stream, png::Limits { bytes });
+    // The profile is read by `scan_metadata`, within the metadata limits.
+    decoder.set_ignore_iccp_chunk(true);
+    decoder
 }
 
 /// The `PNG` format.
@@ -94,9 +166,13 @@ impl Format for Png {
         let mut stream = req.stream()?;
         let start = stream.stream_position()?;
         let header = {
-            let decoder = decoder(BufReader::new(&mut stream), &limits);
+            let mut budget = MetaBudget::new("PNG", &limits);
+            let mut buffered = BufReader::new(&mut stream);
+            let icc = scan_metadata(&mut buffered, &mut budget)?;
+            buffered.seek(SeekFrom::Start(start))?;
+            let decoder = decoder(buffered, &limits);
             let reader = decoder.read_info().map_err(decoding_error)?;
-            Header::of(reader.info(), &limits)?
+            Header::of(reader.info(), icc, &mut budget, &limits)?
         };
         Ok(PngReader {
             stream,
@@ -143,7 +219,7 @@ struct Header {
 }
 
 impl Header {
-    fn of(info: &png::Info<'_>, limits: &Limits) -> Result<Header> {
+    fn of(info: &png::Info<'_>, icc: Option<Vec<u8>>, budget: &mut MetaBudget, limits: &Limits) -> Result<Header> {
         let mut meta = Vec::new();
         if let Some(g) = info.gama_chunk.or(info.source_gamma) {
             meta.push(("gamma".to_owned(), Value::Float(f64::from(g.into_value()))));
@@ -164,28 +240,27 @@ impl Header {
             }
         }
         meta.push(("interlace".to_owned(), Value::Bool(info.interlaced)));
-        if let Some(icc) = &info.icc_profile {
-            meta.push(("icc_profile".to_owned(), Value::Bytes(icc.to_vec())));
+        if let Some(icc) = icc {
+            meta.push(("icc_profile".to_owned(), Value::Bytes(icc)));
         }
         if let Some(exif) = &info.exif_metadata {
+            budget.spend("the PNG eXIf chunk", exif.len() as u64)?;
             meta.push(("exif".to_owned(), Value::Bytes(exif.to_vec())));
         }
         for t in &info.uncompressed_latin1_text {
+            budget.spend(&format!("the PNG text chunk '{}'", t.keyword), t.text.len() as u64)?;
             meta.push((t.keyword.clone(), Value::Str(t.text.clone())));
         }
         // Compressed text is inflated with a bound: a small zTXt chunk can
         // expand to gigabytes (a decompression bomb). zTXt and iTXt chunks
         // are two types with the same methods: a macro inflates either.
-        let entry = usize::try_from(limits.max_meta_entry_bytes).unwrap_or(usize::MAX);
-        let mut budget = usize::try_from(limits.max_meta_total_bytes).unwrap_or(usize::MAX);
         macro_rules! inflate {
             ($chunk:expr) => {{
                 let mut t = $chunk.clone();
-                let text = t
-                    .decompress_text_with_limit(entry.min(budget))
-                    .and_then(|()| t.get_text());
+                let allowed = usize::try_from(budget.available()).unwrap_or(usize::MAX);
+                let text = t.decompress_text_with_limit(allowed).and_then(|()| t.get_text());
                 let text = bounded_text(&t.keyword, text, limits)?;
-                budget = budget.saturating_sub(text.len());
+                budget.spend(&format!("the PNG text chunk '{}'", t.keyword), text.len() as u64)?;
                 meta.push((t.keyword, Value::Str(text)));
             }};
         }

@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 use crate::write::{TiffWriter, parse_compression};
-use imageio_plugin_api::{Dtype, Error, Format, ImageSink, Reader, Request, Result, Signature, Stream, Value};
+use imageio_plugin_api::{
+    Dtype, Error, Format, ImageSink, MetaBudget, Reader, Request, Result, Signature, Stream, Value,
+};
 use std::io::{BufReader, Seek};
 use tiff::decoder::{Decoder, Limits};
 use tiff::tags::Tag;
@@ -44,14 +46,17 @@ impl Format for Tiff {
         // every IFD's offset after this walk, so reading page i later is a
         // direct seek (no walk from page 0, no new buffers).
         let mut decoder = new_decoder(stream, &limits)?;
-        let mut pages = vec![page_info(&mut decoder)?];
+        // The tiff crate bounds each tag's values by the per-entry limit;
+        // the strings kept from every page count against the total.
+        let mut budget = MetaBudget::new("TIFF", &limits);
+        let mut pages = vec![page_info(&mut decoder, &mut budget)?];
         while decoder.more_images() {
             if pages.len() >= 1 << 20 {
                 return Err(Error::corrupt("the TIFF has more than a million pages (an IFD loop?)"));
             }
             limits.check_frames("TIFF", pages.len() as u64 + 1)?;
             decoder.next_image().map_err(tiff_error)?;
-            pages.push(page_info(&mut decoder)?);
+            pages.push(page_info(&mut decoder, &mut budget)?);
         }
         let volumes = series(&pages);
         Ok(TiffReader {
@@ -129,7 +134,7 @@ impl Page {
     }
 }
 
-fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>) -> Result<Page> {
+fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudget) -> Result<Page> {
     let (width, height) = d.dimensions().map_err(tiff_error)?;
     let color = d.colortype().map_err(tiff_error)?;
     let (bits, channels) = match color {
@@ -174,11 +179,13 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>) -> Result<Page> {
         .map_err(tiff_error)?
         == Some(2);
     let mut meta = Vec::new();
-    let ascii = |d: &mut Decoder<R>, tag| match d.find_tag(tag) {
-        Ok(Some(tiff::decoder::ifd::Value::Ascii(s))) => Some(s),
-        _ => None,
+    let mut ascii = |d: &mut Decoder<R>, tag: Tag| match d.find_tag(tag) {
+        Ok(Some(tiff::decoder::ifd::Value::Ascii(s))) => budget
+            .spend(&format!("the tag {tag:?}"), s.len() as u64)
+            .map(|()| Some(s)),
+        _ => Ok(None),
     };
-    if let Some(s) = ascii(d, Tag::ImageDescription) {
+    if let Some(s) = ascii(d, Tag::ImageDescription)? {
         meta.push(("description".to_owned(), Value::Str(s)));
     }
     let rational = |d: &mut Decoder<R>, tag| match d.find_tag(tag) {
@@ -194,10 +201,10 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>) -> Result<Page> {
     if let Ok(Some(c)) = d.find_tag_unsigned::<u16>(Tag::Compression) {
         meta.push(("compression".to_owned(), Value::Int(i64::from(c))));
     }
-    if let Some(s) = ascii(d, Tag::Software) {
+    if let Some(s) = ascii(d, Tag::Software)? {
         meta.push(("software".to_owned(), Value::Str(s)));
     }
-    if let Some(s) = ascii(d, Tag::DateTime) {
+    if let Some(s) = ascii(d, Tag::DateTime)? {
         meta.push(("datetime".to_owned(), Value::Str(s)));
     }
     Ok(Page {

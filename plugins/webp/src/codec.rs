@@ -3,7 +3,8 @@
 
 use image_webp::{DecodingError, LoopCount, WebPDecoder, WebPEncoder};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
+    image_shape,
 };
 use std::io::{Cursor, Write};
 
@@ -38,7 +39,10 @@ impl Format for Webp {
 
     fn open_reader(req: &Request<'_>) -> Result<WebpReader> {
         req.options()?.check_known("WEBP", &[])?;
-        let data = req.stream()?.read_to_end_bounded("WEBP", &req.limits())?;
+        let mut stream = req.stream()?;
+        let mut budget = MetaBudget::new("WEBP", &req.limits());
+        check_metadata_chunks(&mut stream, &budget)?;
+        let data = stream.read_to_end_bounded("WEBP", &req.limits())?;
         let mut decoder = WebPDecoder::new(Cursor::new(data)).map_err(decoding_error)?;
         let mut meta = vec![("lossless".to_owned(), Value::Bool(!decoder.is_lossy()))];
         if decoder.is_animated() {
@@ -49,9 +53,11 @@ impl Format for Webp {
             meta.push(("loop".to_owned(), Value::Int(count)));
         }
         if let Ok(Some(icc)) = decoder.icc_profile() {
+            budget.spend("the ICCP chunk", icc.len() as u64)?;
             meta.push(("icc_profile".to_owned(), Value::Bytes(icc)));
         }
         if let Ok(Some(exif)) = decoder.exif_metadata() {
+            budget.spend("the EXIF chunk", exif.len() as u64)?;
             meta.push(("exif".to_owned(), Value::Bytes(exif)));
         }
         let frames = if decoder.is_animated() {
@@ -101,6 +107,32 @@ impl Format for Webp {
             kept: 0,
         })
     }
+}
+
+/// Walks the file's top-level chunks by their headers alone (seeking over
+/// their data) and checks each metadata chunk's declared size against the
+/// metadata limits before the file is read into memory: a 200 MiB `ICCP`
+/// chunk is refused after reading a few dozen bytes. Leaves the stream at
+/// its start. A chunk list that is damaged or cut short is left for the
+/// decoder to report.
+fn check_metadata_chunks(stream: &mut Stream, budget: &MetaBudget) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let start = stream.stream_position()?;
+    let mut head = [0u8; 12];
+    if stream.read_exact(&mut head).is_ok() && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        let mut chunk = [0u8; 8];
+        while stream.read_exact(&mut chunk).is_ok() {
+            let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+            let name = &chunk[..4];
+            if matches!(name, b"ICCP" | b"EXIF" | b"XMP ") {
+                budget.check(&format!("the {} chunk", String::from_utf8_lossy(name).trim_end()), size)?;
+            }
+            let padded = size + (size & 1);
+            stream.seek(SeekFrom::Current(padded as i64))?;
+        }
+    }
+    stream.seek(SeekFrom::Start(start))?;
+    Ok(())
 }
 
 fn decoding_error(e: DecodingError) -> Error {

@@ -405,3 +405,24 @@ pub mod httpd {
         let _ = out.shutdown(std::net::Shutdown::Both);
     }
 }
+
+/// The hostile files of `tests/reliability/hostile.py`, written once per
+/// test process into a temporary folder that lives as long as it.
+pub fn hostile_files() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(python())
+            .arg(workspace().join("tests/reliability/hostile.py"))
+            .arg(dir.path())
+            .output()
+            .expect("run hostile.py");
+        assert!(
+            out.status.success(),
+            "hostile.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+    .path()
+}

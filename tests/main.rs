@@ -34,6 +34,11 @@
 //! - `sources`: zip members (read, write, replace) against Python's zipfile,
 //!   `imageio:` standard images from a local mirror, the CLI on both.
 //! - `fuzzing`: the fuzz targets' seeds and the findings, replayed on stable.
+//! - `hostile`: hostile files, round two (issue 16): the guard (every
+//!   hostile file under a 2 GiB cap with a peak-memory bound, the table of
+//!   RELIABILITY.md), metadata bombs, JPEGs that cannot hold their header,
+//!   total pixels per file, writes to FIFOs, descriptors, devices and
+//!   hard-linked files, forward-only streams.
 //! - `findings`: small hostile files found by fuzzing, each a typed error
 //!   under a 2 GiB address-space limit.
 //! - `strict`: damaged files are errors unless asked (as Pillow decides),
@@ -54,6 +59,7 @@ mod findings;
 mod formats;
 mod fuzzing;
 mod helpers;
+mod hostile;
 mod interop;
 mod isolation;
 mod lifecycle;

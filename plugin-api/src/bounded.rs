@@ -89,7 +89,8 @@ impl MetaBudget {
     /// `len` is a corrupt-file error.
     pub fn read(&mut self, what: &str, r: &mut impl Read, len: u64) -> Result<Vec<u8>> {
         self.spend(what, len)?;
-        let len = usize::try_from(len).map_err(|_| Error::no_memory(format!("{}: {what} is too large", self.format)))?;
+        let len =
+            usize::try_from(len).map_err(|_| Error::no_memory(format!("{}: {what} is too large", self.format)))?;
         let mut out = Vec::new();
         while out.len() < len {
             let step = (len - out.len()).min(STEP);

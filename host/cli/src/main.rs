@@ -508,8 +508,16 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
     Ok(())
 }
 
+/// Whether the last component of `path` has an extension (`.png`).
+fn has_extension(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.rfind('.').is_some_and(|i| i > 0 && i + 1 < base.len())
+}
+
 /// Writes every image of `input` to `output` (atomically: nothing is left
-/// at `output` unless all went well); returns the count and the format
+/// at `output` unless all went well; a FIFO, a device or a descriptor link
+/// is written in place once the output is complete), in the source's
+/// format when `output` has no extension and none is named; returns the count and the format
 /// written. `progress` draws a bar over the images of a multi-image source.
 pub(crate) fn convert_one(
     input: &str,
@@ -521,6 +529,18 @@ pub(crate) fn convert_one(
     let mut reader = imageio::get_reader(input, '?', in_opts)?;
     let length = reader.get_length()?;
     let mode = if length == 1 { 'i' } else { 'I' };
+    // A target without an extension (a FIFO, /dev/stdout) gets the
+    // source's format unless one is named.
+    let same_format;
+    let out_opts = if out_opts.format.is_none() && !has_extension(output) {
+        same_format = Options {
+            format: Some(reader.format().name().to_owned()),
+            ..out_opts.clone()
+        };
+        &same_format
+    } else {
+        out_opts
+    };
     let mut writer = imageio::get_writer(output, mode, out_opts)?;
     let mut count = 0usize;
     let mut progress: Box<dyn ProgressIndicator> = if progress && length > 1 {

@@ -46,6 +46,148 @@ enum Kind {
     Unnamed(std::path::PathBuf),
     /// A named temporary file beside the target.
     Named(tempfile::TempPath),
+    /// An unnamed temporary file in the system's temporary folder whose
+    /// bytes are copied into the target on commit: for a target that must
+    /// not be replaced (see [`InPlace`]).
+    Spool(InPlace),
+}
+
+/// Why a target is written in place instead of replaced: the whole output
+/// is produced first (formats may seek back), then copied into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InPlace {
+    /// A FIFO, a character or block device (a terminal, `/dev/null`), or a
+    /// socket: opened and written as a stream, never replaced.
+    Special,
+    /// One of this process's descriptors, named through a link
+    /// (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`): written through a
+    /// duplicate of the descriptor, where it stands (a pipe, a terminal, or
+    /// a file the shell opened, its `>>` append mode kept).
+    Descriptor(i32),
+    /// A regular file with more than one name (hard links): every name
+    /// sees the new content. Not atomic: a crash during the copy leaves the
+    /// file partly written (as editors that keep links do).
+    HardLinked,
+}
+
+/// How a write to `target` (a local path, links already resolved unless
+/// they lead to a descriptor) must reach it: `None` for an atomic replace
+/// (a new file, or a regular file with one name).
+pub(crate) fn in_place(target: &Path) -> Option<InPlace> {
+    if let Some(fd) = descriptor_link(target) {
+        return Some(InPlace::Descriptor(fd));
+    }
+    if through_descriptor_link(target) {
+        // Another process's descriptor: opened like any special file.
+        return Some(InPlace::Special);
+    }
+    let m = std::fs::metadata(target).ok()?;
+    if m.is_dir() {
+        return None;
+    }
+    if !m.is_file() {
+        return Some(InPlace::Special);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if m.nlink() > 1 {
+            return Some(InPlace::HardLinked);
+        }
+    }
+    None
+}
+
+/// Whether `path`, or a symbolic link on its way, names one of the
+/// process's descriptors (`/proc/<pid>/fd/N`, `/dev/fd/N`, which
+/// `/dev/stdout` and `/dev/stderr` lead to).
+pub(crate) fn through_descriptor_link(path: &Path) -> bool {
+    let is_fd_path = |p: &Path| {
+        let s = p.to_string_lossy();
+        s.starts_with("/dev/fd/")
+            || s.starts_with("/dev/std")
+            || (s.starts_with("/proc/") && s.split('/').nth(3) == Some("fd"))
+    };
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        if is_fd_path(&p) {
+            return true;
+        }
+        match std::fs::read_link(&p) {
+            Ok(next) => {
+                p = match p.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// The descriptor of this process that `path` names through links
+/// (`/dev/stdout` is 1, `/dev/stderr` 2, `/dev/fd/N` and
+/// `/proc/self/fd/N` are N), if it does.
+fn descriptor_link(path: &Path) -> Option<i32> {
+    let me = std::process::id().to_string();
+    let fd_of = |p: &Path| -> Option<i32> {
+        let s = p.to_str()?;
+        match s {
+            "/dev/stdin" => return Some(0),
+            "/dev/stdout" => return Some(1),
+            "/dev/stderr" => return Some(2),
+            _ => {}
+        }
+        let n = s.strip_prefix("/dev/fd/").or_else(|| {
+            let rest = s.strip_prefix("/proc/")?;
+            let (pid, n) = rest.split_once("/fd/")?;
+            (pid == "self" || pid == me || pid == "thread-self").then_some(n)
+        })?;
+        n.parse().ok()
+    };
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        if let Some(fd) = fd_of(&p) {
+            return Some(fd);
+        }
+        let next = std::fs::read_link(&p).ok()?;
+        p = match p.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+    }
+    None
+}
+
+/// Opens `target` to be written in place as a stream: a duplicate of the
+/// process's descriptor it names, a connection to a socket, or the target
+/// opened for writing (a regular file with other links is truncated first;
+/// nothing is created).
+fn open_in_place(target: &Path, how: InPlace) -> io::Result<Box<dyn io::Write>> {
+    #[cfg(unix)]
+    if let InPlace::Descriptor(fd) = how {
+        use std::os::fd::FromRawFd;
+        // SAFETY: fcntl only reads the descriptor number; a closed one
+        // fails with EBADF.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `dup` is a new descriptor that nothing else owns.
+        return Ok(Box::new(unsafe { std::fs::File::from_raw_fd(dup) }));
+    }
+    #[cfg(unix)]
+    if how == InPlace::Special
+        && std::fs::metadata(target).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+    {
+        return Ok(Box::new(std::os::unix::net::UnixStream::connect(target)?));
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(how != InPlace::Special)
+        .open(target)?;
+    Ok(Box::new(file))
 }
 
 impl AtomicFile {
@@ -99,6 +241,19 @@ impl AtomicFile {
         })
     }
 
+    /// The output file of a write to `target`: a new file beside it that
+    /// replaces it on commit, or, for a target that must be written in place
+    /// ([`in_place`]), a temporary file copied into it on commit.
+    pub(crate) fn for_target(target: &Path) -> io::Result<AtomicFile> {
+        match in_place(target) {
+            None => AtomicFile::beside(target, None),
+            Some(how) => Ok(AtomicFile {
+                file: tempfile::tempfile()?,
+                kind: Kind::Spool(how),
+            }),
+        }
+    }
+
     /// A new file beside `target`.
     pub(crate) fn beside(target: &Path, perms: Option<std::fs::Permissions>) -> io::Result<AtomicFile> {
         let dir = target
@@ -123,17 +278,44 @@ impl AtomicFile {
                 std::path::PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
             }
             Kind::Named(p) => p.to_path_buf(),
+            #[cfg(target_os = "linux")]
+            Kind::Spool(_) => {
+                use std::os::fd::AsRawFd;
+                std::path::PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+            }
+            #[cfg(not(target_os = "linux"))]
+            Kind::Spool(_) => std::path::PathBuf::new(),
         }
+    }
+
+    /// Whether the commit replaces the target (else it writes into it).
+    pub(crate) fn replaces(&self) -> bool {
+        !matches!(self.kind, Kind::Spool(_))
     }
 
     /// Makes the file `target`: its bytes reach the disk, then its name
     /// (replacing `target` atomically), then the folder's entry.
-    pub(crate) fn commit(self, target: &Path) -> io::Result<()> {
+    pub(crate) fn commit(mut self, target: &Path) -> io::Result<()> {
+        if let Kind::Spool(how) = self.kind {
+            use io::Seek;
+            self.file.rewind()?;
+            let mut out = open_in_place(target, how)?;
+            io::copy(&mut self.file, &mut out)?;
+            out.flush()?;
+            drop(out);
+            if how == InPlace::HardLinked
+                && let Ok(f) = std::fs::OpenOptions::new().write(true).open(target)
+            {
+                f.sync_all()?;
+            }
+            return Ok(());
+        }
         self.file.sync_all()?;
         match self.kind {
             #[cfg(target_os = "linux")]
             Kind::Unnamed(dir) => link_unnamed(&self.file, &dir, target)?,
             Kind::Named(path) => path.persist(target).map_err(|e| e.error)?,
+            Kind::Spool(_) => unreachable!("written in place above"),
         }
         sync_dir(target);
         Ok(())

@@ -388,7 +388,7 @@ impl Request {
         if w.out.is_none() {
             let out = match &w.target {
                 Target::File(target) => {
-                    let file = crate::core::io::AtomicFile::beside(target, None).map_err(io_error)?;
+                    let file = crate::core::io::AtomicFile::for_target(target).map_err(io_error)?;
                     Output::Temp(BufWriter::with_capacity(1 << 16, file))
                 }
                 Target::Zip { .. } | Target::Memory | Target::Stream(_) => Output::Memory(Cursor::new(Vec::new())),
@@ -586,7 +586,9 @@ fn commit(w: &mut Writing, uri: &str) -> Result<()> {
         (Some(Output::Temp(file)), _) => {
             let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
             if let Target::File(target) = &w.target {
-                keep_attributes(file.file(), target);
+                if file.replaces() {
+                    keep_attributes(file.file(), target);
+                }
                 file.commit(target).map_err(io_err)?;
             }
             return Ok(());
@@ -699,10 +701,13 @@ fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
                     "a stream to read from was given for writing; use Uri::writer".into(),
                 ));
             }
-            let start = r.stream_position().map_err(|source| Error::Io {
-                uri: "<file>".into(),
-                source,
-            })?;
+            // A stream that cannot tell its position (a pipe, a socket)
+            // cannot seek either: it is read through the buffering reader,
+            // from where it stands.
+            let (r, start) = match r.stream_position() {
+                Ok(start) => (r, start),
+                Err(_) => (Box::new(SeekableReader::new(r)) as Box<dyn ReadSeek>, 0),
+            };
             Ok((
                 "<file>".into(),
                 Resource::Read(Reading {
@@ -806,8 +811,12 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
         return Err(Error::BareStandardImageName { name: name.to_owned() });
     }
     let mut path = absolute(&expanded);
-    if !read && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-        // Writing through a link replaces what it points to, not the link.
+    if !read
+        && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+        && !crate::core::io::through_descriptor_link(&path)
+    {
+        // Writing through a link replaces what it points to, not the link
+        // (a link to a descriptor, like /dev/stdout, is written in place).
         if let Ok(target) = std::fs::canonicalize(&path) {
             path = target;
         }

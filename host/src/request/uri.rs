@@ -19,7 +19,10 @@ pub enum Uri {
     Path(PathBuf),
     /// Encoded bytes to read.
     Bytes(Arc<[u8]>),
-    /// A seekable stream to read (imageio's file objects).
+    /// A stream to read (imageio's file objects). One whose `seek` or
+    /// position fails (a pipe, a socket, stdin) is read through a
+    /// [`SeekableReader`](crate::core::SeekableReader), so every plugin can
+    /// read it.
     Reader(Box<dyn ReadSeek>),
     /// A stream to write to; the encoded bytes are written when the request
     /// finishes.
@@ -30,6 +33,22 @@ impl Uri {
     /// A stream to read from.
     pub fn reader(r: impl Read + Seek + Send + 'static) -> Uri {
         Uri::Reader(Box::new(r))
+    }
+
+    /// A forward-only stream to read (stdin, a socket, a decoder's output):
+    /// read through a [`SeekableReader`](crate::core::SeekableReader),
+    /// which keeps what was read so that every plugin can seek in it.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/hello-page.png")).unwrap();
+    /// // `take` hides the Cursor's Seek: this stream can only be read forward.
+    /// let stream = std::io::Cursor::new(png).take(u64::MAX);
+    /// let image = imageio::imread(imageio::Uri::stream(stream), &imageio::Options::default()).unwrap();
+    /// assert_eq!(image.shape(), &[320, 372, 3]);
+    /// ```
+    pub fn stream(r: impl Read + Send + 'static) -> Uri {
+        Uri::Reader(Box::new(crate::request::SeekableReader::new(r)))
     }
 
     /// A stream to write to.

@@ -3,7 +3,8 @@
 
 use gif::{ColorOutput, DecodeOptions, DisposalMethod, Repeat};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
+    image_shape,
 };
 use std::collections::HashMap;
 use std::io::{Cursor, Write};

@@ -3,7 +3,8 @@
 
 use crate::exif;
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
+    image_shape,
 };
 use std::io::Write;
 use zune_jpeg::JpegDecoder;
@@ -41,9 +42,13 @@ impl Format for Jpeg {
         }
         let markers = exif::scan(&data);
         let layout = crate::layout::walk(&data);
-        if !accept_truncated {
-            check_whole(&layout, data.len())?;
-        }
+        // A file that cannot be whole is refused now, or with
+        // accept_truncated read as far as it goes and marked truncated.
+        let cut_short = match check_whole(&layout, data.len()) {
+            Err(e) if !accept_truncated => return Err(e),
+            Err(e) => Some(e.message),
+            Ok(()) => None,
+        };
         // The profile and EXIF block are bounded before the decoder copies
         // them (the profile can span 255 segments: 16 MiB).
         let mut budget = MetaBudget::new("JPEG", &req.limits());
@@ -104,6 +109,7 @@ impl Format for Jpeg {
             size: (u64::from(info.height), u64::from(info.width)),
             meta,
             accept_truncated,
+            cut_short,
         })
     }
 
@@ -167,6 +173,11 @@ impl Format for Jpeg {
 /// decode to 2.5 GB of invented gray), and one that does not end with its
 /// EOI marker (cut short; Pillow refuses both too).
 fn check_whole(layout: &crate::layout::Layout, file_bytes: usize) -> Result<()> {
+    if layout.scans > 0 && !layout.has_eoi {
+        return Err(imageio_plugin_api::truncated_error(
+            "JPEG: the file ends before its end-of-image marker (EOI): the last scan is cut short",
+        ));
+    }
     let blocks = layout.blocks();
     if layout.entropy_bytes.saturating_mul(8) < blocks {
         let (w, h) = layout.frame.as_ref().map_or((0, 0), |f| (f.0, f.1));
@@ -175,11 +186,6 @@ fn check_whole(layout: &crate::layout::Layout, file_bytes: usize) -> Result<()> 
              {} bytes of image data, fewer than one bit per block: the data cannot hold the image",
             layout.entropy_bytes
         )));
-    }
-    if layout.scans > 0 && !layout.has_eoi {
-        return Err(imageio_plugin_api::truncated_error(
-            "JPEG: the file ends before its end-of-image marker (EOI): the last scan is cut short",
-        ));
     }
     Ok(())
 }
@@ -198,6 +204,9 @@ pub struct JpegReader {
     /// Decode a truncated or damaged file as far as it goes (and say so in
     /// the metadata) instead of failing.
     accept_truncated: bool,
+    /// Why the file's layout shows it cut short (only kept with
+    /// `accept_truncated`: otherwise `open` refused it).
+    cut_short: Option<String>,
 }
 
 impl Reader for JpegReader {
@@ -215,7 +224,7 @@ impl Reader for JpegReader {
         // Strict by default: a truncated or damaged file is an error, never
         // an image with invented (gray) pixels.
         let damage = match self.decode(buf, true) {
-            Ok(()) => None,
+            Ok(()) => self.cut_short.clone(),
             Err(e) if self.accept_truncated => {
                 buf.fill(0);
                 self.decode(buf, false)?;

@@ -76,7 +76,10 @@ pub(crate) fn walk(data: &[u8]) -> Layout {
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
-        let Some(len) = data.get(at..at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+        let Some(len) = data
+            .get(at..at + 2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
             return out;
         };
         if len < 2 {
@@ -167,6 +170,9 @@ mod tests {
         let cut = walk(&jpeg(16, 16, &[1, 2, 3], &[]));
         assert!(!cut.has_eoi);
         assert_eq!(cut.entropy_bytes, 3);
-        assert_eq!(walk(&jpeg(30000, 30000, &[0; 10], &[0xFF, 0xD9])).blocks(), 14_062_500 + 2 * 3_515_625);
+        assert_eq!(
+            walk(&jpeg(30000, 30000, &[0; 10], &[0xFF, 0xD9])).blocks(),
+            14_062_500 + 2 * 3_515_625
+        );
     }
 }

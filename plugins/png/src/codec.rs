@@ -2,7 +2,8 @@
 #![forbid(unsafe_code)]
 
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
+    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value,
+    Writer,
 };
 use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};

@@ -40,7 +40,7 @@ impl Format for Tiff {
     fn open_reader(req: &Request<'_>) -> Result<TiffReader> {
         req.options()?.check_known("TIFF", &[])?;
         let mut stream = req.stream()?;
-        crate::scan::check_directories(&mut stream)?;
+        let file_len = crate::scan::check_directories(&mut stream)?;
         let limits = req.limits();
         // One decoder for the reader's life: it owns the stream, and knows
         // every IFD's offset after this walk, so reading page i later is a
@@ -49,14 +49,14 @@ impl Format for Tiff {
         // The tiff crate bounds each tag's values by the per-entry limit;
         // the strings kept from every page count against the total.
         let mut budget = MetaBudget::new("TIFF", &limits);
-        let mut pages = vec![page_info(&mut decoder, &mut budget)?];
+        let mut pages = vec![page_info(&mut decoder, &mut budget, file_len)?];
         while decoder.more_images() {
             if pages.len() >= 1 << 20 {
                 return Err(Error::corrupt("the TIFF has more than a million pages (an IFD loop?)"));
             }
             limits.check_frames("TIFF", pages.len() as u64 + 1)?;
             decoder.next_image().map_err(tiff_error)?;
-            pages.push(page_info(&mut decoder, &mut budget)?);
+            pages.push(page_info(&mut decoder, &mut budget, file_len)?);
         }
         let volumes = series(&pages);
         Ok(TiffReader {
@@ -134,7 +134,36 @@ impl Page {
     }
 }
 
-fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudget) -> Result<Page> {
+/// Refuses a page whose strips or tiles run past the end of the file (a
+/// file cut short, even by the last bytes of a deflate stream's checksum,
+/// which the decoder would not miss): Pillow and tifffile refuse it too.
+fn check_data_in_file<R: std::io::Read + Seek>(d: &mut Decoder<R>, file_len: u64) -> Result<()> {
+    let (offsets, counts) = if d.find_tag(Tag::TileOffsets).map_err(tiff_error)?.is_some() {
+        (Tag::TileOffsets, Tag::TileByteCounts)
+    } else {
+        (Tag::StripOffsets, Tag::StripByteCounts)
+    };
+    let offsets = d
+        .find_tag_unsigned_vec::<u64>(offsets)
+        .map_err(tiff_error)?
+        .unwrap_or_default();
+    let counts = d
+        .find_tag_unsigned_vec::<u64>(counts)
+        .map_err(tiff_error)?
+        .unwrap_or_default();
+    for (i, (&at, &n)) in offsets.iter().zip(&counts).enumerate() {
+        if at.saturating_add(n) > file_len {
+            return Err(Error::corrupt(format!(
+                "TIFF: the image data ends early: strip or tile {i} runs to byte {} of a {file_len}-byte file",
+                at.saturating_add(n)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudget, file_len: u64) -> Result<Page> {
+    check_data_in_file(d, file_len)?;
     let (width, height) = d.dimensions().map_err(tiff_error)?;
     let color = d.colortype().map_err(tiff_error)?;
     let (bits, channels) = match color {

@@ -25,13 +25,13 @@ fn type_size(t: u16) -> Option<u64> {
 }
 
 /// Checks every directory of the TIFF that starts at the stream's current
-/// position; leaves the position there.
-pub(crate) fn check_directories(r: &mut (impl Read + Seek)) -> Result<()> {
+/// position; leaves the position there. Returns the file's length.
+pub(crate) fn check_directories(r: &mut (impl Read + Seek)) -> Result<u64> {
     let start = r.stream_position()?;
     let len = r.seek(SeekFrom::End(0))?.saturating_sub(start);
     let result = walk(r, start, len);
     r.seek(SeekFrom::Start(start))?;
-    result
+    result.map(|()| len)
 }
 
 struct Order {

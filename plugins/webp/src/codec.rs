@@ -43,6 +43,10 @@ impl Format for Webp {
         let mut budget = MetaBudget::new("WEBP", &req.limits());
         check_metadata_chunks(&mut stream, &budget)?;
         let data = stream.read_to_end_bounded("WEBP", &req.limits())?;
+        let declared = data
+            .get(4..8)
+            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) + 8);
+        let file_len = data.len() as u64;
         let mut decoder = WebPDecoder::new(Cursor::new(data)).map_err(decoding_error)?;
         let mut meta = vec![("lossless".to_owned(), Value::Bool(!decoder.is_lossy()))];
         if decoder.is_animated() {
@@ -77,6 +81,15 @@ impl Format for Webp {
         limits.check_animation("WEBP", frames, u64::from(width), u64::from(height))?;
         // The decoder's canvas and frame scratch, RGBA each.
         limits.check_alloc("WEBP", "the animation canvas", pixels.saturating_mul(4))?;
+        // The RIFF header's size covers the whole file: a file shorter than
+        // it is cut short, even when only the last chunk's padding byte is
+        // missing (Pillow refuses it too). Checked after the limits, which
+        // say more about a hostile header.
+        if let Some(declared) = declared.filter(|&d| d > file_len) {
+            return Err(Error::corrupt(format!(
+                "WEBP: the file is truncated: its RIFF header declares {declared} bytes, the file has {file_len}"
+            )));
+        }
         Ok(WebpReader {
             decoder,
             frames,

@@ -470,11 +470,14 @@ fn cases(out_dir: &Path) -> Vec<Case> {
         .collect();
     seeds.sort();
     for path in seeds {
+        // The hostile-* seeds are this files in small (fuzzing's
+        // regression inputs); the rest were written by Pillow and numpy.
+        let hostile = path.file_name().unwrap().to_string_lossy().starts_with("hostile-");
         cases.push(Case {
             path,
             before: vec!["info"],
             after: Vec::new(),
-            error: None,
+            error: hostile.then_some(""),
             peak_mib: 64,
         });
     }

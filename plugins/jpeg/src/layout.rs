@@ -117,7 +117,7 @@ pub(crate) fn walk(data: &[u8]) -> Layout {
             loop {
                 match data.get(at..) {
                     None | Some([]) => {
-                        out.entropy_bytes += (data.len() - start) as u64;
+                        out.entropy_bytes += data.len().saturating_sub(start) as u64;
                         return out;
                     }
                     Some(rest) => match rest.iter().position(|&b| b == 0xFF) {

@@ -125,6 +125,13 @@ impl Mapping {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        if prot & libc::PROT_WRITE != 0 && flags & libc::MAP_SHARED != 0 {
+            // A process forked meanwhile (by another thread, or by a
+            // plugin) must not keep the shared memory writable: the host's
+            // seal would fail while it lives. Children get none of it.
+            // SAFETY: advice on the range just mapped.
+            unsafe { libc::madvise(p, len, libc::MADV_DONTFORK) };
+        }
         Ok(Mapping { ptr: p.cast(), len })
     }
 
@@ -304,6 +311,16 @@ impl SharedImage {
                 // private memory again before anything touches it.
                 restore_anonymous(inner_start, inner_end - inner_start);
             } else {
+                // A child forked by another thread while the plugin writes
+                // (any `Command` with a pre-exec hook forks) would hold a
+                // writable copy of this shared mapping until it execs, and
+                // the seal in `finish` would fail (EBUSY): children get
+                // none of it. It is replaced by a private mapping, which
+                // children do inherit, when the image is finished.
+                // SAFETY: advice on the range just mapped.
+                unsafe {
+                    libc::madvise(p, inner_end - inner_start, libc::MADV_DONTFORK);
+                }
                 inner = Some((inner_start, inner_end - inner_start));
             }
         }

@@ -74,12 +74,11 @@ pub(crate) enum InPlace {
 /// they lead to a descriptor) must reach it: `None` for an atomic replace
 /// (a new file, or a regular file with one name).
 pub(crate) fn in_place(target: &Path) -> Option<InPlace> {
-    if let Some(fd) = descriptor_link(target) {
-        return Some(InPlace::Descriptor(fd));
-    }
-    if through_descriptor_link(target) {
+    match descriptor_link(target) {
+        Some(Some(fd)) => return Some(InPlace::Descriptor(fd)),
         // Another process's descriptor: opened like any special file.
-        return Some(InPlace::Special);
+        Some(None) => return Some(InPlace::Special),
+        None => {}
     }
     let m = std::fs::metadata(target).ok()?;
     if m.is_dir() {
@@ -98,53 +97,31 @@ pub(crate) fn in_place(target: &Path) -> Option<InPlace> {
     None
 }
 
-/// Whether `path`, or a symbolic link on its way, names one of the
-/// process's descriptors (`/proc/<pid>/fd/N`, `/dev/fd/N`, which
-/// `/dev/stdout` and `/dev/stderr` lead to).
+/// Whether `path`, or a symbolic link on its way, names a process's
+/// descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/<pid>/fd/N`).
 pub(crate) fn through_descriptor_link(path: &Path) -> bool {
-    let is_fd_path = |p: &Path| {
-        let s = p.to_string_lossy();
-        s.starts_with("/dev/fd/")
-            || s.starts_with("/dev/std")
-            || (s.starts_with("/proc/") && s.split('/').nth(3) == Some("fd"))
-    };
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        if is_fd_path(&p) {
-            return true;
-        }
-        match std::fs::read_link(&p) {
-            Ok(next) => {
-                p = match p.parent() {
-                    Some(dir) if next.is_relative() => dir.join(next),
-                    _ => next,
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    false
+    descriptor_link(path).is_some()
 }
 
-/// The descriptor of this process that `path` names through links
-/// (`/dev/stdout` is 1, `/dev/stderr` 2, `/dev/fd/N` and
-/// `/proc/self/fd/N` are N), if it does.
-fn descriptor_link(path: &Path) -> Option<i32> {
+/// The descriptor that `path` names through links, if it does: `Some(Some(n))`
+/// for this process's descriptor `n` (`/dev/stdout` is 1, `/dev/fd/N` and
+/// `/proc/self/fd/N` are N), `Some(None)` for another process's.
+fn descriptor_link(path: &Path) -> Option<Option<i32>> {
     let me = std::process::id().to_string();
-    let fd_of = |p: &Path| -> Option<i32> {
+    let fd_of = |p: &Path| -> Option<Option<i32>> {
         let s = p.to_str()?;
         match s {
-            "/dev/stdin" => return Some(0),
-            "/dev/stdout" => return Some(1),
-            "/dev/stderr" => return Some(2),
+            "/dev/stdin" => return Some(Some(0)),
+            "/dev/stdout" => return Some(Some(1)),
+            "/dev/stderr" => return Some(Some(2)),
             _ => {}
         }
-        let n = s.strip_prefix("/dev/fd/").or_else(|| {
-            let rest = s.strip_prefix("/proc/")?;
-            let (pid, n) = rest.split_once("/fd/")?;
-            (pid == "self" || pid == me || pid == "thread-self").then_some(n)
-        })?;
-        n.parse().ok()
+        if let Some(n) = s.strip_prefix("/dev/fd/") {
+            return Some(n.parse().ok());
+        }
+        let (pid, n) = s.strip_prefix("/proc/")?.split_once("/fd/")?;
+        let mine = pid == "self" || pid == "thread-self" || pid == me;
+        Some(n.parse().ok().filter(|_| mine))
     };
     let mut p = path.to_path_buf();
     for _ in 0..40 {

@@ -34,16 +34,19 @@ const META_CHUNKS: [&[u8; 4]; 5] = [b"iCCP", b"zTXt", b"iTXt", b"tEXt", b"eXIf"]
 /// ICC profile itself: its compressed bytes within the limits, inflated
 /// within them (the png crate would inflate up to its allocation limit
 /// first, gigabytes for a small bomb). Returns the profile, if any; a
-/// damaged one is dropped with a warning, as Pillow does.
-fn scan_metadata(r: &mut (impl std::io::BufRead + Seek), budget: &mut MetaBudget) -> Result<Option<Vec<u8>>> {
+/// damaged one is dropped with a warning, as Pillow does. Also returns how
+/// far it went (so the caller can step back inside its buffer).
+fn scan_metadata(r: &mut (impl std::io::BufRead + Seek), budget: &mut MetaBudget) -> Result<(Option<Vec<u8>>, i64)> {
     let mut head = [0u8; 8];
     r.read_exact(&mut head)?;
     if head != *SIGNATURE {
         return Err(Error::corrupt("not a PNG file (no signature)"));
     }
     let mut icc = None;
+    let mut pos: i64 = 8;
     loop {
         r.read_exact(&mut head)?;
+        pos += 8;
         let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let kind = &head[4..8];
         if len > 0x7fff_ffff {
@@ -53,8 +56,10 @@ fn scan_metadata(r: &mut (impl std::io::BufRead + Seek), budget: &mut MetaBudget
             )));
         }
         if kind == b"IDAT" || kind == b"IEND" {
-            return Ok(icc);
+            return Ok((icc, pos));
         }
+        // The chunk's data and CRC, however it is read below.
+        pos += i64::from(len) + 4;
         if !META_CHUNKS.iter().any(|m| kind == *m) {
             r.seek_relative(i64::from(len) + 4)?;
             continue;
@@ -169,8 +174,9 @@ impl Format for Png {
         let header = {
             let mut budget = MetaBudget::new("PNG", &limits);
             let mut buffered = BufReader::new(&mut stream);
-            let icc = scan_metadata(&mut buffered, &mut budget)?;
-            buffered.seek(SeekFrom::Start(start))?;
+            let (icc, read) = scan_metadata(&mut buffered, &mut budget)?;
+            // Back to the start, inside the buffer when the walk fit in it.
+            buffered.seek_relative(-read)?;
             let decoder = decoder(buffered, &limits);
             let reader = decoder.read_info().map_err(decoding_error)?;
             Header::of(reader.info(), icc, &mut budget, &limits)?

@@ -14,6 +14,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its resource usage"
+)]
 fn main() {
     let mut args = std::env::args_os().skip(1);
     let seconds: u64 = args

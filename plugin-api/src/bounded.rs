@@ -37,6 +37,9 @@ pub struct MetaBudget {
     format: String,
     entry: u64,
     left: u64,
+    /// The allocation limit: no inflated entry grows past it either, even
+    /// with the metadata limits off.
+    alloc: u64,
 }
 
 impl MetaBudget {
@@ -47,6 +50,7 @@ impl MetaBudget {
             format: format.to_owned(),
             entry: limits.max_meta_entry_bytes,
             left: limits.max_meta_total_bytes,
+            alloc: limits.max_alloc_bytes,
         }
     }
 
@@ -125,11 +129,17 @@ impl MetaBudget {
     /// ```
     pub fn inflate_zlib(&mut self, what: &str, compressed: &[u8]) -> Result<Vec<u8>> {
         use miniz_oxide::inflate::{TINFLStatus, decompress_to_vec_zlib_with_limit};
-        let max = usize::try_from(self.available()).unwrap_or(usize::MAX);
+        let max = usize::try_from(self.available().min(self.alloc)).unwrap_or(usize::MAX);
         match decompress_to_vec_zlib_with_limit(compressed, max) {
             Ok(out) => {
                 self.spend(what, out.len() as u64)?;
                 Ok(out)
+            }
+            Err(e) if e.status == TINFLStatus::HasMoreOutput && self.alloc < self.available() => {
+                Err(Error::no_memory(format!(
+                    "{}: {what} inflates to more than the limit of {} bytes per allocation",
+                    self.format, self.alloc
+                )))
             }
             Err(e) if e.status == TINFLStatus::HasMoreOutput => Err(Error::no_memory(if self.entry <= self.left {
                 format!(
@@ -184,6 +194,13 @@ mod tests {
         let bomb = zlib(&vec![0u8; 64 << 20]);
         let e = MetaBudget::new("PNG", &limits).inflate_zlib("iCCP", &bomb).unwrap_err();
         assert!(e.message.contains("1048576 bytes per entry"), "{}", e.message);
+        // With the metadata limits off, the allocation limit still holds.
+        let open = Limits {
+            max_alloc_bytes: 2 << 20,
+            ..Limits::NONE
+        };
+        let e = MetaBudget::new("PNG", &open).inflate_zlib("iCCP", &bomb).unwrap_err();
+        assert!(e.message.contains("2097152 bytes per allocation"), "{}", e.message);
     }
 
     #[test]

@@ -93,6 +93,10 @@ jpeg = bytearray(seed("read_jpeg", "gray.jpg"))
 sof = jpeg.index(b"\xff\xc0")
 jpeg[sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
 write("jpeg-30000x30000-header.jpg", bytes(jpeg))
+# The same with one stray byte before its quantization table (decoders skip
+# it; a marker walk that stopped there would find no frame header).
+dqt = jpeg.index(b"\xff\xdb")
+write("jpeg-30000x30000-stray-byte.jpg", bytes(jpeg[:dqt] + b"\x00" + jpeg[dqt:]))
 # A JPEG cut 4 bytes short: the end of its scan and its EOI are missing.
 write("jpeg-cut-4-bytes.jpg", seed("read_jpeg", "rgb.jpg")[:-4])
 # A WebP (lossless, 1x1) with a 200 MiB ICCP chunk (sparse on disk).

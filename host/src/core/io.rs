@@ -46,10 +46,34 @@ enum Kind {
     Unnamed(std::path::PathBuf),
     /// A named temporary file beside the target.
     Named(tempfile::TempPath),
-    /// An unnamed temporary file in the system's temporary folder whose
-    /// bytes are copied into the target on commit: for a target that must
-    /// not be replaced (see [`InPlace`]).
-    Spool(InPlace),
+    /// A temporary file whose bytes are copied into the target on commit:
+    /// for a target that must not be replaced (see [`InPlace`]).
+    Spool(Spool),
+}
+
+/// Where a spooled output goes.
+struct Spool {
+    how: InPlace,
+    /// The spool's name where the platform has no unnamed files.
+    #[cfg(not(target_os = "linux"))]
+    named: tempfile::TempPath,
+}
+
+/// Gives a reader waiting on the FIFO `path` an end of file, for a write
+/// that ends without delivering anything to it (it failed, or wrote
+/// nothing): opened without blocking (no error when nobody reads) and
+/// closed. Nothing happens for any other kind of file.
+pub(crate) fn release_fifo_reader(path: &Path) {
+    #[cfg(unix)]
+    if std::fs::metadata(path).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path);
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Why a target is written in place instead of replaced: the whole output
@@ -130,17 +154,62 @@ fn descriptor_link(path: &Path) -> Option<Option<i32>> {
         }
         let next = std::fs::read_link(&p).ok()?;
         p = match p.parent() {
-            Some(dir) if next.is_relative() => dir.join(next),
+            Some(dir) if next.is_relative() => lexical(&dir.join(next)),
             _ => next,
         };
     }
     None
 }
 
+/// `path` with `.` and `..` resolved by name (`/a/b/../c` is `/a/c`), as
+/// the kernel resolves a link's relative target against its folder.
+fn lexical(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Copies the whole spooled output into `target`. A hard-linked file gets
+/// its new length reserved first (a full disk fails before a byte of the
+/// old content is overwritten), is written over from its start, cut to the
+/// new length and synced; anything else is written as a stream.
+fn write_in_place(spool: &mut std::fs::File, target: &Path, how: InPlace) -> io::Result<()> {
+    use io::Seek;
+    spool.rewind()?;
+    if how == InPlace::HardLinked {
+        let len = spool.metadata()?.len();
+        let mut file = std::fs::OpenOptions::new().write(true).open(target)?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid descriptor and a range from 0.
+            let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+            // EOPNOTSUPP/EINVAL: a file system that cannot reserve; go on.
+            if r != 0 && r != libc::EOPNOTSUPP && r != libc::EINVAL {
+                return Err(io::Error::from_raw_os_error(r));
+            }
+        }
+        io::copy(spool, &mut file)?;
+        file.set_len(len)?;
+        return file.sync_all();
+    }
+    let mut out = open_in_place(target, how)?;
+    io::copy(spool, &mut out)?;
+    out.flush()
+}
+
 /// Opens `target` to be written in place as a stream: a duplicate of the
 /// process's descriptor it names, a connection to a socket, or the target
-/// opened for writing (a regular file with other links is truncated first;
-/// nothing is created).
+/// opened for writing (nothing is created).
 fn open_in_place(target: &Path, how: InPlace) -> io::Result<Box<dyn io::Write>> {
     #[cfg(unix)]
     if let InPlace::Descriptor(fd) = how {
@@ -160,11 +229,7 @@ fn open_in_place(target: &Path, how: InPlace) -> io::Result<Box<dyn io::Write>> 
     {
         return Ok(Box::new(std::os::unix::net::UnixStream::connect(target)?));
     }
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(how != InPlace::Special)
-        .open(target)?;
-    Ok(Box::new(file))
+    Ok(Box::new(std::fs::OpenOptions::new().write(true).open(target)?))
 }
 
 impl AtomicFile {
@@ -220,15 +285,36 @@ impl AtomicFile {
 
     /// The output file of a write to `target`: a new file beside it that
     /// replaces it on commit, or, for a target that must be written in place
-    /// ([`in_place`]), a temporary file copied into it on commit.
+    /// ([`in_place`]), a temporary file copied into it on commit (beside a
+    /// hard-linked file, on its file system; elsewhere in the temporary
+    /// folder, since a device's folder is `/dev`).
     pub(crate) fn for_target(target: &Path) -> io::Result<AtomicFile> {
-        match in_place(target) {
-            None => AtomicFile::beside(target, None),
-            Some(how) => Ok(AtomicFile {
-                file: tempfile::tempfile()?,
-                kind: Kind::Spool(how),
-            }),
+        let Some(how) = in_place(target) else {
+            return AtomicFile::beside(target, None);
+        };
+        let dir = match how {
+            InPlace::HardLinked => target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_owned),
+            _ => None,
         }
+        .unwrap_or_else(std::env::temp_dir);
+        #[cfg(target_os = "linux")]
+        let (file, spool) = (tempfile::tempfile_in(&dir)?, Spool { how });
+        #[cfg(not(target_os = "linux"))]
+        let (file, spool) = {
+            let (file, named) = tempfile::Builder::new()
+                .prefix(".imageio-")
+                .suffix(".part")
+                .tempfile_in(&dir)?
+                .into_parts();
+            (file, Spool { how, named })
+        };
+        Ok(AtomicFile {
+            file,
+            kind: Kind::Spool(spool),
+        })
     }
 
     /// A new file beside `target`.
@@ -261,7 +347,7 @@ impl AtomicFile {
                 std::path::PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
             }
             #[cfg(not(target_os = "linux"))]
-            Kind::Spool(_) => std::path::PathBuf::new(),
+            Kind::Spool(s) => s.named.to_path_buf(),
         }
     }
 
@@ -273,19 +359,8 @@ impl AtomicFile {
     /// Makes the file `target`: its bytes reach the disk, then its name
     /// (replacing `target` atomically), then the folder's entry.
     pub(crate) fn commit(mut self, target: &Path) -> io::Result<()> {
-        if let Kind::Spool(how) = self.kind {
-            use io::Seek;
-            self.file.rewind()?;
-            let mut out = open_in_place(target, how)?;
-            io::copy(&mut self.file, &mut out)?;
-            out.flush()?;
-            drop(out);
-            if how == InPlace::HardLinked
-                && let Ok(f) = std::fs::OpenOptions::new().write(true).open(target)
-            {
-                f.sync_all()?;
-            }
-            return Ok(());
+        if let Kind::Spool(spool) = &self.kind {
+            return write_in_place(&mut self.file, target, spool.how);
         }
         self.file.sync_all()?;
         match self.kind {

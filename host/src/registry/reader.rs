@@ -25,9 +25,13 @@ pub struct Reader {
     length: Option<u64>,
     /// The request's limits, with this reader's cap on image bytes.
     limits: crate::core::Limits,
-    /// Pixels of every image returned so far: with `max_total_pixels`, the
-    /// budget of the whole file, checked before each image is allocated.
+    /// Pixels of every image returned so far, each index counted once (a
+    /// second read of an image costs nothing more): with
+    /// `max_total_pixels`, the budget of the whole file, checked before
+    /// each new image is allocated.
     decoded_pixels: u64,
+    /// The indices counted in `decoded_pixels`.
+    counted: std::collections::HashSet<u64>,
 }
 
 impl Reader {
@@ -40,6 +44,7 @@ impl Reader {
             length: None,
             limits,
             decoded_pixels: 0,
+            counted: std::collections::HashSet::new(),
         }
     }
 
@@ -97,12 +102,18 @@ impl Reader {
         // every plugin (TIFF pages, NPY frames, a C plugin's images) to
         // `total_pixels`, not only those that count for themselves.
         let mut call = limits;
-        call.max_total_pixels = limits.max_total_pixels.saturating_sub(self.decoded_pixels);
+        let seen = self.counted.contains(&index);
+        if !seen {
+            call.max_total_pixels = limits.max_total_pixels.saturating_sub(self.decoded_pixels);
+        }
         let image = self.instance()?.get_data(index, &call)?;
-        let shape: Vec<u64> = image.shape().iter().map(|&d| d as u64).collect();
-        self.decoded_pixels = self
-            .decoded_pixels
-            .saturating_add(crate::plugin::callbacks::pixel_count(&shape));
+        if !seen {
+            let shape: Vec<u64> = image.shape().iter().map(|&d| d as u64).collect();
+            self.decoded_pixels = self
+                .decoded_pixels
+                .saturating_add(crate::plugin::callbacks::pixel_count(&shape));
+            self.counted.insert(index);
+        }
         Ok(image)
     }
 

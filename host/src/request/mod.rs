@@ -126,6 +126,20 @@ struct Writing {
     local: Option<PathBuf>,
     /// The bytes of a finished `<bytes>` write.
     result: Option<Vec<u8>>,
+    /// The output reached the target (set by a successful commit).
+    delivered: bool,
+}
+
+impl Drop for Writing {
+    /// A write to a FIFO that delivered nothing (it failed, or was
+    /// discarded) still ends the wait of a reader on the other side.
+    fn drop(&mut self) {
+        if !self.delivered
+            && let Target::File(path) = &self.target
+        {
+            crate::core::io::release_fifo_reader(path);
+        }
+    }
 }
 
 enum Resource {
@@ -590,6 +604,7 @@ fn commit(w: &mut Writing, uri: &str) -> Result<()> {
                     keep_attributes(file.file(), target);
                 }
                 file.commit(target).map_err(io_err)?;
+                w.delivered = true;
             }
             return Ok(());
         }
@@ -648,6 +663,7 @@ fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
             out: None,
             local: None,
             result: None,
+            delivered: false,
         })
     };
     match uri {
@@ -803,6 +819,7 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
                 out: None,
                 local: None,
                 result: None,
+                delivered: false,
             })
         };
         return Ok((filename, resource));
@@ -846,6 +863,7 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
             out: None,
             local: None,
             result: None,
+            delivered: false,
         })
     };
     Ok((filename, resource))

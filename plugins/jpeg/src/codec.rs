@@ -42,13 +42,6 @@ impl Format for Jpeg {
         }
         let markers = exif::scan(&data);
         let layout = crate::layout::walk(&data);
-        // A file that cannot be whole is refused now, or with
-        // accept_truncated read as far as it goes and marked truncated.
-        let cut_short = match check_whole(&layout, data.len()) {
-            Err(e) if !accept_truncated => return Err(e),
-            Err(e) => Some(e.message),
-            Ok(()) => None,
-        };
         // The profile and EXIF block are bounded before the decoder copies
         // them (the profile can span 255 segments: 16 MiB).
         let mut budget = MetaBudget::new("JPEG", &req.limits());
@@ -58,7 +51,17 @@ impl Format for Jpeg {
         // request's limits judge the image's size.
         let header_options = DecoderOptions::default().set_max_width(65535).set_max_height(65535);
         let mut decoder = JpegDecoder::new_with_options(ZCursor::new(&data[..]), header_options);
-        decoder.decode_headers().map_err(decoding_error)?;
+        let headers = decoder.decode_headers();
+        // A file that cannot be whole is refused now (its truncation named
+        // rather than the decoder's first complaint about it), or with
+        // accept_truncated read as far as it goes and marked truncated.
+        let size = decoder.info().map(|i| (i.width, i.height));
+        let cut_short = match (check_whole(&layout, data.len(), size), headers) {
+            (Err(e), _) if !accept_truncated => return Err(e),
+            (_, Err(e)) => return Err(decoding_error(e)),
+            (Err(e), Ok(())) => Some(e.message),
+            (Ok(()), Ok(())) => None,
+        };
         let input = decoder
             .input_colorspace()
             .ok_or_else(|| Error::corrupt("the JPEG header names no colour space"))?;
@@ -172,19 +175,33 @@ impl Format for Jpeg {
 /// codes it: a 629-byte file claiming 30000x30000 pixels would otherwise
 /// decode to 2.5 GB of invented gray), and one that does not end with its
 /// EOI marker (cut short; Pillow refuses both too).
-fn check_whole(layout: &crate::layout::Layout, file_bytes: usize) -> Result<()> {
-    if layout.scans > 0 && !layout.has_eoi {
-        return Err(imageio_plugin_api::truncated_error(
-            "JPEG: the file ends before its end-of-image marker (EOI): the last scan is cut short",
-        ));
+fn check_whole(layout: &crate::layout::Layout, file_bytes: usize, decoded_size: Option<(u16, u16)>) -> Result<()> {
+    if !layout.has_eoi && !layout.malformed {
+        return Err(imageio_plugin_api::truncated_error(if layout.scans > 0 {
+            "JPEG: the file ends before its end-of-image marker (EOI): the last scan is cut short"
+        } else {
+            "JPEG: the file ends before its image data (inside its headers)"
+        }));
     }
-    let blocks = layout.blocks();
-    if layout.entropy_bytes.saturating_mul(8) < blocks {
-        let (w, h) = layout.frame.as_ref().map_or((0, 0), |f| (f.0, f.1));
+    // Where the walk found no frame header the decoder did (a file our
+    // walk cannot follow), its size still bounds the blocks: every
+    // component is at least a quarter of it each way (sampling factors are
+    // at most 4). Where the walk reached no scan, the whole file bounds the
+    // image data. The check is never vacuous.
+    let (blocks, (w, h)) = match (&layout.frame, decoded_size) {
+        (Some(f), _) => (layout.blocks(), (f.0, f.1)),
+        (None, Some((w, h))) => (u64::from(w).div_ceil(32) * u64::from(h).div_ceil(32), (w, h)),
+        (None, None) => (0, (0, 0)),
+    };
+    let entropy = if layout.scans == 0 {
+        file_bytes as u64
+    } else {
+        layout.entropy_bytes
+    };
+    if entropy.saturating_mul(8) < blocks {
         return Err(imageio_plugin_api::truncated_error(format!(
             "JPEG: the header claims {w}x{h} pixels ({blocks} blocks of 8x8) but the {file_bytes}-byte file holds \
-             {} bytes of image data, fewer than one bit per block: the data cannot hold the image",
-            layout.entropy_bytes
+             {entropy} bytes of image data, fewer than one bit per block: the data cannot hold the image"
         )));
     }
     Ok(())

@@ -25,6 +25,9 @@ pub(crate) struct Layout {
     pub scans: u32,
     /// The file ends its last scan with an EOI marker.
     pub has_eoi: bool,
+    /// The walk stopped at a segment whose length is not valid (the file
+    /// is damaged, not necessarily cut short).
+    pub malformed: bool,
     /// Bytes of the ICC profile over its APP2 `ICC_PROFILE` segments.
     pub icc_bytes: u64,
     /// Bytes of the largest APP1 `Exif` segment.
@@ -59,9 +62,21 @@ pub(crate) fn walk(data: &[u8]) -> Layout {
     let mut out = Layout::default();
     let mut at = 2; // after SOI
     loop {
-        // Fill bytes (0xFF runs) may precede a marker.
+        // Fill bytes (0xFF runs) may precede a marker; stray bytes between
+        // segments are skipped up to the next marker, as decoders do
+        // (libjpeg's "extraneous bytes before marker").
         while data.get(at) == Some(&0xFF) && data.get(at + 1) == Some(&0xFF) {
             at += 1;
+        }
+        if data.get(at) != Some(&0xFF) || matches!(data.get(at + 1), Some(0x00)) {
+            let next = data.get(at + 1..).and_then(|rest| {
+                rest.windows(2)
+                    .position(|w| w[0] == 0xFF && !matches!(w[1], 0x00 | 0xFF))
+            });
+            match next {
+                Some(i) => at += 1 + i,
+                None => return out,
+            }
         }
         let (Some(&0xFF), Some(&marker)) = (data.get(at), data.get(at + 1)) else {
             return out;
@@ -83,6 +98,7 @@ pub(crate) fn walk(data: &[u8]) -> Layout {
             return out;
         };
         if len < 2 {
+            out.malformed = true;
             return out;
         }
         let body = data.get(at + 2..(at + len).min(data.len())).unwrap_or_default();
@@ -174,5 +190,30 @@ mod tests {
             walk(&jpeg(30000, 30000, &[0; 10], &[0xFF, 0xD9])).blocks(),
             14_062_500 + 2 * 3_515_625
         );
+    }
+
+    #[test]
+    fn every_cut_and_every_damaged_byte_walks_without_a_panic() {
+        let whole = jpeg(16, 16, &[1, 0xFF, 0x00, 2, 0xFF, 0xD0, 3], &[0xFF, 0xD9]);
+        for cut in 0..whole.len() {
+            walk(&whole[..cut]);
+            for byte in [0x00, 0x01, 0x7F, 0xFF] {
+                let mut damaged = whole.clone();
+                damaged[cut] = byte;
+                walk(&damaged);
+            }
+        }
+        // A scan header whose length runs past the end of the file.
+        walk(&[0xFF, 0xD8, 0xFF, 0xDA, 0xFF, 0xFF]);
+    }
+
+    #[test]
+    fn stray_bytes_between_segments_are_skipped_to_the_next_marker() {
+        let mut f = jpeg(30000, 30000, &[0; 10], &[0xFF, 0xD9]);
+        // A stray 0x00, and a stuffed-looking 0xFF00, before the SOF.
+        f.splice(2..2, [0x00, 0xFF, 0x00, 0x17]);
+        let l = walk(&f);
+        assert_eq!(l.frame.as_ref().map(|f| f.0), Some(30000));
+        assert!(l.has_eoi);
     }
 }

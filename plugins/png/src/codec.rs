@@ -78,7 +78,9 @@ fn scan_metadata(r: &mut (impl std::io::BufRead + Seek), budget: &mut MetaBudget
         hasher.update(b"iCCP");
         hasher.update(&data);
         if hasher.finalize() != u32::from_be_bytes(crc) {
-            return Err(Error::corrupt("the PNG iCCP chunk fails its CRC check"));
+            // The png crate skips ancillary chunks that fail their CRC.
+            log::warn!("PNG: the iCCP chunk fails its CRC check; the profile is ignored");
+            continue;
         }
         // A profile name of 1-79 bytes, a NUL, the method (0 = zlib).
         let Some(nul) = data.iter().take(80).position(|&b| b == 0).filter(|&n| n > 0) else {

@@ -120,6 +120,19 @@ struct Page {
     /// The page carries this plugin's volume tag.
     volume_start: bool,
     meta: Vec<(String, Value)>,
+    /// Why the page's data is not all in the file, if it is not: reading
+    /// that page is an error; the other pages still read.
+    cut_short: Option<String>,
+}
+
+impl Page {
+    /// An error if the page's data runs past the end of the file.
+    fn check_whole(&self, index: usize) -> Result<()> {
+        match &self.cut_short {
+            Some(why) => Err(Error::corrupt(format!("page {index}: {why}"))),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Page {
@@ -163,7 +176,7 @@ fn check_data_in_file<R: std::io::Read + Seek>(d: &mut Decoder<R>, file_len: u64
 }
 
 fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudget, file_len: u64) -> Result<Page> {
-    check_data_in_file(d, file_len)?;
+    let cut_short = check_data_in_file(d, file_len).err().map(|e| e.message);
     let (width, height) = d.dimensions().map_err(tiff_error)?;
     let color = d.colortype().map_err(tiff_error)?;
     let (bits, channels) = match color {
@@ -208,11 +221,26 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudge
         .map_err(tiff_error)?
         == Some(2);
     let mut meta = Vec::new();
-    let mut ascii = |d: &mut Decoder<R>, tag: Tag| match d.find_tag(tag) {
-        Ok(Some(tiff::decoder::ifd::Value::Ascii(s))) => budget
-            .spend(&format!("the tag {tag:?}"), s.len() as u64)
-            .map(|()| Some(s)),
-        _ => Ok(None),
+    // A string over the metadata limits (the tiff crate refuses one over
+    // the per-entry limit; the total runs out on a stack of many pages) is
+    // left out with a warning: the pages still read.
+    let mut ascii = |d: &mut Decoder<R>, tag: Tag| -> Result<Option<String>> {
+        let value = match d.find_tag(tag) {
+            Ok(Some(tiff::decoder::ifd::Value::Ascii(s))) => s,
+            Ok(_) => return Ok(None),
+            Err(TiffError::LimitsExceeded) => {
+                log::warn!("TIFF: the tag {tag:?} is over the metadata limit per entry; it is left out");
+                return Ok(None);
+            }
+            Err(_) => return Ok(None),
+        };
+        match budget.spend(&format!("the tag {tag:?}"), value.len() as u64) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) => {
+                log::warn!("{}; it is left out", e.message);
+                Ok(None)
+            }
+        }
     };
     if let Some(s) = ascii(d, Tag::ImageDescription)? {
         meta.push(("description".to_owned(), Value::Str(s)));
@@ -249,6 +277,7 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudge
             .flatten()
             .is_some(),
         meta,
+        cut_short,
     })
 }
 
@@ -361,6 +390,9 @@ impl Reader for TiffReader {
                     p.dtype.name()
                 )));
             }
+            for i in range.clone() {
+                self.pages[i].check_whole(i)?;
+            }
             let mut shape = vec![range.len() as u64];
             shape.extend(first.shape());
             let out = sink.alloc_bytes(first.dtype, &shape)?;
@@ -372,6 +404,7 @@ impl Reader for TiffReader {
         }
         let i = index as usize;
         let page = self.pages[i].clone();
+        page.check_whole(i)?;
         let out = sink.alloc_bytes(page.dtype, &page.shape())?;
         self.read_pages(i..i + 1, out)?;
         for (k, v) in &page.meta {

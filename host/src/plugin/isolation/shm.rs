@@ -130,7 +130,9 @@ impl Mapping {
             // plugin) must not keep the shared memory writable: the host's
             // seal would fail while it lives. Children get none of it.
             // SAFETY: advice on the range just mapped.
-            unsafe { libc::madvise(p, len, libc::MADV_DONTFORK) };
+            if unsafe { libc::madvise(p, len, libc::MADV_DONTFORK) } != 0 {
+                log::debug!("MADV_DONTFORK failed: {}", io::Error::last_os_error());
+            }
         }
         Ok(Mapping { ptr: p.cast(), len })
     }
@@ -318,8 +320,11 @@ impl SharedImage {
                 // none of it. It is replaced by a private mapping, which
                 // children do inherit, when the image is finished.
                 // SAFETY: advice on the range just mapped.
-                unsafe {
-                    libc::madvise(p, inner_end - inner_start, libc::MADV_DONTFORK);
+                if unsafe { libc::madvise(p, inner_end - inner_start, libc::MADV_DONTFORK) } != 0 {
+                    log::debug!(
+                        "MADV_DONTFORK on a shared image failed ({}): a fork meanwhile may delay its seal",
+                        io::Error::last_os_error()
+                    );
                 }
                 inner = Some((inner_start, inner_end - inner_start));
             }

@@ -35,11 +35,9 @@ const STEP: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct MetaBudget {
     format: String,
-    entry: u64,
-    left: u64,
-    /// The allocation limit: no inflated entry grows past it either, even
-    /// with the metadata limits off.
-    alloc: u64,
+    limits: Limits,
+    /// Bytes of metadata spent so far (what [`Limits::check_meta`] counts).
+    spent: u64,
 }
 
 impl MetaBudget {
@@ -48,43 +46,33 @@ impl MetaBudget {
     pub fn new(format: &str, limits: &Limits) -> MetaBudget {
         MetaBudget {
             format: format.to_owned(),
-            entry: limits.max_meta_entry_bytes,
-            left: limits.max_meta_total_bytes,
-            alloc: limits.max_alloc_bytes,
+            limits: *limits,
+            spent: 0,
         }
+    }
+
+    /// What is left of the limit on all metadata of the file.
+    fn left(&self) -> u64 {
+        self.limits.max_meta_total_bytes.saturating_sub(self.spent)
     }
 
     /// The most bytes the next entry may have: the per-entry limit or what
     /// is left of the total, whichever is smaller.
     pub fn available(&self) -> u64 {
-        self.entry.min(self.left)
+        self.limits.max_meta_entry_bytes.min(self.left())
     }
 
     /// Checks an entry of `bytes` (`what` names it in the error) against the
     /// limits without spending anything: use it on a length the file
     /// declares, before reading.
     pub fn check(&self, what: &str, bytes: u64) -> Result<()> {
-        if bytes > self.entry {
-            return Err(Error::no_memory(format!(
-                "{}: {what} is {bytes} bytes, over the metadata limit of {} bytes per entry",
-                self.format, self.entry
-            )));
-        }
-        if bytes > self.left {
-            return Err(Error::no_memory(format!(
-                "{}: {what} ({bytes} bytes) takes the file's metadata over the limit in all \
-                 ({} bytes are left of it)",
-                self.format, self.left
-            )));
-        }
-        Ok(())
+        let mut spent = self.spent;
+        self.limits.check_meta(&self.format, what, bytes, &mut spent)
     }
 
     /// Checks an entry of `bytes` and spends them.
     pub fn spend(&mut self, what: &str, bytes: u64) -> Result<()> {
-        self.check(what, bytes)?;
-        self.left -= bytes;
-        Ok(())
+        self.limits.check_meta(&self.format, what, bytes, &mut self.spent)
     }
 
     /// Reads an entry of `len` bytes that the file declares, from `r`: the
@@ -129,27 +117,28 @@ impl MetaBudget {
     /// ```
     pub fn inflate_zlib(&mut self, what: &str, compressed: &[u8]) -> Result<Vec<u8>> {
         use miniz_oxide::inflate::{TINFLStatus, decompress_to_vec_zlib_with_limit};
-        let max = usize::try_from(self.available().min(self.alloc)).unwrap_or(usize::MAX);
+        let (entry, alloc) = (self.limits.max_meta_entry_bytes, self.limits.max_alloc_bytes);
+        let max = usize::try_from(self.available().min(alloc)).unwrap_or(usize::MAX);
         match decompress_to_vec_zlib_with_limit(compressed, max) {
             Ok(out) => {
                 self.spend(what, out.len() as u64)?;
                 Ok(out)
             }
-            Err(e) if e.status == TINFLStatus::HasMoreOutput && self.alloc < self.available() => {
-                Err(Error::no_memory(format!(
-                    "{}: {what} inflates to more than the limit of {} bytes per allocation",
-                    self.format, self.alloc
-                )))
-            }
-            Err(e) if e.status == TINFLStatus::HasMoreOutput => Err(Error::no_memory(if self.entry <= self.left {
+            Err(e) if e.status == TINFLStatus::HasMoreOutput => Err(Error::no_memory(if alloc < self.available() {
                 format!(
-                    "{}: {what} inflates to more than the metadata limit of {} bytes per entry",
-                    self.format, self.entry
+                    "{}: {what} inflates to more than the limit of {alloc} bytes per allocation",
+                    self.format
+                )
+            } else if entry <= self.left() {
+                format!(
+                    "{}: {what} inflates to more than the metadata limit of {entry} bytes per entry",
+                    self.format
                 )
             } else {
                 format!(
                     "{}: {what} inflates to more than the {} bytes left of the metadata limit in all",
-                    self.format, self.left
+                    self.format,
+                    self.left()
                 )
             })),
             Err(e) => Err(Error::corrupt(format!(

@@ -40,7 +40,6 @@ impl Format for Jpeg {
         if !data.starts_with(&[0xFF, 0xD8]) {
             return Err(Error::corrupt("not a JPEG file (no SOI marker)"));
         }
-        let markers = exif::scan(&data);
         let layout = crate::layout::walk(&data);
         // The profile and EXIF block are bounded before the decoder copies
         // them (the profile can span 255 segments: 16 MiB).
@@ -86,14 +85,14 @@ impl Format for Jpeg {
         if let Some(icc) = icc {
             meta.push(("icc_profile".to_owned(), Value::Bytes(icc)));
         }
-        if let Some((unit, x, y)) = markers.density {
+        if let Some((unit, x, y)) = layout.density {
             let scale = if unit == 2 { 2.54 } else { 1.0 };
             meta.push((
                 "dpi".to_owned(),
                 Value::FloatArray(vec![f64::from(x) * scale, f64::from(y) * scale]),
             ));
         }
-        meta.push(("progressive".to_owned(), Value::Bool(markers.progressive)));
+        meta.push(("progressive".to_owned(), Value::Bool(layout.progressive)));
         let out = match input {
             ColorSpace::Luma => ColorSpace::Luma,
             ColorSpace::CMYK => ColorSpace::CMYK,
@@ -108,7 +107,7 @@ impl Format for Jpeg {
         Ok(JpegReader {
             data,
             out,
-            invert: out == ColorSpace::CMYK && markers.adobe,
+            invert: out == ColorSpace::CMYK && layout.adobe,
             size: (u64::from(info.height), u64::from(info.width)),
             meta,
             accept_truncated,

@@ -1,4 +1,4 @@
-//! The few EXIF and JPEG-marker facts the plugin reports (safe code only).
+//! The EXIF orientation the plugin reports (safe code only).
 #![forbid(unsafe_code)]
 
 /// The orientation tag (0x0112) of an EXIF block (with or without the
@@ -37,52 +37,6 @@ pub(crate) fn orientation(exif: &[u8]) -> Option<u16> {
         }
     }
     None
-}
-
-/// What the markers before the first scan say: an Adobe APP14 segment's
-/// transform, a JFIF density, and whether the frame is progressive.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub(crate) struct Markers {
-    pub adobe: bool,
-    pub progressive: bool,
-    /// (unit, x, y): unit 1 is dots per inch, 2 dots per cm.
-    pub density: Option<(u8, u16, u16)>,
-}
-
-/// Scans the marker segments up to the first SOS.
-pub(crate) fn scan(data: &[u8]) -> Markers {
-    let mut m = Markers::default();
-    let mut at = 2; // after SOI
-    while at + 4 <= data.len() {
-        if data[at] != 0xFF {
-            break;
-        }
-        let marker = data[at + 1];
-        if marker == 0xFF {
-            at += 1;
-            continue;
-        }
-        if marker == 0xDA || marker == 0xD9 {
-            break;
-        }
-        let len = usize::from(u16::from_be_bytes([data[at + 2], data[at + 3]]));
-        let body = data.get(at + 4..(at + 2 + len).min(data.len())).unwrap_or_default();
-        match marker {
-            0xC2 | 0xC6 | 0xCA | 0xCE => m.progressive = true,
-            0xEE if body.starts_with(b"Adobe") => m.adobe = true,
-            0xE0 if body.starts_with(b"JFIF\0") && body.len() >= 12 => {
-                let unit = body[7];
-                let x = u16::from_be_bytes([body[8], body[9]]);
-                let y = u16::from_be_bytes([body[10], body[11]]);
-                if unit != 0 && x > 0 && y > 0 {
-                    m.density = Some((unit, x, y));
-                }
-            }
-            _ => {}
-        }
-        at += 2 + len.max(2);
-    }
-    m
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The layout of a whole JPEG file, from one walk over its markers: the
-//! frame's size and components, how many bytes of entropy-coded data the
-//! scans hold, where the metadata segments are, and whether the file ends
-//! with its EOI marker. The reader uses it to refuse, before decoding, a
+//! frame's size, kind and components, how many bytes of entropy-coded data
+//! the scans hold, the metadata segments (sizes of the profile and EXIF,
+//! the JFIF density, an Adobe marker), and whether the file ends with its
+//! EOI marker. The reader uses it to refuse, before decoding, a
 //! file whose data cannot hold the image its header claims, and a file cut
 //! short (safe code only).
 #![forbid(unsafe_code)]
@@ -32,6 +33,13 @@ pub(crate) struct Layout {
     pub icc_bytes: u64,
     /// Bytes of the largest APP1 `Exif` segment.
     pub exif_bytes: u64,
+    /// The frame is progressive (SOF2, 6, 10 or 14).
+    pub progressive: bool,
+    /// An Adobe APP14 segment before the first scan (CMYK stored inverted).
+    pub adobe: bool,
+    /// A JFIF density before the first scan: (unit, x, y), unit 1 dots per
+    /// inch, 2 per cm.
+    pub density: Option<(u8, u16, u16)>,
 }
 
 impl Layout {
@@ -105,6 +113,7 @@ pub(crate) fn walk(data: &[u8]) -> Layout {
         match marker {
             // Start of frame (every kind but DHT 0xC4, JPG 0xC8 and DAC 0xCC).
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && out.frame.is_none() && body.len() >= 6 => {
+                out.progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
                 let height = u16::from_be_bytes([body[1], body[2]]);
                 let width = u16::from_be_bytes([body[3], body[4]]);
                 let count = usize::from(body[5]);
@@ -118,6 +127,15 @@ pub(crate) fn walk(data: &[u8]) -> Layout {
                     .collect();
                 out.frame = Some((width, height, components));
             }
+            0xE0 if out.scans == 0 && body.starts_with(b"JFIF\0") && body.len() >= 12 => {
+                let unit = body[7];
+                let x = u16::from_be_bytes([body[8], body[9]]);
+                let y = u16::from_be_bytes([body[10], body[11]]);
+                if unit != 0 && x > 0 && y > 0 {
+                    out.density = Some((unit, x, y));
+                }
+            }
+            0xEE if out.scans == 0 && body.starts_with(b"Adobe") => out.adobe = true,
             0xE1 if body.starts_with(b"Exif\0") => out.exif_bytes = out.exif_bytes.max(body.len() as u64),
             0xE2 if body.starts_with(b"ICC_PROFILE\0") => {
                 out.icc_bytes += body.len().saturating_sub(14) as u64;

@@ -138,7 +138,9 @@ fn a_plugin_that_crashes_on_one_file_fails_that_file_and_reads_the_next() {
     unsafe { fm.load_plugin(&lib) }.unwrap();
     let bad = brkn(dir.path(), "bad.brkn", 0xEE);
     let good = brkn(dir.path(), "good.brkn", 2);
-    for _ in 0..2 {
+    // However often it crashes: each bad file is its own error, each good
+    // file after it reads, and nothing is remembered against the plugin.
+    for _ in 0..4 {
         let err = fm.imread(bad.as_path(), &Options::default()).unwrap_err();
         assert!(
             matches!(&err, Error::WorkerFailed { reason, .. } if reason.contains("signal 11") && reason.contains("get_data")),
@@ -150,19 +152,13 @@ fn a_plugin_that_crashes_on_one_file_fails_that_file_and_reads_the_next() {
         assert_eq!(im.shape(), &[2, 2]);
         assert_eq!(im.data.to_bytes(), vec![1, 2, 3, 4]);
     }
-    // The third crash quarantines the plugin: refused from then on, in this
-    // process and (through the cache) in the next.
-    let _ = fm.imread(bad.as_path(), &Options::default()).unwrap_err();
-    let err = fm.imread(good.as_path(), &Options::default()).unwrap_err();
-    assert!(err.to_string().contains("quarantined"), "{err}");
+    // The next process (the same registry cache) loads it and reads.
     let next = isolated_manager(&dir.path().join("cache.bin"));
     // SAFETY: as above.
-    let e = unsafe { next.load_plugin(&lib) }.unwrap_err();
-    assert!(
-        e.to_string().contains("quarantined") && e.to_string().contains("failed 3 times"),
-        "{e}"
-    );
-    assert_eq!(next.plugin_reports().last().unwrap().status, PluginStatus::Quarantined);
+    unsafe { next.load_plugin(&lib) }.unwrap();
+    assert_eq!(next.plugin_reports().last().unwrap().status, PluginStatus::Loaded);
+    let im = next.imread(good.as_path(), &Options::default()).unwrap();
+    assert_eq!(im.data.to_bytes(), vec![1, 2, 3, 4]);
 }
 
 #[test]
@@ -185,6 +181,9 @@ fn scanned_plugins_run_no_code_to_list_formats_and_rescan_scans_again() {
             .env("IMAGEIO_PLUGIN_CACHE", &cache)
             .env("IMAGEIO_ISOLATION", isolation)
             .env("IIO_LOAD_LOG", &log)
+            // The fixture counts its loads in a file, which the sandbox
+            // would forbid.
+            .env("IMAGEIO_SANDBOX", "off")
             .output()
             .unwrap();
         assert!(o.status.success(), "{args:?}: {}", both(&o));
@@ -212,7 +211,7 @@ fn scanned_plugins_run_no_code_to_list_formats_and_rescan_scans_again() {
     std::fs::write(&cache, b"\x00garbage, not a registry").unwrap();
     assert!(go(&["plugins"], "third-party").contains("loaded"));
     assert_eq!(loads(), 5);
-    assert!(std::fs::read(&cache).unwrap().starts_with(b"IIOREG01"));
+    assert!(std::fs::read(&cache).unwrap().starts_with(b"IIOREG02"));
     // A changed file is scanned again.
     c_fixture_with(
         "broken",

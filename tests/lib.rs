@@ -35,6 +35,8 @@ pub fn build_artifacts() {
             "-p",
             "imageio-cli",
             "-p",
+            "imageio-worker",
+            "-p",
             "imageio-png-plugin",
             "-p",
             "imageio-jpeg-plugin",

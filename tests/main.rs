@@ -21,6 +21,10 @@
 //!   working; a crash is one error and the next file reads; scanning,
 //!   the registry cache, lazy loading, quarantine, the fallback policy;
 //!   isolated standard plugins read and write exactly as the builtins.
+//! - `sandbox`: a hostile plugin in a worker reaches no file, network,
+//!   program or process; its memory is capped; nothing it starts outlives
+//!   the host; its output is escaped and bounded; workers run in parallel;
+//!   a plugin file swapped under the host is refused.
 //! - `lifecycle`: Reader/Writer lifecycle, iteration and the memory guard on a
 //!   multi-frame format registered from a Rust type.
 //! - `readme`: the plugin authors' guide's C plugin compiles, loads, reads
@@ -68,6 +72,7 @@ mod loading;
 mod readme;
 mod regressions;
 mod remote;
+mod sandbox;
 mod sources;
 mod strict;
 mod threads;

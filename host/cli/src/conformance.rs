@@ -894,10 +894,9 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
         live: options.live,
     };
     let fm = FormatManager::new();
-    // Each call of each check in a worker with the time limit; a plugin
-    // that crashes during the checks is not quarantined for the user.
+    // Each call of each check in a worker with the time limit (a crash is
+    // that call's failure; nothing is remembered for the user).
     let mut isolation = fm.isolation();
-    isolation.crash_limit = u32::MAX;
     if let Some(t) = options.timeout {
         isolation.call_timeout = t;
         isolation.scan_timeout = t;

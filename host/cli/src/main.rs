@@ -663,6 +663,8 @@ struct ConvertArgs {
 }
 
 fn main() -> ExitCode {
+    // The tool is its own plugin worker (no other program to find).
+    imageio::plugin::serve_if_worker();
     init_logging();
     let cli = Cli::parse();
     if let Some(text) = &cli.limits {

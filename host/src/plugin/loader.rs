@@ -345,10 +345,10 @@ pub(crate) unsafe fn read_plugin_table(ptr: *const iio_plugin_v1, origin: &Origi
 }
 
 /// Calls a builtin's table accessor with the host table and reads its table.
-pub(crate) fn read_builtin(
-    accessor: unsafe extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1,
-    id: &str,
-) -> Result<PluginTable, LoadError> {
+/// A plugin's entry point.
+pub(crate) type EntryFn = unsafe extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1;
+
+pub(crate) fn read_builtin(accessor: EntryFn, id: &str) -> Result<PluginTable, LoadError> {
     // SAFETY: builtin accessors are linked into this program and return a
     // static table (or NULL); the host table is static.
     let ptr = unsafe { accessor(host_table()) };

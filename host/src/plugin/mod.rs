@@ -6,15 +6,15 @@
 //!   everything above calls a plugin with host values, and the one mapping of
 //!   a plugin's status to an [`Error`](crate::Error);
 //! - `inprocess`: the backend that calls a format table in this process (all
-//!   of the ABI marshalling);
-//! - `callbacks`: what plugins call back (stream, sink, local file, log);
+//!   of the ABI marshalling, with `callbacks`: what plugins call back);
 //! - `trust`: which plugin folders and files may be loaded at all;
-//! - `scan`: scanning plugin files in a child process, the registry cache
-//!   and quarantine;
 //! - `lazy`: loading a scanned library into this process on first use;
-//! - `isolation`: running plugins in worker processes, and the policy;
-//! - here: each plugin's [`Origin`] and the [`PluginReport`] of every plugin
-//!   file considered.
+//! - `isolation`: running plugins in worker processes, the scan and the
+//!   registry cache, the policy;
+//! - `provision`: a plugin file or builtin plus the policy, turned into
+//!   formats (the one place the registry gets them from);
+//! - here: each plugin's [`Origin`], the [`PluginReport`] of every plugin
+//!   file considered, and the worker hook ([`serve_if_worker`]).
 
 pub(crate) mod backend;
 pub(crate) mod builtins;
@@ -23,20 +23,51 @@ pub(crate) mod inprocess;
 pub mod isolation;
 pub(crate) mod lazy;
 pub(crate) mod loader;
-#[cfg(target_os = "linux")]
-pub(crate) mod scan;
+pub(crate) mod provision;
 pub(crate) mod trust;
 
-pub use isolation::{Isolation, IsolationConfig};
 #[cfg(target_os = "linux")]
-pub use scan::force_rescan;
+pub use isolation::scan::force_rescan;
+pub use isolation::{Isolation, IsolationConfig};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether this program called [`serve_if_worker`] (and can be its own
+/// worker).
+static OWN_WORKER: AtomicBool = AtomicBool::new(false);
+
+/// Makes this program its own plugin worker: call it first thing in
+/// `main`. When the host started this program as a worker, it serves one
+/// plugin and exits (it never returns); otherwise it returns at once, and
+/// from then on the host starts this very program for its workers, so a
+/// program that embeds the library needs no `imageio-worker` beside it.
+///
+/// ```no_run
+/// // First thing in `main`:
+/// imageio::plugin::serve_if_worker();
+/// // ... the program, reading images through plugins from files ...
+/// ```
+pub fn serve_if_worker() {
+    #[cfg(target_os = "linux")]
+    if isolation::worker::started_as_worker() {
+        let code = isolation::worker::serve();
+        // Leave without running the program's own code.
+        std::process::exit(i32::from(code));
+    }
+    OWN_WORKER.store(true, Ordering::SeqCst);
+}
+
+/// Whether this program called [`serve_if_worker`].
+pub(crate) fn is_own_worker() -> bool {
+    OWN_WORKER.load(Ordering::SeqCst)
+}
 
 /// The worker program's main (`imageio-worker`): runs one plugin for a
 /// host process. Not for other use.
 #[cfg(target_os = "linux")]
 #[doc(hidden)]
 pub fn worker_main() -> std::process::ExitCode {
-    isolation::serve::worker_main()
+    isolation::worker::worker_main()
 }
 
 use std::fmt;

@@ -3,8 +3,8 @@
 
 use super::{Format, Reader, Writer};
 use crate::error::{Error, Result};
-use crate::plugin::loader::{self, LoadError, PluginTable};
-use crate::plugin::{Isolation, IsolationConfig, Origin, PluginReport, PluginStatus};
+use crate::plugin::loader::{LoadError, PluginTable};
+use crate::plugin::{IsolationConfig, Origin, PluginReport, PluginStatus};
 use crate::request::{IoMode, Request};
 use std::collections::HashSet;
 use std::fmt;
@@ -121,12 +121,8 @@ impl FormatManager {
         let config = self.isolation();
         for (id, accessor) in crate::plugin::builtins::builtins() {
             let origin = Origin::Builtin(id.to_owned());
-            let table = loader::read_builtin(accessor, id).and_then(|t| {
-                if config.isolates(id, true) {
-                    self.isolate_builtin(t, id, &config)
-                } else {
-                    Ok((t, false))
-                }
+            let table = crate::plugin::provision::builtin(accessor, id, &config, &|why, in_process| {
+                self.say_unavailable(why, in_process)
             });
             match table {
                 Ok((table, isolated)) => self.register_table(table, origin, isolated),
@@ -140,60 +136,6 @@ impl FormatManager {
                 }),
             }
         }
-    }
-
-    /// A builtin's table with its formats served by a worker.
-    fn isolate_builtin(
-        &self,
-        table: PluginTable,
-        id: &str,
-        config: &IsolationConfig,
-    ) -> Result<(PluginTable, bool), LoadError> {
-        #[cfg(target_os = "linux")]
-        if let Ok(program) = config.worker_program() {
-            use crate::plugin::isolation::worker::{IsolatedFormat, Pool, Serves};
-            let first = table.formats.first().map(|f| f.backend.plugin());
-            let info = crate::plugin::PluginInfo::new(
-                id.to_owned(),
-                first.map(|i| i.version.clone()).unwrap_or_default(),
-                Origin::Builtin(id.to_owned()),
-                true,
-            );
-            let names = table.formats.iter().map(|f| f.name.clone()).collect();
-            let pool = std::sync::Arc::new(Pool::new(
-                Serves::Builtin(id.to_owned()),
-                program,
-                config.clone(),
-                info,
-                names,
-            ));
-            let formats = table
-                .formats
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut f)| {
-                    let caps = f.backend.capabilities();
-                    f.backend = std::sync::Arc::new(IsolatedFormat {
-                        pool: pool.clone(),
-                        index: i as u32,
-                        name: f.name.clone(),
-                        caps,
-                    });
-                    f
-                })
-                .collect();
-            return Ok((PluginTable { id: table.id, formats }, true));
-        }
-        let why = config.worker_program().err().unwrap_or_default();
-        if config.fallback_in_process {
-            self.say_unavailable(&why, true);
-            return Ok((table, false));
-        }
-        self.say_unavailable(&why, false);
-        Err(LoadError::Unavailable {
-            path: PathBuf::from(format!("<builtin {id}>")),
-            reason: format!("it must run isolated (IMAGEIO_ISOLATION=all), and isolation cannot start: {why}"),
-        })
     }
 
     /// Says once per manager that isolation cannot start.
@@ -285,8 +227,10 @@ impl FormatManager {
         if !self.write().loaded_paths.insert(canonical.clone()) {
             return Ok(Vec::new());
         }
+        let config = self.isolation();
+        let say = |why: &str, in_process: bool| self.say_unavailable(why, in_process);
         // SAFETY: forwarded from this function's contract.
-        match unsafe { self.load_file(&canonical) } {
+        match unsafe { crate::plugin::provision::file(&canonical, &config, &say) } {
             Ok((table, isolated)) => {
                 self.register_table(table, Origin::File(canonical), isolated);
                 Ok(self
@@ -320,42 +264,6 @@ impl FormatManager {
                 Err(e)
             }
         }
-    }
-
-    /// A plugin file's table: scanned in a worker (or from the registry
-    /// cache), its formats served by a worker or loaded into this process
-    /// on first use, as the isolation policy says; loaded here directly
-    /// only when no worker can start and the policy allows it.
-    ///
-    /// # Safety
-    ///
-    /// As [`load_plugin`](Self::load_plugin).
-    unsafe fn load_file(&self, path: &Path) -> Result<(PluginTable, bool), LoadError> {
-        let config = self.isolation();
-        #[cfg(target_os = "linux")]
-        let why = match config.worker_program() {
-            Ok(program) => match crate::plugin::scan::scan(path, &program, &config) {
-                Ok(scanned) => return scanned_table(scanned, path, program, &config),
-                Err(why) => why,
-            },
-            Err(why) => why,
-        };
-        #[cfg(not(target_os = "linux"))]
-        let why = config.worker_program().err().unwrap_or_default();
-        if config.policy != Isolation::Off {
-            self.say_unavailable(&why, config.fallback_in_process);
-            if !config.fallback_in_process {
-                return Err(LoadError::Unavailable {
-                    path: path.to_owned(),
-                    reason: format!(
-                        "it must run isolated (IMAGEIO_ISOLATION={}), and isolation cannot start: {why}",
-                        config.policy.as_str()
-                    ),
-                });
-            }
-        }
-        // SAFETY: forwarded from this function's contract.
-        unsafe { loader::load_library(path) }.map(|t| (t, false))
     }
 
     /// Loads every shared library (by the platform's suffix) in `dirs`, each
@@ -715,123 +623,4 @@ pub fn formats() -> &'static FormatManager {
 /// ```
 pub fn has_module(name: &str) -> bool {
     formats().get(name).is_ok()
-}
-
-/// The table of a scanned plugin file: formats served by a worker, or by
-/// the library loaded into this process on first use.
-#[cfg(target_os = "linux")]
-fn scanned_table(
-    scanned: crate::plugin::scan::Scanned,
-    path: &Path,
-    program: PathBuf,
-    config: &IsolationConfig,
-) -> Result<(PluginTable, bool), LoadError> {
-    use crate::plugin::backend::{Capabilities, FormatBackend};
-    use crate::plugin::isolation::worker::{IsolatedFormat, Pool, Serves};
-    use crate::plugin::lazy::{LazyFormat, LazyLibrary};
-    use crate::plugin::loader::FormatSpec;
-    use crate::plugin::scan::Scanned;
-    use std::sync::Arc;
-    let hello = match scanned {
-        Scanned::Table(h) => h,
-        Scanned::Quarantined(reason) => {
-            return Err(LoadError::Quarantined {
-                path: path.to_owned(),
-                reason,
-            });
-        }
-        Scanned::Rejected(message, kind) => return Err(rebuilt_load_error(path, &message, kind)),
-    };
-    let isolated = config.isolates(&hello.id, false);
-    let info = crate::plugin::PluginInfo::new(
-        hello.id.clone(),
-        hello.version.clone(),
-        Origin::File(path.to_owned()),
-        hello.serialized || isolated,
-    );
-    let names: Vec<String> = hello.formats.iter().map(|f| f.name.clone()).collect();
-    // Format i's backend: in the plugin's worker, or in the library loaded
-    // here on first use.
-    type MakeBackend = Box<dyn Fn(usize, &str, Capabilities) -> Arc<dyn FormatBackend>>;
-    let backend: MakeBackend = if isolated {
-        let pool = Arc::new(Pool::new(
-            Serves::File(path.to_owned()),
-            program,
-            config.clone(),
-            info,
-            names,
-        ));
-        Box::new(move |index, name, caps| {
-            Arc::new(IsolatedFormat {
-                pool: pool.clone(),
-                index: index as u32,
-                name: name.to_owned(),
-                caps,
-            })
-        })
-    } else {
-        let lib = Arc::new(LazyLibrary::new(path.to_owned(), names));
-        let info = Arc::new(info);
-        Box::new(move |index, _, caps| {
-            Arc::new(LazyFormat {
-                lib: lib.clone(),
-                index,
-                info: info.clone(),
-                caps,
-            })
-        })
-    };
-    let formats = hello
-        .formats
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| FormatSpec {
-            backend: backend(
-                i,
-                &f.name,
-                Capabilities {
-                    read: f.read,
-                    write: f.write,
-                },
-            ),
-            name: f.name,
-            description: f.description,
-            extensions: f.extensions,
-            modes: f.modes,
-            signatures: f.signatures,
-        })
-        .collect();
-    Ok((PluginTable { id: hello.id, formats }, isolated))
-}
-
-/// A cached rejection as the `LoadError` it was.
-#[cfg(target_os = "linux")]
-fn rebuilt_load_error(path: &Path, message: &str, kind: u8) -> LoadError {
-    let shown = path.display().to_string();
-    let tail = message.strip_prefix(shown.as_str()).unwrap_or(message).trim_start();
-    let path = path.to_owned();
-    match kind {
-        2 => LoadError::NotAPlugin { path },
-        3 => LoadError::IncompatibleAbi {
-            path,
-            major: tail
-                .split("ABI ")
-                .nth(1)
-                .and_then(|t| t.split('.').next())
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0),
-        },
-        4 => LoadError::Refused { path },
-        5 => LoadError::BadTable {
-            path,
-            reason: tail
-                .strip_prefix("has an invalid plugin table: ")
-                .unwrap_or(tail)
-                .to_owned(),
-        },
-        _ => LoadError::Open {
-            path,
-            message: tail.strip_prefix("failed to load: ").unwrap_or(tail).to_owned(),
-        },
-    }
 }

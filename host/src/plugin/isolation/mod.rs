@@ -1,20 +1,40 @@
 //! Running plugins in worker processes, and the policy that decides which.
 //!
+//! The host's side:
 //! - here: [`Isolation`] (the policy) and [`IsolationConfig`] (policy, per
-//!   plugin choices, the worker program, time limits), read from the
-//!   environment or set through the API;
-//! - `wire`: the protocol's messages and the socket they travel on;
-//! - `shm`: sealed shared memory for pixels (no copy into the host);
-//! - `worker`: the host's side: spawning a worker, one call with its
-//!   stream callbacks, crash and time-out detection, the isolated backend;
-//! - `serve`: the worker's side, the loop the `imageio-worker` program runs.
+//!   plugin choices, the worker program, limits), read from the
+//!   environment or set through the API, and where the worker program is
+//!   found;
+//! - `scan`: scanning plugin files in a worker, the registry cache;
+//! - `pool`: each plugin's workers, one call at a time on each, the
+//!   worker's callbacks served while it works;
+//! - `process`: starting, ending and reaping one worker process, and its
+//!   output;
+//! - `isolated`: the isolated backend (`IsolatedFormat`), behind the same
+//!   seam as the in-process one.
 //!
-//! The worker is the `imageio-worker` program (installed beside `imageio`;
-//! found through `IMAGEIO_WORKER`, [`IsolationConfig::worker`], or next to
-//! the running program). Isolation needs Linux (memfd, `SOCK_SEQPACKET`).
+//! Both sides:
+//! - `wire`: the socket and the encoding of values; `messages`: the
+//!   structured messages; `shm`: sealed shared memory for pixels.
+//!
+//! The worker's side:
+//! - `worker`: what a worker process runs; `sandbox`: how it confines
+//!   itself.
+//!
+//! Isolation needs Linux (memfd, `SOCK_SEQPACKET`, Landlock, seccomp).
 
 #[cfg(target_os = "linux")]
-pub(crate) mod serve;
+pub(crate) mod isolated;
+#[cfg(target_os = "linux")]
+pub(crate) mod messages;
+#[cfg(target_os = "linux")]
+pub(crate) mod pool;
+#[cfg(target_os = "linux")]
+pub(crate) mod process;
+#[cfg(target_os = "linux")]
+pub(crate) mod sandbox;
+#[cfg(target_os = "linux")]
+pub(crate) mod scan;
 #[cfg(target_os = "linux")]
 pub(crate) mod shm;
 #[cfg(target_os = "linux")]
@@ -76,8 +96,8 @@ pub struct IsolationConfig {
     /// Exceptions by plugin id: `true` runs that plugin isolated, `false`
     /// in this process, whatever the policy.
     pub per_plugin: Vec<(String, bool)>,
-    /// The worker program; `None` looks for it (`IMAGEIO_WORKER`, then
-    /// `imageio-worker` next to the running program).
+    /// The worker program; `None` looks for it (see
+    /// [`worker_program`](Self::worker_program)).
     pub worker: Option<PathBuf>,
     /// How long one call into an isolated plugin may run (the time the
     /// worker computes; time the host spends serving its reads does not
@@ -88,9 +108,15 @@ pub struct IsolationConfig {
     /// a child process) may take: `IMAGEIO_SCAN_TIMEOUT` in seconds, 10 s
     /// by default.
     pub scan_timeout: Duration,
-    /// A plugin whose worker crashes or times out this many times in one
-    /// process is quarantined (3 by default).
-    pub crash_limit: u32,
+    /// The most worker processes one plugin runs at once: calls from
+    /// different threads run in parallel, each on a worker of its own
+    /// (separate processes are safe for any plugin, thread-safe or not).
+    /// `IMAGEIO_WORKERS`; by default the number of cores (at most 8).
+    pub max_workers: usize,
+    /// Whether workers sandbox themselves (Landlock and seccomp: no files
+    /// but the ones the host passes, no network, no programs; see the
+    /// crate's README). On by default; `IMAGEIO_SANDBOX=off` turns it off.
+    pub sandbox: bool,
     /// Map pixels from the worker's shared memory into the host's array
     /// instead of copying them (on by default). The mapping is private and
     /// sealed; programs that install a global allocator which assumes
@@ -114,7 +140,8 @@ impl Default for IsolationConfig {
             worker: None,
             call_timeout: Duration::from_secs(30),
             scan_timeout: Duration::from_secs(10),
-            crash_limit: 3,
+            max_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            sandbox: true,
             zero_copy: true,
             registry_cache: None,
             fallback_in_process: false,
@@ -147,7 +174,7 @@ impl IsolationConfig {
 
     /// The configuration from the environment: `IMAGEIO_ISOLATION`,
     /// `IMAGEIO_WORKER`, `IMAGEIO_PLUGIN_TIMEOUT` and `IMAGEIO_SCAN_TIMEOUT`
-    /// (seconds),
+    /// (seconds), `IMAGEIO_WORKERS`, `IMAGEIO_SANDBOX=off`,
     /// `IMAGEIO_ISOLATION_COPY=1`, `IMAGEIO_ISOLATION_FALLBACK=in-process`.
     /// A value that does not parse is logged and the default kept.
     pub fn from_env() -> IsolationConfig {
@@ -173,6 +200,13 @@ impl IsolationConfig {
                 }
             }
         }
+        if let Ok(t) = std::env::var("IMAGEIO_WORKERS") {
+            match t.trim().parse::<usize>() {
+                Ok(n) if n > 0 => c.max_workers = n,
+                _ => log::warn!("ignoring IMAGEIO_WORKERS={t:?} (a number of workers, more than 0)"),
+            }
+        }
+        c.sandbox = std::env::var("IMAGEIO_SANDBOX").map_or(true, |v| v.trim() != "off");
         c.zero_copy = std::env::var("IMAGEIO_ISOLATION_COPY").map_or(true, |v| v != "1");
         c.fallback_in_process = std::env::var("IMAGEIO_ISOLATION_FALLBACK").is_ok_and(|v| v == "in-process");
         c
@@ -191,32 +225,91 @@ impl IsolationConfig {
         }
     }
 
-    /// The worker program, or why there is none.
+    /// The worker program, or why there is none (the places looked in,
+    /// and the fixes). The lookup order:
+    ///
+    /// 1. [`IsolationConfig::worker`] (from the API, or `IMAGEIO_WORKER`);
+    /// 2. the running program itself, when it called
+    ///    [`serve_if_worker`](crate::plugin::serve_if_worker) at the top of
+    ///    `main` (nothing needs to be shipped);
+    /// 3. `imageio-worker` beside the running program;
+    /// 4. `<prefix>/libexec/imageio/imageio-worker`, where the library that
+    ///    holds this code is `<prefix>/lib/...` (an installed shared
+    ///    library), or the program is `<prefix>/bin/...`.
     pub fn worker_program(&self) -> Result<PathBuf, String> {
         if !cfg!(target_os = "linux") {
             return Err("plugin isolation needs Linux (memfd and SOCK_SEQPACKET sockets)".into());
         }
+        if let Some(p) = &self.worker {
+            return if p.is_file() {
+                Ok(p.clone())
+            } else {
+                Err(format!(
+                    "the worker program {} (IMAGEIO_WORKER or IsolationConfig::worker) is missing",
+                    p.display()
+                ))
+            };
+        }
+        if crate::plugin::is_own_worker()
+            && let Ok(me) = std::env::current_exe()
+        {
+            return Ok(me);
+        }
         let name = format!("imageio-worker{}", std::env::consts::EXE_SUFFIX);
-        let candidate = match &self.worker {
-            Some(p) => p.clone(),
-            None => match crate::core::dirs::exe_dir() {
-                // A test program of cargo's runs from target/<profile>/deps,
-                // beside which cargo puts the workspace's programs.
-                Some(d) if d.ends_with("deps") && !d.join(&name).is_file() => {
-                    d.parent().map_or_else(|| d.join(&name), |p| p.join(&name))
-                }
-                Some(d) => d.join(&name),
-                None => return Err(format!("no {name} found (the running program's folder is unknown)")),
-            },
-        };
-        if candidate.is_file() {
-            Ok(candidate)
-        } else {
-            Err(format!(
-                "the worker program {} is missing (install imageio-worker beside the program, set \
-                 IMAGEIO_WORKER, or choose IMAGEIO_ISOLATION=off to run plugins in this process)",
-                candidate.display()
-            ))
+        let mut looked = Vec::new();
+        if let Some(d) = crate::core::dirs::exe_dir() {
+            looked.push(d.join(&name));
+            // A test program of cargo's runs from target/<profile>/deps,
+            // beside which cargo puts the workspace's programs.
+            if d.ends_with("deps")
+                && let Some(p) = d.parent()
+            {
+                looked.push(p.join(&name));
+            }
+            if let Some(prefix) = d.parent() {
+                looked.push(prefix.join("libexec").join("imageio").join(&name));
+            }
+        }
+        if let Some(lib) = library_path()
+            && let Some(prefix) = lib.parent().and_then(|d| d.parent())
+        {
+            looked.push(prefix.join("libexec").join("imageio").join(&name));
+        }
+        looked.dedup();
+        if let Some(found) = looked.iter().find(|p| p.is_file()) {
+            return Ok(found.clone());
+        }
+        Err(format!(
+            "no worker program to run it in (looked for {}); fix: call \
+             imageio::plugin::serve_if_worker() first thing in main, install imageio-worker beside the \
+             program, set IMAGEIO_WORKER, or run plugins in this process (IMAGEIO_ISOLATION=off)",
+            looked
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+/// The file holding this code: the shared library the host is part of, or
+/// the program it is linked into.
+fn library_path() -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        // SAFETY: dladdr only reads the loader's tables for an address of
+        // this library's own code; `info` is written by it.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        let here = library_path as *const () as *const libc::c_void;
+        // SAFETY: as above.
+        if unsafe { libc::dladdr(here, &mut info) } != 0 && !info.dli_fname.is_null() {
+            // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
+            let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+            let p = PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+                name.to_bytes(),
+            ));
+            return p.canonicalize().ok();
         }
     }
+    None
 }

@@ -14,15 +14,17 @@
 //! `~/.cache/imageio/plugin-registry.bin`), replaced atomically; one that
 //! does not parse (corrupt, foreign, another version) is rebuilt.
 
-use super::isolation::IsolationConfig;
-use super::isolation::serve::Hello;
-use super::isolation::wire::{Dec, Enc};
-use super::isolation::worker::{Pool, ScanOutcome, Serves};
+use super::IsolationConfig;
+use super::messages::{Hello, LoadFailure};
+use super::process::{self, Launch, ScanOutcome, Serves};
+use super::wire::{Dec, Enc};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const MAGIC: &[u8; 8] = b"IIOREG01";
+const MAGIC: &[u8; 8] = b"IIOREG02";
 
 static RESCAN: AtomicBool = AtomicBool::new(false);
 /// The cache as this process read it (once per cache file), behind the
@@ -93,17 +95,17 @@ impl Fingerprint {
 }
 
 /// What scanning a file found.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) enum Scanned {
     /// Its table.
     Table(Hello),
-    /// It loaded but is not a usable plugin: the message and the kind of
-    /// `LoadError` (see `serve::load_error_kind`).
-    Rejected(String, u8),
+    /// It loaded but is not a usable plugin.
+    Rejected(LoadFailure),
     /// Loading it crashed, aborted, exited or hung: the reason.
     Quarantined(String),
 }
 
+#[derive(Debug)]
 struct Entry {
     print: Fingerprint,
     scanned: Scanned,
@@ -126,19 +128,88 @@ fn cache_path() -> Option<PathBuf> {
     Some(base.join("imageio").join("plugin-registry.bin"))
 }
 
-fn read_cache(path: &Path) -> Vec<Entry> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
+/// The cache's bytes, when the file is one this user may trust: a regular
+/// file (not a link, a FIFO or a device: opened without following links
+/// and without blocking), owned by this user, writable by no one else.
+/// A cache that is absent reads as empty; one that is not trusted is
+/// ignored with a warning (and never written over).
+fn read_trusted(path: &Path) -> Result<Vec<u8>, String> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot open it ({e}): a symbolic link is not trusted")),
     };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.file_type().is_file() {
+        return Err("it is not a regular file".into());
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!("it is owned by user {}, not by this user ({me})", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "it is writable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(256 << 20)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+fn read_cache(path: &Path) -> Result<Vec<Entry>, String> {
+    let bytes = read_trusted(path)?;
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
     match decode_cache(&bytes) {
-        Ok(entries) => entries,
+        Ok(entries) => Ok(entries),
         Err(e) => {
             log::info!(
                 "the plugin registry cache {} is unreadable ({e}); rebuilding it",
                 path.display()
             );
-            Vec::new()
+            Ok(Vec::new())
         }
+    }
+}
+
+/// Holds the cache's lock file (`<cache>.lock`, created 0600) locked for
+/// the life of the value: two processes updating the cache take turns, so
+/// neither loses the other's entries.
+struct CacheLock {
+    _file: Option<std::fs::File>,
+}
+
+impl CacheLock {
+    fn take(cache: &Path) -> CacheLock {
+        let mut name = cache.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(PathBuf::from(name))
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()));
+        if let Some(f) = &file {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on an open descriptor; blocks until the other
+            // process's update is done (a bounded, short critical section).
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+        }
+        CacheLock { _file: file }
     }
 }
 
@@ -155,7 +226,7 @@ fn decode_cache(bytes: &[u8]) -> std::io::Result<Vec<Entry>> {
         let print = Fingerprint::decode(&mut d)?;
         let scanned = match d.u8()? {
             0 => Scanned::Table(Hello::decode(&mut d)?),
-            1 => Scanned::Rejected(d.str()?, d.u8()?),
+            1 => Scanned::Rejected(LoadFailure::decode(&mut d)?),
             2 => Scanned::Quarantined(d.str()?),
             _ => return Err(bad()),
         };
@@ -176,8 +247,9 @@ fn write_cache(path: &Path, entries: &[Entry]) {
                 m.u8(0);
                 h.encode(&mut m);
             }
-            Scanned::Rejected(msg, kind) => {
-                m.u8(1).str(msg).u8(*kind);
+            Scanned::Rejected(f) => {
+                m.u8(1);
+                f.encode(&mut m);
             }
             Scanned::Quarantined(reason) => {
                 m.u8(2).str(reason);
@@ -186,14 +258,33 @@ fn write_cache(path: &Path, entries: &[Entry]) {
     }
     let write = || -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
         let f = crate::core::io::AtomicFile::beside(path, None)?;
-        std::io::Write::write_all(&mut f.file(), &m.buf)?;
+        use std::os::unix::fs::PermissionsExt;
+        f.file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.file().write_all(&m.buf)?;
         f.commit(path)
     };
     if let Err(e) = write() {
         log::debug!("cannot write the plugin registry cache {}: {e}", path.display());
+    }
+}
+
+/// The cache's entries, or why it is not used (said once per process).
+fn trusted_entries(cache: &Path) -> Option<Vec<Entry>> {
+    match read_cache(cache) {
+        Ok(e) => Some(e),
+        Err(why) => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                log::warn!(
+                    "not using the plugin registry cache {}: {why}; plugins are scanned afresh",
+                    cache.display()
+                )
+            });
+            None
+        }
     }
 }
 
@@ -207,17 +298,26 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
         && let Some(c) = &cache
     {
         let mut all = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-        let entries = loaded(&mut all, c);
-        if let Some(e) = entries.iter().find(|e| e.print == print) {
+        if let Some(entries) = loaded(&mut all, c)
+            && let Some(e) = entries.iter().find(|e| e.print == print)
+        {
             return Ok(e.scanned.clone());
         }
     }
-    let scanned = match Pool::spawn(&Serves::File(path.to_owned()), program, config.scan_timeout) {
+    let launch = Launch {
+        serves: &Serves::File(path.to_owned()),
+        program,
+        timeout: config.scan_timeout,
+        memory_cap: Some(super::process::memory_cap(&crate::core::Limits::DEFAULT)),
+        sandbox: config.sandbox,
+        label: format!("plugin file {}", path.display()),
+    };
+    let scanned = match process::spawn(&launch) {
         Ok((hello, worker)) => {
             drop(worker);
             Scanned::Table(hello)
         }
-        Err(ScanOutcome::Rejected(m, kind)) => Scanned::Rejected(m, kind),
+        Err(ScanOutcome::Rejected(f)) => Scanned::Rejected(f),
         Err(ScanOutcome::Quarantine(reason)) => {
             let reason = format!("{reason} ({})", print.describe());
             log::warn!(
@@ -230,7 +330,7 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
     };
     // A library the dynamic loader refused (a missing dependency, another
     // LD_LIBRARY_PATH) may load in another environment: not remembered.
-    let environmental = matches!(scanned, Scanned::Rejected(_, 1));
+    let environmental = matches!(&scanned, Scanned::Rejected(f) if f.is_environmental());
     if let Some(c) = cache.as_ref().filter(|_| !environmental) {
         record(c, print, scanned.clone());
     }
@@ -238,40 +338,34 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
 }
 
 /// Puts `scanned` in the cache for `print`, replacing the file's older
-/// entries and dropping entries of files that are gone.
+/// entries and dropping entries of files that are gone; under the cache's
+/// lock, after reading what other processes wrote since. An untrusted
+/// cache is left alone.
 fn record(cache: &Path, print: Fingerprint, scanned: Scanned) {
     let mut all = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    // What other processes wrote since, then this entry.
-    let mut entries = read_cache(cache);
+    let lock = CacheLock::take(cache);
+    let Some(mut entries) = trusted_entries(cache) else {
+        return;
+    };
     entries.retain(|e| e.print.path != print.path && e.print.path.exists());
     entries.push(Entry { print, scanned });
     write_cache(cache, &entries);
+    drop(lock);
     all.retain(|(p, _)| p != cache);
     all.push((cache.to_owned(), entries));
 }
 
-/// The entries of `cache`, read from the file the first time.
-fn loaded<'a>(all: &'a mut Vec<(PathBuf, Vec<Entry>)>, cache: &Path) -> &'a [Entry] {
+/// The entries of `cache`, read from the file the first time (`None`: the
+/// file is not trusted).
+fn loaded<'a>(all: &'a mut Vec<(PathBuf, Vec<Entry>)>, cache: &Path) -> Option<&'a [Entry]> {
     let i = match all.iter().position(|(p, _)| p == cache) {
         Some(i) => i,
         None => {
-            all.push((cache.to_owned(), read_cache(cache)));
+            all.push((cache.to_owned(), trusted_entries(cache)?));
             all.len() - 1
         }
     };
-    &all[i].1
-}
-
-/// Quarantines the plugin file `path` in the cache (its worker crashed
-/// repeatedly), until the file changes or a rescan is forced.
-pub(crate) fn quarantine(path: &Path, reason: &str, config: &IsolationConfig) {
-    let Some(cache) = config.registry_cache.clone().or_else(cache_path) else {
-        return;
-    };
-    let Ok(print) = Fingerprint::of(path) else { return };
-    log::warn!("{}: quarantined: {reason}", path.display());
-    let reason = format!("{reason} ({})", print.describe());
-    record(&cache, print, Scanned::Quarantined(reason));
+    Some(&all[i].1)
 }
 
 #[cfg(test)]
@@ -286,13 +380,45 @@ mod tests {
         let print = Fingerprint::of(&f).unwrap();
         let cache = dir.path().join("c.bin");
         record(&cache, print.clone(), Scanned::Quarantined("boom".into()));
-        let entries = read_cache(&cache);
+        let entries = read_cache(&cache).unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].print, print);
         assert!(matches!(&entries[0].scanned, Scanned::Quarantined(r) if r == "boom"));
-        std::fs::write(&cache, b"IIOREG01\x01\x00\x01\x00\xff\xff\xff\xff").unwrap();
-        assert!(read_cache(&cache).is_empty());
+        assert_eq!(std::fs::metadata(&cache).unwrap().mode() & 0o777, 0o600);
+        std::fs::write(&cache, b"IIOREG02\x01\x00\x01\x00\xff\xff\xff\xff").unwrap();
+        assert!(read_cache(&cache).unwrap().is_empty());
         std::fs::write(&cache, b"something else").unwrap();
-        assert!(read_cache(&cache).is_empty());
+        assert!(read_cache(&cache).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_cache_that_is_a_link_a_fifo_or_writable_by_others_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.so");
+        std::fs::write(&f, b"x").unwrap();
+        let real = dir.path().join("real.bin");
+        record(&real, Fingerprint::of(&f).unwrap(), Scanned::Quarantined("boom".into()));
+        let link = dir.path().join("link.bin");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(read_cache(&link).unwrap_err().contains("link"));
+        let fifo = dir.path().join("fifo.bin");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(
+            read_cache(&fifo).unwrap_err().contains("regular"),
+            "a FIFO is refused without blocking"
+        );
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(read_cache(&real).unwrap_err().contains("writable"));
+        // Recording into an untrusted cache leaves it alone.
+        let before = std::fs::read(&real).unwrap();
+        record(
+            &real,
+            Fingerprint::of(&f).unwrap(),
+            Scanned::Quarantined("other".into()),
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), before);
     }
 }

@@ -330,3 +330,111 @@ fn isolated_standard_plugins_read_and_write_exactly_as_the_builtins() {
         }
     }
 }
+
+#[test]
+fn the_registry_cache_is_trusted_only_when_private_and_concurrent_scans_lose_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    c_fixture_with("broken", &["BROKEN_WHERE=0", "BROKEN_HOW=1"], &plugins.join(dll_name("good")));
+    let file = brkn(root.path(), "x.brkn", 2);
+    // A FIFO where the cache should be: `formats` does not hang on it.
+    let fifo = root.path().join("fifo.bin");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(imageio_bin())
+        .arg("formats")
+        .env("IMAGEIO_PLUGIN_PATH", &plugins)
+        .env("IMAGEIO_PLUGIN_CACHE", &fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("`imageio formats` hangs on a FIFO as its registry cache");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("BROKEN"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a regular file"), "{}", both(&o));
+
+    // A cache another user could write: its verdicts (here, a quarantine
+    // planted for the plugin) are not believed, and it is not written.
+    let planted = root.path().join("planted.bin");
+    let poisoned = root.path().join("poisoned-plugins");
+    std::fs::create_dir(&poisoned).unwrap();
+    c_fixture_with("broken", &["BROKEN_WHERE=1", "BROKEN_HOW=3"], &poisoned.join(dll_name("good")));
+    // A crash at load quarantines it in the cache...
+    let o = run(&poisoned, &planted, &["plugins"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("quarantined"), "{}", both(&o));
+    // ...which now names the good plugin's file at the same path.
+    std::fs::remove_file(poisoned.join(dll_name("good"))).unwrap();
+    std::fs::copy(plugins.join(dll_name("good")), poisoned.join(dll_name("good"))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let before = std::fs::read(&planted).unwrap();
+    let o = run(&poisoned, &planted, &["info", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("writable by group or others"), "{}", both(&o));
+    assert_eq!(std::fs::read(&planted).unwrap(), before, "an untrusted cache was written");
+
+    // Created 0600 (its folder 0700) whatever the umask.
+    let fresh = root.path().join("new").join("cache.bin");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("umask 002; exec \"$0\" formats")
+        .arg(imageio_bin())
+        .env("IMAGEIO_PLUGIN_PATH", &plugins)
+        .env("IMAGEIO_PLUGIN_CACHE", &fresh)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", both(&o));
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&fresh).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(fresh.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+
+    // Two processes scanning at once into one cache: every plugin's entry
+    // is there afterwards.
+    let shared = root.path().join("shared.bin");
+    let dirs: Vec<PathBuf> = (0..2)
+        .map(|d| {
+            let dir = root.path().join(format!("set{d}"));
+            std::fs::create_dir(&dir).unwrap();
+            for i in 0..4 {
+                std::fs::copy(plugins.join(dll_name("good")), dir.join(dll_name(&format!("p{d}{i}")))).unwrap();
+            }
+            dir
+        })
+        .collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            Command::new(imageio_bin())
+                .arg("plugins")
+                .env("IMAGEIO_PLUGIN_PATH", d)
+                .env("IMAGEIO_PLUGIN_CACHE", &shared)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let cache = std::fs::read(&shared).unwrap();
+    for d in 0..2 {
+        for i in 0..4 {
+            let name = dll_name(&format!("p{d}{i}"));
+            assert!(
+                cache.windows(name.len()).any(|w| w == name.as_bytes()),
+                "{name} lost from the cache"
+            );
+        }
+    }
+}

@@ -10,6 +10,8 @@
 //!   fails each broken fixture (load errors, panics, a segfault, a hang,
 //!   impure can_read, errors without messages) with a clear report.
 //! - `core`: Request, FormatManager and the user functions on real files.
+//! - `embedding`: a program built outside the workspace is its own plugin
+//!   worker with one line, and without it gets an error that says why.
 //! - `cli`: the `imageio` tool, including a third-party C plugin built from
 //!   the header alone and a garbage `.so` in `IMAGEIO_PLUGIN_PATH`.
 //! - `threads`: eight threads reading through one FormatManager.
@@ -59,6 +61,7 @@ mod abi;
 mod cli;
 mod conformance;
 mod core;
+mod embedding;
 mod findings;
 mod formats;
 mod fuzzing;

@@ -498,17 +498,22 @@ impl FormatManager {
         {
             hint = format!(": no registered format handles '{ext}'");
         }
-        let broken = self
+        // Plugins that could not be loaded may be why: each says what
+        // happened and what to do, so no log is needed to find out.
+        let broken: Vec<String> = self
             .read()
             .reports
             .iter()
             .filter(|r| matches!(r.status, PluginStatus::Quarantined | PluginStatus::Rejected))
-            .count();
-        if broken > 0 {
-            hint.push_str(&format!(
-                " ({broken} plugin file{} could not be loaded: see `imageio plugins`)",
-                if broken == 1 { "" } else { "s" }
-            ));
+            .map(|r| r.reason.clone())
+            .collect();
+        match broken.as_slice() {
+            [] => {}
+            [one] => hint.push_str(&format!("; a plugin was not loaded: {one}")),
+            [first, rest @ ..] => hint.push_str(&format!(
+                "; {} plugins were not loaded (`imageio plugins` lists them), the first: {first}",
+                rest.len() + 1
+            )),
         }
         Error::NoFormatFound {
             action,

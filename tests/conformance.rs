@@ -131,9 +131,19 @@ fn a_read_only_plugin_can_be_given_a_sample() {
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
-        t.contains("SERIAL threads") && t.contains("not declared thread-safe: the host serialised the calls"),
+        t.contains("SERIAL threads") && t.contains("not declared thread-safe: calls ran in parallel, each in a worker"),
         "{t}"
     );
+    // In this process, the host serialises them.
+    let o = Command::new(imageio_bin())
+        .args(["check-plugin", "--sample", &format!("SERIAL={}", sample.display())])
+        .arg(c_fixture("serial"))
+        .env("IMAGEIO_LOG", "off")
+        .env("IMAGEIO_ISOLATION", "off")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(t.contains("not declared thread-safe: the host serialised the calls"), "{t}");
     assert!(t.contains("SERIAL damaged input") && !t.contains("garbage only"), "{t}");
 }
 
@@ -224,4 +234,27 @@ fn failing_inputs_are_kept() {
     }
     let t = text(&o);
     assert!(t.trim_end().lines().last().unwrap().starts_with("result: FAIL"), "{t}");
+}
+
+/// A plugin that declares `IIO_CAP_THREAD_SAFE` is said to; a read-only
+/// plugin checked without a sample passes with its skipped checks named
+/// in the verdict, never as a full pass.
+#[test]
+fn the_verdict_says_what_was_checked_and_what_was_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join(dll_name("reads"));
+    c_fixture_with("broken", &["BROKEN_WHERE=0", "BROKEN_HOW=1"], &lib);
+    let o = check(&lib, &[]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let verdict = t.trim_end().lines().last().unwrap();
+    assert!(verdict.starts_with("result: PASS (") && verdict.contains("skipped: "), "{verdict}");
+    assert!(verdict.contains("options") && verdict.contains("threads"), "{verdict}");
+    let sample = dir.path().join("x.brkn");
+    std::fs::write(&sample, [b'B', b'R', b'K', b'N', 2, 2, 1, 2, 3, 4]).unwrap();
+    let o = check(&lib, &["--sample", &format!("BROKEN={}", sample.display())]);
+    let t = text(&o);
+    assert!(t.contains("declared thread-safe: calls ran in parallel in worker processes"), "{t}");
+    let verdict = t.trim_end().lines().last().unwrap();
+    assert!(verdict.starts_with("result: PASS (") && !verdict.contains("options"), "{verdict}");
 }

@@ -103,13 +103,33 @@ impl Report {
         !self.checks.iter().any(|c| c.outcome == Outcome::Fail)
     }
 
-    /// The verdict line (`result: PASS (9 checks, 0 failed)`).
+    /// The verdict line: `PASS` only when nothing failed, and what was
+    /// checked and what was skipped, so a pass with skipped checks never
+    /// reads as a full one (`result: PASS (7 checked, 0 failed; 2 skipped:
+    /// options, threads)`).
     pub fn result_line(&self) -> String {
         let failed = self.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+        let skipped: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Skip)
+            .map(|c| c.name.as_str())
+            .collect();
+        let mut names: Vec<&str> = Vec::new();
+        for n in &skipped {
+            if !names.contains(n) {
+                names.push(n);
+            }
+        }
+        let skips = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; {} skipped: {}", skipped.len(), names.join(", "))
+        };
         format!(
-            "result: {} ({} checks, {failed} failed)\n",
+            "result: {} ({} checked, {failed} failed{skips})\n",
             if failed == 0 { "PASS" } else { "FAIL" },
-            self.checks.len()
+            self.checks.len() - skipped.len()
         )
     }
 
@@ -868,10 +888,11 @@ fn threads_check(fm: &FormatManager, format: &Format, sample: &[u8]) -> (String,
         }
     });
     let failures = failures.into_inner().unwrap_or_default();
-    let how = if format.is_serialized() {
-        "not declared thread-safe: the host serialised the calls"
-    } else {
-        "declared thread-safe"
+    let how = match (format.is_serialized(), format.is_isolated()) {
+        (true, false) => "not declared thread-safe: the host serialised the calls",
+        (true, true) => "not declared thread-safe: calls ran in parallel, each in a worker process of its own",
+        (false, false) => "declared thread-safe: calls ran in parallel in this process",
+        (false, true) => "declared thread-safe: calls ran in parallel in worker processes",
     };
     if failures.is_empty() {
         (format!("{how}; 4 threads x 6 reads agree"), false)

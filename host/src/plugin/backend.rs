@@ -37,6 +37,11 @@ pub(crate) trait FormatBackend: Send + Sync {
 
     /// Opens a plugin instance on `request`. On failure the request comes
     /// back, so that another format can be tried.
+    /// Whether the format runs in worker processes.
+    fn isolated(&self) -> bool {
+        false
+    }
+
     fn open(&self, request: Box<Request>) -> std::result::Result<Box<dyn Instance>, (Error, Box<Request>)>;
 }
 

@@ -119,9 +119,16 @@ impl Format {
         &self.inner.backend.plugin().version
     }
 
-    /// Whether the host serialises calls into its plugin (no `IIO_CAP_THREAD_SAFE`).
+    /// Whether its plugin does not declare `IIO_CAP_THREAD_SAFE`: in this
+    /// process the host then serialises its calls; isolated, calls from
+    /// different threads run in different worker processes.
     pub fn is_serialized(&self) -> bool {
         self.inner.backend.plugin().is_serialized()
+    }
+
+    /// Whether the format runs in worker processes (plugin isolation).
+    pub fn is_isolated(&self) -> bool {
+        self.inner.backend.isolated()
     }
 
     /// Whether the plugin declares reading.

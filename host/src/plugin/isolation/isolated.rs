@@ -255,6 +255,10 @@ impl FormatBackend for IsolatedFormat {
         self.caps
     }
 
+    fn isolated(&self) -> bool {
+        true
+    }
+
     fn confidence(&self, request: &mut Request) -> Result<i32> {
         let msg = self.describe(tag::CONFIDENCE, request, true)?;
         let mut ctx = CallCtx::new(None);

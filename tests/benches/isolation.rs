@@ -5,6 +5,10 @@
 //!   run in this process and in a worker process (the pixels mapped from
 //!   the worker's sealed memory into the host's array, not copied), with
 //!   the builtin for reference;
+//! - eight 1024x768 PNG files read at once on eight threads through the
+//!   plugin's shared library, in this process and isolated (a pool of
+//!   workers: calls from different threads run in different workers), and
+//!   one such file on one thread (the cost of a call through a worker);
 //! - starting `imageio formats` with no plugin files and with 50 of them,
 //!   once they have been scanned (the registry cache answers; no plugin
 //!   code runs).
@@ -95,6 +99,45 @@ fn main() {
     let decode: Vec<Duration> = decode.into_iter().map(median).collect();
     let touched: Vec<Duration> = touched.into_iter().map(median).collect();
 
+    // Eight files on eight threads, and one file on one thread.
+    let small: Vec<std::path::PathBuf> = (0..8)
+        .map(|k| {
+            let p = dir.path().join(format!("small{k}.png"));
+            let im = Image::from(ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[768, 1024, 3]), |i| {
+                ((i[0] * 7 + i[1] * 3 + i[2] * 50 + k * 11) % 251) as u8
+            }));
+            imageio::imwrite(p.as_path(), &im, &Options::default()).expect("write a PNG");
+            p
+        })
+        .collect();
+    let parallel = |fm: &FormatManager| {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for f in &small {
+                s.spawn(move || std::hint::black_box(fm.imread(f.as_path(), &Options::default()).expect("decode")));
+            }
+        });
+        t.elapsed()
+    };
+    let single = |fm: &FormatManager| {
+        let t = Instant::now();
+        std::hint::black_box(fm.imread(small[0].as_path(), &Options::default()).expect("decode"));
+        t.elapsed()
+    };
+    for fm in [&in_process, &isolated] {
+        parallel(fm);
+    }
+    let (mut par_in, mut par_iso, mut one_in, mut one_iso) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..passes {
+        par_in.push(parallel(&in_process));
+        par_iso.push(parallel(&isolated));
+        for _ in 0..5 {
+            one_in.push(single(&in_process));
+            one_iso.push(single(&isolated));
+        }
+    }
+    let (par_in, par_iso, one_in, one_iso) = (median(par_in), median(par_iso), median(one_in), median(one_iso));
+
     // Start-up with 0 and 50 plugin files (scanned once, before timing).
     let none = dir.path().join("none");
     let fifty = dir.path().join("fifty");
@@ -135,6 +178,23 @@ fn main() {
             touched[i].as_secs_f64() / touched[1].as_secs_f64()
         );
     }
+    println!(
+        "8 PNG files 1024x768 on 8 threads ({} workers at most):",
+        isolated.isolation().max_workers
+    );
+    println!("  in process                   {:>8.1} ms", ms(par_in));
+    println!(
+        "  isolated                     {:>8.1} ms  {:.3}x in process",
+        ms(par_iso),
+        par_iso.as_secs_f64() / par_in.as_secs_f64()
+    );
+    println!("1 PNG file 1024x768, one thread:");
+    println!("  in process                   {:>8.2} ms", ms(one_in));
+    println!(
+        "  isolated                     {:>8.2} ms  (+{:.2} ms a call)",
+        ms(one_iso),
+        ms(one_iso) - ms(one_in)
+    );
     println!("start-up, `imageio formats` (31 interleaved runs):");
     println!("  no plugin files              {:>8.2} ms", ms(t0));
     println!(
@@ -151,6 +211,11 @@ fn main() {
             "builtin": ms(touched[0]), "in_process": ms(touched[1]), "isolated": ms(touched[2]),
             "isolated_over_in_process": touched[2].as_secs_f64() / touched[1].as_secs_f64(),
         },
+        "eight_files_eight_threads_ms": {
+            "in_process": ms(par_in), "isolated": ms(par_iso),
+            "isolated_over_in_process": par_iso.as_secs_f64() / par_in.as_secs_f64(),
+        },
+        "one_file_ms": { "in_process": ms(one_in), "isolated": ms(one_iso), "added": ms(one_iso) - ms(one_in) },
         "startup_ms": { "none": ms(t0), "fifty_scanned": ms(t50), "added": ms(t50) - ms(t0) },
     });
     let out = workspace().join("target/bench-isolation.json");

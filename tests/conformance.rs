@@ -143,7 +143,10 @@ fn a_read_only_plugin_can_be_given_a_sample() {
         .output()
         .unwrap();
     let t = text(&o);
-    assert!(t.contains("not declared thread-safe: the host serialised the calls"), "{t}");
+    assert!(
+        t.contains("not declared thread-safe: the host serialised the calls"),
+        "{t}"
+    );
     assert!(t.contains("SERIAL damaged input") && !t.contains("garbage only"), "{t}");
 }
 
@@ -248,13 +251,22 @@ fn the_verdict_says_what_was_checked_and_what_was_skipped() {
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     let verdict = t.trim_end().lines().last().unwrap();
-    assert!(verdict.starts_with("result: PASS (") && verdict.contains("skipped: "), "{verdict}");
+    assert!(
+        verdict.starts_with("result: PASS (") && verdict.contains("skipped: "),
+        "{verdict}"
+    );
     assert!(verdict.contains("options") && verdict.contains("threads"), "{verdict}");
     let sample = dir.path().join("x.brkn");
     std::fs::write(&sample, [b'B', b'R', b'K', b'N', 2, 2, 1, 2, 3, 4]).unwrap();
     let o = check(&lib, &["--sample", &format!("BROKEN={}", sample.display())]);
     let t = text(&o);
-    assert!(t.contains("declared thread-safe: calls ran in parallel in worker processes"), "{t}");
+    assert!(
+        t.contains("declared thread-safe: calls ran in parallel in worker processes"),
+        "{t}"
+    );
     let verdict = t.trim_end().lines().last().unwrap();
-    assert!(verdict.starts_with("result: PASS (") && !verdict.contains("options"), "{verdict}");
+    assert!(
+        verdict.starts_with("result: PASS (") && !verdict.contains("options"),
+        "{verdict}"
+    );
 }

@@ -55,7 +55,9 @@ fn embedder() -> PathBuf {
             }
             let status = cmd.status().expect("run cargo");
             assert!(status.success(), "building the embedding program failed");
-            target.join("debug").join(format!("embedder{}", std::env::consts::EXE_SUFFIX))
+            target
+                .join("debug")
+                .join(format!("embedder{}", std::env::consts::EXE_SUFFIX))
         })
         .clone()
 }
@@ -73,7 +75,11 @@ fn run(program: &Path, plugins: &Path, cache: &Path, file: &Path, hook: bool) ->
     let o = c.output().unwrap();
     (
         o.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
     )
 }
 
@@ -82,7 +88,11 @@ fn a_program_that_embeds_the_library_is_its_own_worker_with_one_line() {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    c_fixture_with("broken", &["BROKEN_WHERE=0", "BROKEN_HOW=1"], &plugins.join(dll_name("thirdparty")));
+    c_fixture_with(
+        "broken",
+        &["BROKEN_WHERE=0", "BROKEN_HOW=1"],
+        &plugins.join(dll_name("thirdparty")),
+    );
     let file = root.path().join("x.brkn");
     std::fs::write(&file, [b'B', b'R', b'K', b'N', 2, 2, 1, 2, 3, 4]).unwrap();
     let program = embedder();

@@ -336,7 +336,11 @@ fn the_registry_cache_is_trusted_only_when_private_and_concurrent_scans_lose_not
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir(&plugins).unwrap();
-    c_fixture_with("broken", &["BROKEN_WHERE=0", "BROKEN_HOW=1"], &plugins.join(dll_name("good")));
+    c_fixture_with(
+        "broken",
+        &["BROKEN_WHERE=0", "BROKEN_HOW=1"],
+        &plugins.join(dll_name("good")),
+    );
     let file = brkn(root.path(), "x.brkn", 2);
     // A FIFO where the cache should be: `formats` does not hang on it.
     let fifo = root.path().join("fifo.bin");
@@ -361,17 +365,29 @@ fn the_registry_cache_is_trusted_only_when_private_and_concurrent_scans_lose_not
     }
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("BROKEN"));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not a regular file"), "{}", both(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a regular file"),
+        "{}",
+        both(&o)
+    );
 
     // A cache another user could write: its verdicts (here, a quarantine
     // planted for the plugin) are not believed, and it is not written.
     let planted = root.path().join("planted.bin");
     let poisoned = root.path().join("poisoned-plugins");
     std::fs::create_dir(&poisoned).unwrap();
-    c_fixture_with("broken", &["BROKEN_WHERE=1", "BROKEN_HOW=3"], &poisoned.join(dll_name("good")));
+    c_fixture_with(
+        "broken",
+        &["BROKEN_WHERE=1", "BROKEN_HOW=3"],
+        &poisoned.join(dll_name("good")),
+    );
     // A crash at load quarantines it in the cache...
     let o = run(&poisoned, &planted, &["plugins"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("quarantined"), "{}", both(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("quarantined"),
+        "{}",
+        both(&o)
+    );
     // ...which now names the good plugin's file at the same path.
     std::fs::remove_file(poisoned.join(dll_name("good"))).unwrap();
     std::fs::copy(plugins.join(dll_name("good")), poisoned.join(dll_name("good"))).unwrap();
@@ -380,8 +396,16 @@ fn the_registry_cache_is_trusted_only_when_private_and_concurrent_scans_lose_not
     let before = std::fs::read(&planted).unwrap();
     let o = run(&poisoned, &planted, &["info", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", both(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("writable by group or others"), "{}", both(&o));
-    assert_eq!(std::fs::read(&planted).unwrap(), before, "an untrusted cache was written");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("writable by group or others"),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(
+        std::fs::read(&planted).unwrap(),
+        before,
+        "an untrusted cache was written"
+    );
 
     // Created 0600 (its folder 0700) whatever the umask.
     let fresh = root.path().join("new").join("cache.bin");
@@ -396,7 +420,10 @@ fn the_registry_cache_is_trusted_only_when_private_and_concurrent_scans_lose_not
     assert!(o.status.success(), "{}", both(&o));
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&fresh).unwrap().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(fresh.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(fresh.parent().unwrap()).unwrap().mode() & 0o777,
+        0o700
+    );
 
     // Two processes scanning at once into one cache: every plugin's entry
     // is there afterwards.

@@ -1,6 +1,6 @@
 //! The host's error type, sorted by whose fault it is.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Every way a host operation can fail. Messages name the file (or `<bytes>`,
 /// never raw bytes), the format or plugin, and the cause.
@@ -237,7 +237,7 @@ pub enum Error {
     },
     /// A plugin library could not be loaded.
     #[error(transparent)]
-    Load(#[from] crate::plugin::LoadError),
+    Load(#[from] LoadError),
 }
 
 /// Whose fault an [`Error`] is, and so what a caller can do about it.
@@ -402,6 +402,83 @@ impl Error {
             format!("{head}...")
         } else {
             r
+        }
+    }
+}
+
+/// Why a plugin library was not loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The dynamic loader refused the file (not a shared library, missing
+    /// dependencies, wrong architecture): its own message.
+    #[error("{} failed to load: {message}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The loader's message.
+        message: String,
+    },
+    /// A shared library without the entry symbol.
+    #[error("{} is not a plugin (no `iio_plugin_entry_v1` symbol)", path.display())]
+    NotAPlugin {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A plugin for another ABI major.
+    #[error("{} was built for plugin ABI {major}.x; this host speaks {}.{}", path.display(),
+        imageio_plugin_api::ffi::IIO_ABI_VERSION_MAJOR, imageio_plugin_api::ffi::IIO_ABI_VERSION_MINOR)]
+    IncompatibleAbi {
+        /// The file.
+        path: PathBuf,
+        /// The plugin's ABI major.
+        major: u32,
+    },
+    /// The entry point returned NULL.
+    #[error("{} refused this host (its entry point returned NULL)", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The plugin's table breaks the ABI's rules.
+    #[error("{} has an invalid plugin table: {reason}", path.display())]
+    BadTable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Scanning the plugin in a child process crashed, aborted, exited or
+    /// hung, or its worker crashed repeatedly: it is not loaded until the
+    /// file changes (or `imageio plugins --rescan`).
+    #[error("{} is quarantined: {reason}", path.display())]
+    Quarantined {
+        /// The file.
+        path: PathBuf,
+        /// What happened, with the file's fingerprint.
+        reason: String,
+    },
+    /// The plugin must run isolated, and isolation cannot start here.
+    #[error("{} is not loaded: {reason}", path.display())]
+    Unavailable {
+        /// The file.
+        path: PathBuf,
+        /// Why isolation cannot start, and how to choose otherwise.
+        reason: String,
+    },
+}
+
+impl LoadError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Open { path, .. }
+            | LoadError::NotAPlugin { path }
+            | LoadError::IncompatibleAbi { path, .. }
+            | LoadError::Refused { path }
+            | LoadError::BadTable { path, .. }
+            | LoadError::Quarantined { path, .. }
+            | LoadError::Unavailable { path, .. } => path,
         }
     }
 }

@@ -22,8 +22,13 @@
 //!   and [`Writer`], and the user functions ([`imread`], ...).
 //! - [`plugin`]: where formats come from: loading plugin libraries, and the
 //!   one seam (the backend) through which the host calls a plugin.
-//! - [`core`]: imageio's `imageio.core` helpers ([`Dict`], [`Image`],
-//!   [`image_as_uint`], progress indicators, `get_remote_file`, ...).
+//! - [`core`]: imageio's `imageio.core` as one module: its helpers
+//!   ([`Dict`], [`Image`], [`image_as_uint`], progress indicators,
+//!   `get_remote_file`, ...), and `Request`, `Format`, `FormatManager`.
+//!
+//! The layers run one way, each folder using only those before it:
+//! `error`, `base` (the value types and helpers), `request`, `plugin`,
+//! `registry` (a test checks the imports between the folders).
 //!
 //! The items a program uses most also have a short path at the top
 //! (`imageio::Request`, `imageio::Mode`, `imageio::imread`, ...); each item's
@@ -38,23 +43,49 @@
 //! error, and its builtin format is absent (a plugin library can still
 //! provide it).
 
-pub mod core;
+mod base;
 mod error;
 pub mod plugin;
 pub mod registry;
 pub mod request;
 
-pub use crate::core::{
+pub use crate::base::{
     BaseProgressIndicator, Dict, Dtype, Image, Limits, NdArray, NullProgressIndicator, ProgressIndicator,
     StdoutProgressIndicator, Value, appdata_dir, asarray, default_limits, generate_candidate_libs, get_platform,
     image_as_uint, image_as_uint_with_warning, load_lib, looks_lib, read_n_bytes, resource_dirs, resource_package_dir,
     set_default_limits,
 };
 #[cfg(feature = "http")]
-pub use crate::core::{
-    DEFAULT_REMOTE_URL, DOWNLOAD_TRIES, Fetcher, ForceDownload, NO_INTERNET_VALUES, UrlResponse, get_remote_file,
-    no_internet_value, request_timeout, sizeof_fmt, urlopen,
+pub use crate::request::fetching::{
+    DEFAULT_REMOTE_URL, DOWNLOAD_TRIES, Fetcher, ForceDownload, NO_INTERNET_VALUES, get_remote_file, no_internet_value,
+    sizeof_fmt,
 };
+#[cfg(feature = "http")]
+pub use crate::request::http::{UrlResponse, request_timeout, urlopen};
+
+/// imageio's `imageio.core` in one module: the helpers (`Dict`, `Image`,
+/// `image_as_uint`, progress indicators, `get_remote_file`, `load_lib`,
+/// the folders, the limits) and the classes (`Request`, `Format`,
+/// `FormatManager`), each re-exported from its home.
+pub mod core {
+    pub use crate::base::{
+        BaseProgressIndicator, Dict, Dtype, Image, LIMIT_NAMES, Limits, NdArray, NullProgressIndicator, Progress,
+        ProgressIndicator, ProgressState, Status, StdoutProgressIndicator, Value, appdata_dir, asarray, default_limits,
+        escape_controls, generate_candidate_libs, get_platform, image_as_uint, image_as_uint_with_warning, load_lib,
+        looks_lib, read_n_bytes, resource_dirs, resource_package_dir, set_default_limits,
+    };
+    pub use crate::registry::{Format, FormatManager, has_module};
+    #[cfg(feature = "http")]
+    pub use crate::request::fetching::{
+        DEFAULT_REMOTE_URL, DOWNLOAD_TRIES, Fetcher, ForceDownload, NO_INTERNET_VALUES, get_remote_file,
+        no_internet_value, sizeof_fmt,
+    };
+    #[cfg(feature = "http")]
+    pub use crate::request::http::{
+        DEFAULT_DEADLINE, DEFAULT_MAX_DOWNLOAD, HttpLimits, UrlResponse, request_timeout, urlopen, urlopen_bounded,
+    };
+    pub use crate::request::{EXAMPLE_IMAGES, RETURN_BYTES, Request, SeekableReader};
+}
 pub use error::{Error, ErrorKind, PluginCode, Result};
 pub use registry::{
     DEFAULT_MAX_IMAGE_BYTES, Format, FormatManager, ImageIter, LENGTH_UNKNOWN, Memtest, Options, Reader, Writer,

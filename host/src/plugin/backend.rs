@@ -9,10 +9,14 @@
 
 use super::PluginInfo;
 use super::callbacks::AllocHook;
-use crate::core::{Dict, Image, Limits};
+use crate::base::{Dict, Image, Limits};
 use crate::error::{Error, PluginCode, Result};
 use crate::request::Request;
 use imageio_plugin_api::ffi;
+
+/// `get_length`'s answer for "unknown or unbounded" (imageio's `inf`;
+/// the ABI's `IIO_LENGTH_UNKNOWN`).
+pub(crate) const LENGTH_UNKNOWN: u64 = u64::MAX;
 
 /// What a format declares it can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +140,7 @@ impl Failure {
     /// characters in the message (which may quote the file) are escaped.
     pub(crate) fn from_plugin(code: i32, message: String) -> Failure {
         let no_message = message.trim().is_empty();
-        let message = crate::core::escape_controls(&message).into_owned();
+        let message = crate::base::escape_controls(&message).into_owned();
         Failure {
             code,
             message: if no_message {

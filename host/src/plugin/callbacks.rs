@@ -4,8 +4,8 @@
 //! (`guarded`): a host bug becomes an error status, never an unwind
 //! through C frames.
 
-use crate::core::image::NdArray;
-use crate::core::{Dict, Limits, Value};
+use crate::base::image::NdArray;
+use crate::base::{Dict, Limits, Value};
 use crate::request::Request;
 use imageio_plugin_api::ffi::{self, iio_host_v1, iio_image_sink, iio_status, iio_str, iio_stream, iio_value};
 use imageio_plugin_api::raw::{shape_bytes, slice, slice_mut, str_lossy};
@@ -283,7 +283,7 @@ pub(crate) struct SinkCtx {
     /// Faulting a large heap image's pages in while the plugin writes it;
     /// declared before `array` so it stops (on drop) before the array's
     /// memory could go.
-    pub prefault: Option<crate::core::prefault::Prefault>,
+    pub prefault: Option<crate::base::prefault::Prefault>,
     /// The request's limits: the host enforces the image and metadata
     /// limits here whatever the plugin checks itself (a 1.0 plugin knows
     /// none of them).
@@ -359,12 +359,12 @@ impl SinkCtx {
                 dtype.name()
             )
         })?;
-        let p = crate::core::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
+        let p = crate::base::image::with_array!(&mut array, a => a.as_mut_ptr().cast::<c_void>());
         let len = bytes as usize;
-        if len >= crate::core::prefault::PREFAULT_MIN {
+        if len >= crate::base::prefault::PREFAULT_MIN {
             // The array's buffer does not move when the array is moved out
             // of the sink, and the sink (with this) goes first.
-            self.prefault = Some(crate::core::prefault::Prefault::start(p as usize, len));
+            self.prefault = Some(crate::base::prefault::Prefault::start(p as usize, len));
         }
         match (dtype, array) {
             (Dtype::Bool, NdArray::U8(a)) => self.bool_bytes = Some(a),

@@ -7,8 +7,8 @@
 use super::PluginInfo;
 use super::backend::{Call, Capabilities, Failure, FormatBackend, Instance};
 use super::callbacks::{AllocHook, IoCtx, Pinned, SinkCtx, local_filename};
-use crate::core::image::with_array;
-use crate::core::{Dict, Image, Limits, NdArray};
+use crate::base::image::with_array;
+use crate::base::{Dict, Image, Limits, NdArray};
 use crate::error::{Error, Result};
 use crate::request::{IoMode, Request};
 use imageio_plugin_api::Value as AbiValue;
@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 use std::sync::{Arc, MutexGuard};
 
 // The host's "unknown length" is the ABI's: lengths pass through unchanged.
-const _: () = assert!(crate::registry::LENGTH_UNKNOWN == ffi::IIO_LENGTH_UNKNOWN);
+const _: () = assert!(super::backend::LENGTH_UNKNOWN == ffi::IIO_LENGTH_UNKNOWN);
 
 /// One format table (a zero-extended copy) with its plugin and name.
 struct Table {

@@ -3,8 +3,8 @@
 //! global manager (free functions) or on any [`FormatManager`] (methods).
 
 use super::{Reader, Writer};
-use crate::core::dict::Dict;
-use crate::core::image::Image;
+use crate::base::dict::Dict;
+use crate::base::image::Image;
 use crate::error::{Error, Result};
 use crate::registry::manager::{FormatManager, formats};
 use crate::request::{RETURN_BYTES, Request, Uri};
@@ -35,39 +35,7 @@ impl Memtest {
     /// assert_eq!(Memtest::parse("5.MB").unwrap(), Memtest::Bytes(5_000_000));
     /// ```
     pub fn parse(s: &str) -> Result<Memtest> {
-        let bad = || Error::InvalidArgument(format!("Memory size could not be parsed (is {s:?} a valid size?)"));
-        let t = s.trim();
-        let t = t.strip_suffix('B').unwrap_or(t);
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        // imageio's syntax: digits first (`\d+\.?\d*`), so ".5MB" is refused.
-        if !num.starts_with(|c: char| c.is_ascii_digit()) || num.matches('.').count() > 1 {
-            return Err(bad());
-        }
-        let num: f64 = num.parse().map_err(|_| bad())?;
-        let unit = unit.trim();
-        let (prefix, binary) = match unit.strip_suffix('i') {
-            Some(p) => (p, true),
-            None => (unit, false),
-        };
-        let power = match prefix {
-            "" => 0,
-            "k" if !binary => 1,
-            "K" if binary => 1,
-            "M" => 2,
-            "G" => 3,
-            "T" => 4,
-            "P" => 5,
-            "E" => 6,
-            "Z" => 7,
-            "Y" => 8,
-            _ => return Err(bad()),
-        };
-        if unit == "i" {
-            return Err(bad());
-        }
-        let base: f64 = if binary { 1024.0 } else { 1000.0 };
-        Ok(Memtest::Bytes((num * base.powi(power)) as u64))
+        crate::base::io::parse_memory_size(s).map(Memtest::Bytes)
     }
 
     fn limit(self, default: u64) -> Option<u64> {
@@ -99,7 +67,7 @@ pub struct Options {
     pub memtest: Memtest,
     /// Resource limits for this call (default: the process's
     /// [`default_limits`](crate::default_limits)).
-    pub limits: Option<crate::core::Limits>,
+    pub limits: Option<crate::base::Limits>,
 }
 
 impl Options {
@@ -116,13 +84,13 @@ impl Options {
     }
 
     /// With resource limits for this call.
-    pub fn with_limits(mut self, limits: crate::core::Limits) -> Options {
+    pub fn with_limits(mut self, limits: crate::base::Limits) -> Options {
         self.limits = Some(limits);
         self
     }
 
     /// With one plugin option.
-    pub fn with_kwarg(mut self, key: &str, value: impl Into<crate::core::dict::Value>) -> Options {
+    pub fn with_kwarg(mut self, key: &str, value: impl Into<crate::base::dict::Value>) -> Options {
         self.kwargs.insert(key, value);
         self
     }

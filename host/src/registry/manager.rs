@@ -68,9 +68,9 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
         }
     }
     let dirs_of = [
-        crate::core::dirs::resource_package_dir(),
-        crate::core::dirs::user_plugin_home(),
-        crate::core::dirs::exe_dir(),
+        crate::base::dirs::resource_package_dir(),
+        crate::base::dirs::user_plugin_home(),
+        crate::base::dirs::exe_dir(),
     ];
     dirs.extend(dirs_of.into_iter().flatten().map(|d| d.join("plugins")));
     dirs
@@ -116,7 +116,7 @@ impl FormatManager {
 
     /// Registers the builtin plugins (PNG, PNM, JPEG, TIFF, GIF, BMP, NPY,
     /// WEBP); in a worker process each when the policy is
-    /// [`Isolation::All`].
+    /// [`Isolation::All`](crate::plugin::Isolation::All).
     pub fn add_builtins(&self) {
         let config = self.isolation();
         for (id, accessor) in crate::plugin::builtins::builtins() {

@@ -3,7 +3,7 @@
 
 use super::format::Format;
 use super::state::State;
-use crate::core::{Dict, Image};
+use crate::base::{Dict, Image};
 use crate::error::{Error, Result};
 use crate::plugin::backend::Instance;
 use crate::request::Request;
@@ -11,10 +11,10 @@ use std::fmt;
 
 /// The default cap on one image's size in bytes (4 GiB): a hostile header
 /// gets an error, not an out-of-memory abort.
-pub const DEFAULT_MAX_IMAGE_BYTES: u64 = crate::core::Limits::DEFAULT.max_image_bytes;
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = crate::base::Limits::DEFAULT.max_image_bytes;
 
 /// `get_length` value for "unknown or unbounded" (imageio's `inf`).
-pub const LENGTH_UNKNOWN: u64 = u64::MAX;
+pub const LENGTH_UNKNOWN: u64 = crate::plugin::backend::LENGTH_UNKNOWN;
 
 /// An open reader (imageio's `Format.Reader`). Closed on drop.
 pub struct Reader {
@@ -24,7 +24,7 @@ pub struct Reader {
     /// The length, once asked (a plugin's answer does not change).
     length: Option<u64>,
     /// The request's limits, with this reader's cap on image bytes.
-    limits: crate::core::Limits,
+    limits: crate::base::Limits,
     /// Pixels of every image returned so far, each index counted once (a
     /// second read of an image costs nothing more): with
     /// `max_total_pixels`, the budget of the whole file, checked before

@@ -2,7 +2,7 @@
 
 use super::format::Format;
 use super::state::State;
-use crate::core::{Dict, Image};
+use crate::base::{Dict, Image};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plugin::backend::Instance;
 use std::fmt;

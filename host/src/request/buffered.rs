@@ -7,7 +7,7 @@
 //! the buffered window: a seek inside it costs no system call and no
 //! re-read, and large reads bypass the buffer.
 
-use crate::core::window::Window;
+use crate::base::window::Window;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 

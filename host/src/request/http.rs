@@ -65,9 +65,9 @@ impl HttpLimits {
                     DEFAULT_DEADLINE
                 }
             },
-            max_bytes: match max.as_deref().map(|v| (v, crate::registry::Memtest::parse(v))) {
+            max_bytes: match max.as_deref().map(|v| (v, crate::base::io::parse_memory_size(v))) {
                 None => DEFAULT_MAX_DOWNLOAD,
-                Some((_, Ok(crate::registry::Memtest::Bytes(b)))) => b,
+                Some((_, Ok(b))) => b,
                 Some((v, _)) => {
                     log::warn!("ignoring IMAGEIO_MAX_DOWNLOAD={v:?}: not a size such as 512MB or 2GiB");
                     DEFAULT_MAX_DOWNLOAD

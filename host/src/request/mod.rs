@@ -10,6 +10,8 @@ mod standard;
 mod uri;
 
 #[cfg(feature = "http")]
+pub(crate) mod fetching;
+#[cfg(feature = "http")]
 pub(crate) mod http;
 #[cfg(feature = "zip")]
 pub(crate) mod zip;
@@ -19,8 +21,8 @@ pub use seekable::SeekableReader;
 pub use standard::{EXAMPLE_IMAGES, StandardImage, standard_image};
 pub use uri::{ReadSeek, Uri, UriType};
 
-use crate::core::Dict;
-use crate::core::io::read_n_bytes;
+use crate::base::Dict;
+use crate::base::io::read_n_bytes;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::io::{self, BufWriter, Cursor, Seek, SeekFrom, Write};
@@ -111,7 +113,7 @@ struct Reading {
 enum Output {
     /// A file beside the target that takes its name on success (unnamed
     /// until then where the platform allows).
-    Temp(BufWriter<crate::core::io::AtomicFile>),
+    Temp(BufWriter<crate::base::io::AtomicFile>),
     /// Memory (for `<bytes>`, a caller's stream and zip members).
     Memory(Cursor<Vec<u8>>),
 }
@@ -137,7 +139,7 @@ impl Drop for Writing {
         if !self.delivered
             && let Target::File(path) = &self.target
         {
-            crate::core::io::release_fifo_reader(path);
+            crate::base::io::release_fifo_reader(path);
         }
     }
 }
@@ -168,7 +170,7 @@ pub struct Request {
     /// finishes or is dropped.
     temp_files: Vec<TempPath>,
     finished: bool,
-    limits: crate::core::Limits,
+    limits: crate::base::Limits,
     /// The source's size when the request cannot tell (an isolated
     /// worker's view of the host's source).
     size_override: Option<u64>,
@@ -237,7 +239,7 @@ impl Request {
             firstbytes: None,
             temp_files: Vec::new(),
             finished: false,
-            limits: crate::core::default_limits(),
+            limits: crate::base::default_limits(),
             size_override: None,
         })
     }
@@ -249,7 +251,7 @@ impl Request {
 
     /// The resource limits the plugin gets and the host enforces (the
     /// process's [`default_limits`](crate::default_limits) unless set).
-    pub fn limits(&self) -> &crate::core::Limits {
+    pub fn limits(&self) -> &crate::base::Limits {
         &self.limits
     }
 
@@ -262,7 +264,7 @@ impl Request {
     }
 
     /// Sets the request's resource limits.
-    pub fn set_limits(&mut self, limits: crate::core::Limits) {
+    pub fn set_limits(&mut self, limits: crate::base::Limits) {
         self.limits = limits;
     }
 
@@ -402,7 +404,7 @@ impl Request {
         if w.out.is_none() {
             let out = match &w.target {
                 Target::File(target) => {
-                    let file = crate::core::io::AtomicFile::for_target(target).map_err(io_error)?;
+                    let file = crate::base::io::AtomicFile::for_target(target).map_err(io_error)?;
                     Output::Temp(BufWriter::with_capacity(1 << 16, file))
                 }
                 Target::Zip { .. } | Target::Memory | Target::Stream(_) => Output::Memory(Cursor::new(Vec::new())),
@@ -830,7 +832,7 @@ fn local_resource(name: &str, read: bool) -> Result<(String, Resource)> {
     let mut path = absolute(&expanded);
     if !read
         && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
-        && !crate::core::io::through_descriptor_link(&path)
+        && !crate::base::io::through_descriptor_link(&path)
     {
         // Writing through a link replaces what it points to, not the link
         // (a link to a descriptor, like /dev/stdout, is written in place).

@@ -21,7 +21,7 @@ pub(super) fn fetch_standard_image(remote: &str, uri: &str) -> Result<PathBuf> {
     #[cfg(feature = "http")]
     {
         let _ = uri;
-        crate::core::fetching::get_remote_file(remote, None, false, true)
+        crate::request::fetching::get_remote_file(remote, None, false, true)
     }
     #[cfg(not(feature = "http"))]
     {

@@ -96,7 +96,7 @@ pub(crate) fn write_member(zip_path: &Path, member: &str, bytes: &[u8], uri: &st
     } else {
         None
     };
-    let file = crate::core::io::AtomicFile::new_in(dir, perms).map_err(io_err)?;
+    let file = crate::base::io::AtomicFile::new_in(dir, perms).map_err(io_err)?;
     let mut writer = zip::ZipWriter::new(Quiet::new(std::io::BufWriter::new(file)));
     let zip_err = |e: zip::result::ZipError| archive_error(uri, format!("cannot write the archive: {e}"));
     if let Some(mut archive) = existing {

@@ -8,7 +8,7 @@ use super::pool::{CallCtx, On, Pool, Slot};
 use super::process::{Death, memory_cap};
 use super::shm::{self, Memfd};
 use super::wire::{self, Dec, Enc, Message, tag};
-use crate::core::{Dict, Image, Limits, NdArray};
+use crate::base::{Dict, Image, Limits, NdArray};
 use crate::error::{Error, Result};
 use crate::plugin::PluginInfo;
 use crate::plugin::backend::{Call, Capabilities, Failure, FormatBackend, Instance};

@@ -9,7 +9,7 @@
 //!   options, limits, size, first bytes).
 
 use super::wire::{self, Dec, Enc};
-use crate::core::{Dict, Limits};
+use crate::base::{Dict, Limits};
 use crate::plugin::ByteSignature;
 use crate::plugin::LoadError;
 use std::io;

@@ -257,7 +257,7 @@ impl IsolationConfig {
         }
         let name = format!("imageio-worker{}", std::env::consts::EXE_SUFFIX);
         let mut looked = Vec::new();
-        if let Some(d) = crate::core::dirs::exe_dir() {
+        if let Some(d) = crate::base::dirs::exe_dir() {
             looked.push(d.join(&name));
             // A test program of cargo's runs from target/<profile>/deps,
             // beside which cargo puts the workspace's programs.

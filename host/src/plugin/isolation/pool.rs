@@ -12,7 +12,7 @@ use super::process::{self, Death, Launch, Proc, Serves};
 use super::scan::Fingerprint;
 use super::shm;
 use super::wire::{self, Dec, Enc, Message, tag};
-use crate::core::Limits;
+use crate::base::Limits;
 use crate::error::Error;
 use crate::plugin::PluginInfo;
 use crate::request::Request;
@@ -396,7 +396,7 @@ pub(crate) fn forward_log(body: &[u8]) {
     };
     // The worker sends the records of the plugin's log callback as the
     // in-process host logs them (target `imageio::plugin`).
-    log::log!(target: target.as_str(), level, "{}", crate::core::escape_controls(&message));
+    log::log!(target: target.as_str(), level, "{}", crate::base::escape_controls(&message));
 }
 
 /// Answers one callback; an `Err` is a protocol violation.

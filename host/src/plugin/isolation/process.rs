@@ -16,7 +16,7 @@
 use super::messages::{Hello, LoadFailure};
 use super::wire::{Channel, Dec, tag};
 use super::worker::{SERVE_ARG, WORKER_FD};
-use crate::core::escape_controls;
+use crate::base::escape_controls;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ pub(crate) const MEMORY_MARGIN: u64 = 512 << 20;
 /// The memory cap of a worker serving requests with these limits: the
 /// largest image or allocation the limits allow, plus their metadata,
 /// plus [`MEMORY_MARGIN`].
-pub(crate) fn memory_cap(limits: &crate::core::Limits) -> u64 {
+pub(crate) fn memory_cap(limits: &crate::base::Limits) -> u64 {
     limits
         .max_image_bytes
         .max(limits.max_alloc_bytes)

@@ -260,7 +260,7 @@ fn write_cache(path: &Path, entries: &[Entry]) {
         if let Some(dir) = path.parent() {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
-        let f = crate::core::io::AtomicFile::beside(path, None)?;
+        let f = crate::base::io::AtomicFile::beside(path, None)?;
         use std::os::unix::fs::PermissionsExt;
         f.file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
         f.file().write_all(&m.buf)?;
@@ -308,7 +308,7 @@ pub(crate) fn scan(path: &Path, program: &Path, config: &IsolationConfig) -> Res
         serves: &Serves::File(path.to_owned()),
         program,
         timeout: config.scan_timeout,
-        memory_cap: Some(super::process::memory_cap(&crate::core::Limits::DEFAULT)),
+        memory_cap: Some(super::process::memory_cap(&crate::base::Limits::DEFAULT)),
         sandbox: config.sandbox,
         label: format!("plugin file {}", path.display()),
     };

@@ -9,7 +9,7 @@
 //! every read is checked against the bytes left, so a broken or hostile
 //! worker gets a protocol error, not a panic or a huge allocation.
 
-use crate::core::{Dict, Limits, Value};
+use crate::base::{Dict, Limits, Value};
 use crate::plugin::ByteSignature;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

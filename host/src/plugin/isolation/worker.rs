@@ -16,9 +16,9 @@ use super::messages::{Hello, HelloFormat, LoadFailure, RequestDesc};
 use super::sandbox;
 use super::shm::{Mapping, Memfd};
 use super::wire::{self, Channel, Dec, Enc, Message, tag};
-use crate::core::Dict;
-use crate::core::prefault::Prefault;
-use crate::core::window::Window;
+use crate::base::Dict;
+use crate::base::prefault::Prefault;
+use crate::base::window::Window;
 use crate::plugin::backend::{FormatBackend, Instance};
 use crate::plugin::callbacks::AllocHook;
 use crate::plugin::loader::{self, PluginTable};
@@ -638,7 +638,7 @@ impl AllocHook for SharedAlloc {
 }
 
 /// An image the host passed for a writer: its bytes from the sealed memfd.
-fn image_from_fd(dtype: Dtype, shape: &[u64], fd: Option<OwnedFd>) -> io::Result<crate::core::Image> {
+fn image_from_fd(dtype: Dtype, shape: &[u64], fd: Option<OwnedFd>) -> io::Result<crate::base::Image> {
     let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
     let bytes = imageio_plugin_api::raw::shape_bytes(dtype.size() as u64, shape).ok_or_else(|| wire::bad("a shape"))?;
     let data = match fd {
@@ -649,6 +649,6 @@ fn image_from_fd(dtype: Dtype, shape: &[u64], fd: Option<OwnedFd>) -> io::Result
     if data.len() as u64 != bytes {
         return Err(wire::bad("an image of the wrong size"));
     }
-    let array = crate::core::NdArray::from_bytes(dtype, &dims, &data).ok_or_else(|| wire::bad("an image"))?;
-    Ok(crate::core::Image::new(array, Dict::new()))
+    let array = crate::base::NdArray::from_bytes(dtype, &dims, &data).ok_or_else(|| wire::bad("an image"))?;
+    Ok(crate::base::Image::new(array, Dict::new()))
 }

@@ -1,7 +1,7 @@
 //! `get_remote_file`: resources from imageio's binary
 //! repository (or a mirror), cached in the user's appdata folder.
 
-use crate::core::progress::{Progress, ProgressIndicator, StdoutProgressIndicator};
+use crate::base::progress::{Progress, ProgressIndicator, StdoutProgressIndicator};
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -102,7 +102,7 @@ impl Fetcher {
             .ok()
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_REMOTE_URL.to_owned());
-        let cache_dir = match (crate::core::dirs::appdata_dir(Some("imageio"), false), directory) {
+        let cache_dir = match (crate::base::dirs::appdata_dir(Some("imageio"), false), directory) {
             (Ok(dir), _) => dir,
             (Err(_), Some(given)) => given.to_owned(),
             (Err(e), None) => {
@@ -116,7 +116,7 @@ impl Fetcher {
         Ok(Fetcher {
             base_url,
             cache_dir,
-            search_dirs: crate::core::dirs::resource_dirs(),
+            search_dirs: crate::base::dirs::resource_dirs(),
             timeout: limits.timeout,
             deadline: limits.deadline,
             max_bytes: limits.max_bytes,
@@ -306,7 +306,7 @@ impl Fetcher {
             uri: url.to_owned(),
             source,
         };
-        let mut temp = crate::core::io::AtomicFile::new_in(parent, None).map_err(|e| Error::Io {
+        let mut temp = crate::base::io::AtomicFile::new_in(parent, None).map_err(|e| Error::Io {
             uri: parent.display().to_string(),
             source: e,
         })?;
@@ -423,7 +423,7 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
     };
     let parent = to.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(err)?;
-    let mut temp = crate::core::io::AtomicFile::new_in(parent, None).map_err(err)?;
+    let mut temp = crate::base::io::AtomicFile::new_in(parent, None).map_err(err)?;
     let mut src = std::fs::File::open(from).map_err(|e| Error::Io {
         uri: from.display().to_string(),
         source: e,

@@ -1,7 +1,7 @@
 //! `image_as_uint`: imageio's conversion of any array to
 //! `uint8` or `uint16` before saving, with its exact rules.
 
-use crate::core::image::NdArray;
+use crate::base::image::NdArray;
 use crate::error::{Error, Result};
 use ndarray::ArrayD;
 use std::borrow::Cow;

@@ -33,7 +33,7 @@ fn default_lib_dirs() -> Vec<PathBuf> {
     .iter()
     .map(PathBuf::from)
     .collect();
-    if let Some(prefix) = crate::core::dirs::exe_dir().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(prefix) = crate::base::dirs::exe_dir().and_then(|e| e.parent().map(Path::to_path_buf)) {
         for sub in ["bin", "lib", "DLLs", "Library/bin", "shared"] {
             dirs.push(prefix.join(sub));
         }

@@ -495,3 +495,42 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     }
     std::borrow::Cow::Owned(out)
 }
+
+/// Parses imageio's memory sizes (`"256MB"`, `"1GiB"`, `"1000"`): see
+/// `Memtest::parse`.
+pub(crate) fn parse_memory_size(s: &str) -> crate::error::Result<u64> {
+    let bad =
+        || crate::error::Error::InvalidArgument(format!("Memory size could not be parsed (is {s:?} a valid size?)"));
+    let t = s.trim();
+    let t = t.strip_suffix('B').unwrap_or(t);
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    // imageio's syntax: digits first (`\d+\.?\d*`), so ".5MB" is refused.
+    if !num.starts_with(|c: char| c.is_ascii_digit()) || num.matches('.').count() > 1 {
+        return Err(bad());
+    }
+    let num: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim();
+    let (prefix, binary) = match unit.strip_suffix('i') {
+        Some(p) => (p, true),
+        None => (unit, false),
+    };
+    let power = match prefix {
+        "" => 0,
+        "k" if !binary => 1,
+        "K" if binary => 1,
+        "M" => 2,
+        "G" => 3,
+        "T" => 4,
+        "P" => 5,
+        "E" => 6,
+        "Z" => 7,
+        "Y" => 8,
+        _ => return Err(bad()),
+    };
+    if unit == "i" {
+        return Err(bad());
+    }
+    let base: f64 = if binary { 1024.0 } else { 1000.0 };
+    Ok((num * base.powi(power)) as u64)
+}

@@ -1,6 +1,6 @@
 //! [`Image`] (an n-dimensional array plus metadata) and [`NdArray`].
 
-use crate::core::dict::Dict;
+use crate::base::dict::Dict;
 pub use imageio_plugin_api::Dtype;
 use ndarray::{ArrayD, IxDyn};
 

@@ -288,21 +288,38 @@ pub enum PluginCode {
 }
 
 impl PluginCode {
+    /// Each known code and the `IIO_ERR_*` status it stands for: the one
+    /// table both directions read.
+    const STATUSES: [(PluginCode, i32); 9] = {
+        use imageio_plugin_api::ffi;
+        [
+            (PluginCode::Unsupported, ffi::IIO_ERR_UNSUPPORTED),
+            (PluginCode::InvalidArgument, ffi::IIO_ERR_INVALID_ARGUMENT),
+            (PluginCode::Io, ffi::IIO_ERR_IO),
+            (PluginCode::Corrupt, ffi::IIO_ERR_CORRUPT),
+            (PluginCode::IndexOutOfRange, ffi::IIO_ERR_INDEX_OUT_OF_RANGE),
+            (PluginCode::NoMemory, ffi::IIO_ERR_NO_MEMORY),
+            (PluginCode::Panic, ffi::IIO_ERR_PANIC),
+            (PluginCode::Internal, ffi::IIO_ERR_INTERNAL),
+            (PluginCode::CannotReadFrame, ffi::IIO_ERR_CANNOT_READ_FRAME),
+        ]
+    };
+
     /// The `IIO_ERR_*` status it stands for.
     pub fn status(self) -> i32 {
-        use imageio_plugin_api::ffi;
         match self {
-            PluginCode::Unsupported => ffi::IIO_ERR_UNSUPPORTED,
-            PluginCode::InvalidArgument => ffi::IIO_ERR_INVALID_ARGUMENT,
-            PluginCode::Io => ffi::IIO_ERR_IO,
-            PluginCode::Corrupt => ffi::IIO_ERR_CORRUPT,
-            PluginCode::IndexOutOfRange => ffi::IIO_ERR_INDEX_OUT_OF_RANGE,
-            PluginCode::NoMemory => ffi::IIO_ERR_NO_MEMORY,
-            PluginCode::Panic => ffi::IIO_ERR_PANIC,
-            PluginCode::Internal => ffi::IIO_ERR_INTERNAL,
-            PluginCode::CannotReadFrame => ffi::IIO_ERR_CANNOT_READ_FRAME,
             PluginCode::Other(c) => c,
+            known => Self::STATUSES.iter().find(|(c, _)| *c == known).map_or(0, |&(_, s)| s),
         }
+    }
+
+    /// The code of an `IIO_ERR_*` status (`Other` for one this host does
+    /// not know).
+    pub fn from_status(status: i32) -> PluginCode {
+        Self::STATUSES
+            .iter()
+            .find(|&&(_, s)| s == status)
+            .map_or(PluginCode::Other(status), |&(c, _)| c)
     }
 
     /// The host's name for the status (`corrupt data`, ...).

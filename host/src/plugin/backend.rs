@@ -8,7 +8,6 @@
 //! the same table in a worker process and implements the same two traits.
 
 use super::PluginInfo;
-use super::callbacks::AllocHook;
 use crate::base::{Dict, Image, Limits};
 use crate::error::{Error, PluginCode, Result};
 use crate::request::Request;
@@ -17,6 +16,10 @@ use imageio_plugin_api::ffi;
 /// `get_length`'s answer for "unknown or unbounded" (imageio's `inf`;
 /// the ABI's `IIO_LENGTH_UNKNOWN`).
 pub(crate) const LENGTH_UNKNOWN: u64 = u64::MAX;
+
+/// What a plugin whose `get_data` succeeded without an image did wrong
+/// (every backend says it the same way).
+pub(crate) const NO_IMAGE: &str = "get_data returned OK without allocating an image";
 
 /// What a format declares it can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,25 +64,6 @@ pub(crate) trait Instance: Send {
     /// Image `index` with its metadata, within `limits` (the request's,
     /// with the reader's own cap on image bytes).
     fn get_data(&mut self, index: u64, limits: &Limits) -> Result<Image>;
-
-    /// Like [`get_data`](Self::get_data), with the image's memory from
-    /// `hook` (an isolated worker's shared memory): returns the image's
-    /// metadata, and the hook, which holds the pixels. Only the in-process
-    /// backend (which the worker runs) has it.
-    fn get_data_shared(
-        &mut self,
-        index: u64,
-        limits: &Limits,
-        hook: Box<dyn AllocHook>,
-    ) -> (Result<Dict>, Box<dyn AllocHook>) {
-        let _ = (index, limits);
-        (
-            Err(Error::InvalidArgument(
-                "this backend cannot decode into shared memory".into(),
-            )),
-            hook,
-        )
-    }
 
     /// The metadata of image `index`, or the file's for `None`.
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict>;
@@ -181,27 +165,11 @@ impl Failure {
                 uri,
                 format: call.format.to_owned(),
                 plugin: call.plugin.to_owned(),
-                code: plugin_code(code),
+                code: PluginCode::from_status(code),
                 message: self.message,
                 no_message: self.no_message,
                 code_unset: self.code_unset,
             },
         }
-    }
-}
-
-/// The host's name for an `IIO_ERR_*` status.
-pub(crate) fn plugin_code(code: i32) -> PluginCode {
-    match code {
-        ffi::IIO_ERR_UNSUPPORTED => PluginCode::Unsupported,
-        ffi::IIO_ERR_INVALID_ARGUMENT => PluginCode::InvalidArgument,
-        ffi::IIO_ERR_IO => PluginCode::Io,
-        ffi::IIO_ERR_CORRUPT => PluginCode::Corrupt,
-        ffi::IIO_ERR_INDEX_OUT_OF_RANGE => PluginCode::IndexOutOfRange,
-        ffi::IIO_ERR_NO_MEMORY => PluginCode::NoMemory,
-        ffi::IIO_ERR_PANIC => PluginCode::Panic,
-        ffi::IIO_ERR_INTERNAL => PluginCode::Internal,
-        ffi::IIO_ERR_CANNOT_READ_FRAME => PluginCode::CannotReadFrame,
-        other => PluginCode::Other(other),
     }
 }

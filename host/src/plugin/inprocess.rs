@@ -246,6 +246,14 @@ impl FormatBackend for InProcess {
     }
 
     fn open(&self, request: Box<Request>) -> std::result::Result<Box<dyn Instance>, (Error, Box<Request>)> {
+        self.open_instance(request).map(|o| Box::new(o) as Box<dyn Instance>)
+    }
+}
+
+impl InProcess {
+    /// Opens an instance: the concrete type, for the worker, which also
+    /// decodes into shared memory ([`Open::get_data_shared`]).
+    pub(crate) fn open_instance(&self, request: Box<Request>) -> std::result::Result<Open, (Error, Box<Request>)> {
         let mut request = request;
         let read = request.mode().io == IoMode::Read;
         let mut raw = match RawRequest::new(&mut request, false) {
@@ -265,12 +273,12 @@ impl FormatBackend for InProcess {
                 .ok_or_else(|| Failure::host(ffi::IIO_ERR_INTERNAL, "open returned OK without an instance"))
         })();
         match opened {
-            Ok(instance) => Ok(Box::new(Open {
+            Ok(instance) => Ok(Open {
                 table: Arc::clone(&self.table),
                 instance,
                 request,
                 io,
-            })),
+            }),
             Err(f) => {
                 let e = table.error(request.filename(), f, io.get_mut().last_error.take(), None);
                 Err((e, request))
@@ -281,7 +289,7 @@ impl FormatBackend for InProcess {
 
 /// An open instance of a format table, with its request and stream context
 /// (pinned, so the addresses the plugin holds stay put until close).
-struct Open {
+pub(crate) struct Open {
     table: Arc<Table>,
     instance: NonNull<iio_instance>,
     request: Box<Request>,
@@ -343,6 +351,24 @@ impl Open {
     }
 }
 
+impl Open {
+    /// Like `get_data`, with the image's memory from `hook` (a worker's
+    /// shared memory, which the hook keeps): returns the image's metadata.
+    pub(crate) fn get_data_shared(&mut self, index: u64, limits: &Limits, hook: Box<dyn AllocHook>) -> Result<Dict> {
+        let mut sink = SinkCtx::new(*limits, true);
+        sink.get_mut().hook = Some(hook);
+        let r = self.fill(index, &sink, false);
+        let sink = sink.get_mut();
+        r.and_then(|()| {
+            if sink.hooked {
+                Ok(std::mem::take(&mut sink.meta))
+            } else {
+                Err(self.table.protocol(self.request.filename(), super::backend::NO_IMAGE))
+            }
+        })
+    }
+}
+
 impl Instance for Open {
     fn request(&self) -> &Request {
         &self.request
@@ -362,40 +388,13 @@ impl Instance for Open {
         let mut sink = SinkCtx::new(*limits, true);
         self.fill(index, &sink, false)?;
         let sink = sink.get_mut();
-        let data = sink.take_array().ok_or_else(|| {
-            self.table.protocol(
-                self.request.filename(),
-                "get_data returned OK without allocating an image",
-            )
-        })?;
+        let data = sink
+            .take_array()
+            .ok_or_else(|| self.table.protocol(self.request.filename(), super::backend::NO_IMAGE))?;
         Ok(Image {
             data,
             meta: std::mem::take(&mut sink.meta),
         })
-    }
-
-    fn get_data_shared(
-        &mut self,
-        index: u64,
-        limits: &Limits,
-        hook: Box<dyn AllocHook>,
-    ) -> (Result<Dict>, Box<dyn AllocHook>) {
-        let mut sink = SinkCtx::new(*limits, true);
-        sink.get_mut().hook = Some(hook);
-        let r = self.fill(index, &sink, false);
-        let sink = sink.get_mut();
-        let hook = sink.hook.take().expect("the hook stays until here");
-        let r = r.and_then(|()| {
-            if sink.hooked {
-                Ok(std::mem::take(&mut sink.meta))
-            } else {
-                Err(self.table.protocol(
-                    self.request.filename(),
-                    "get_data returned OK without allocating an image",
-                ))
-            }
-        });
-        (r, hook)
     }
 
     fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict> {

@@ -45,7 +45,11 @@ impl LazyLibrary {
                         self.path.display()
                     ));
                 }
-                Ok(table.formats.into_iter().map(|f| f.backend).collect())
+                Ok(table
+                    .formats
+                    .into_iter()
+                    .map(|f| f.backend as Arc<dyn FormatBackend>)
+                    .collect())
             })
             .as_deref()
             .map_err(String::as_str)

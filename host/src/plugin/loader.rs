@@ -13,20 +13,42 @@ use std::sync::Arc;
 
 pub use crate::error::LoadError;
 
-/// One format of a validated plugin table.
-pub(crate) struct FormatSpec {
+/// One format of a validated plugin table, served by a backend of type
+/// `B` (as the loader reads it, the concrete in-process backend).
+pub(crate) struct FormatSpec<B: ?Sized = dyn FormatBackend> {
     pub name: String,
     pub description: String,
     pub extensions: String,
     pub modes: String,
     pub signatures: Vec<ByteSignature>,
-    pub backend: Arc<dyn FormatBackend>,
+    pub backend: Arc<B>,
 }
 
 /// A validated plugin table.
-pub(crate) struct PluginTable {
+pub(crate) struct PluginTable<B: ?Sized = dyn FormatBackend> {
     pub id: String,
-    pub formats: Vec<FormatSpec>,
+    pub formats: Vec<FormatSpec<B>>,
+}
+
+impl PluginTable<InProcess> {
+    /// The table behind the seam, as the registry holds it.
+    pub(crate) fn erased(self) -> PluginTable {
+        PluginTable {
+            id: self.id,
+            formats: self
+                .formats
+                .into_iter()
+                .map(|f| FormatSpec {
+                    name: f.name,
+                    description: f.description,
+                    extensions: f.extensions,
+                    modes: f.modes,
+                    signatures: f.signatures,
+                    backend: f.backend as Arc<dyn FormatBackend>,
+                })
+                .collect(),
+        }
+    }
 }
 
 const MAX_STR: usize = 64 * 1024;
@@ -131,7 +153,10 @@ unsafe fn copy_prefix<T>(ptr: *const u8, len: usize) -> T {
 ///
 /// `ptr` is NULL or points to a plugin table that follows ABI 1.x's layout
 /// rules and lives for the rest of the process.
-pub(crate) unsafe fn read_plugin_table(ptr: *const iio_plugin_v1, origin: &Origin) -> Result<PluginTable, LoadError> {
+pub(crate) unsafe fn read_plugin_table(
+    ptr: *const iio_plugin_v1,
+    origin: &Origin,
+) -> Result<PluginTable<InProcess>, LoadError> {
     let path = match origin {
         Origin::File(p) => p.clone(),
         other => PathBuf::from(format!("<{other}>")),
@@ -273,7 +298,7 @@ pub(crate) unsafe fn read_plugin_table(ptr: *const iio_plugin_v1, origin: &Origi
 /// A plugin's entry point.
 pub(crate) type EntryFn = unsafe extern "C" fn(*const iio_host_v1) -> *const iio_plugin_v1;
 
-pub(crate) fn read_builtin(accessor: EntryFn, id: &str) -> Result<PluginTable, LoadError> {
+pub(crate) fn read_builtin(accessor: EntryFn, id: &str) -> Result<PluginTable<InProcess>, LoadError> {
     // SAFETY: builtin accessors are linked into this program and return a
     // static table (or NULL); the host table is static.
     let ptr = unsafe { accessor(host_table()) };
@@ -287,7 +312,7 @@ pub(crate) fn read_builtin(accessor: EntryFn, id: &str) -> Result<PluginTable, L
 ///
 /// Loading a library runs its initialisers and then its entry point: foreign
 /// code with the process's privileges. Only load files you trust.
-pub(crate) unsafe fn load_library(path: &Path) -> Result<PluginTable, LoadError> {
+pub(crate) unsafe fn load_library(path: &Path) -> Result<PluginTable<InProcess>, LoadError> {
     let origin = Origin::File(path.to_owned());
     #[cfg(unix)]
     // SAFETY: forwarded from this function's contract.

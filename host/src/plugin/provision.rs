@@ -25,7 +25,7 @@ pub(crate) fn builtin(
     config: &IsolationConfig,
     say: SayUnavailable<'_>,
 ) -> Result<(PluginTable, bool), LoadError> {
-    let table = loader::read_builtin(accessor, id)?;
+    let table = loader::read_builtin(accessor, id)?.erased();
     if !config.isolates(id, true) {
         return Ok((table, false));
     }
@@ -81,7 +81,7 @@ pub(crate) unsafe fn file(
         }
     }
     // SAFETY: forwarded from this function's contract.
-    unsafe { loader::load_library(path) }.map(|t| (t, false))
+    unsafe { loader::load_library(path) }.map(|t| (t.erased(), false))
 }
 
 #[cfg(target_os = "linux")]

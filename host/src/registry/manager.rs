@@ -446,27 +446,36 @@ impl FormatManager {
         first.into_iter().chain(second).collect()
     }
 
-    /// The first format in search order whose probe accepts the request.
-    /// The first format that can read (or write) the request. A plugin
-    /// that fails to answer (its worker crashed, its library does not load)
-    /// is passed over with a warning, so one broken plugin does not stop
-    /// the others; when no format is found, its error is the answer.
+    /// Asks `format` whether it can read (or write) the request, under the
+    /// one rule every search follows: a plugin that fails to answer (its
+    /// worker died, its library does not load, it broke the ABI: an error of
+    /// kind `Plugin`) is passed over with a warning, so one broken plugin
+    /// does not stop the others, and its error is kept (`broken`) for when
+    /// no format is found; any other error (the source cannot be read)
+    /// ends the search.
+    fn probe(format: &Format, request: &mut Request, write: bool, broken: &mut Option<Error>) -> Result<bool> {
+        let ok = if write {
+            format.can_write(request)
+        } else {
+            format.can_read(request)
+        };
+        match ok {
+            Err(e) if e.kind() == crate::ErrorKind::Plugin => {
+                log::warn!("{e}; trying the other formats");
+                broken.get_or_insert(e);
+                Ok(false)
+            }
+            other => other,
+        }
+    }
+
+    /// The first format in search order that can read (or write) the
+    /// request (see [`probe`](Self::probe) for broken plugins).
     fn search(&self, request: &mut Request, write: bool) -> Result<Option<Format>> {
         let mut broken = None;
         for f in self.search_order(request) {
-            let ok = if write {
-                f.can_write(request)
-            } else {
-                f.can_read(request)
-            };
-            match ok {
-                Ok(true) => return Ok(Some(f)),
-                Ok(false) => {}
-                Err(e) if e.kind() == crate::ErrorKind::Plugin => {
-                    log::warn!("{e}; trying the other formats");
-                    broken.get_or_insert(e);
-                }
-                Err(e) => return Err(e),
+            if Self::probe(&f, request, write, &mut broken)? {
+                return Ok(Some(f));
             }
         }
         match broken {
@@ -532,10 +541,11 @@ impl FormatManager {
         }
         let mut request = Box::new(request);
         let mut first_error = None;
+        let mut broken = None;
         // Probe lazily: a format is asked only when every earlier one could
-        // not read or failed to open.
+        // not read or failed to open (the search's rule for broken plugins).
         for f in self.search_order(&request) {
-            if !f.can_read(&mut request)? {
+            if !Self::probe(&f, &mut request, false, &mut broken)? {
                 continue;
             }
             request.rewind()?;
@@ -548,7 +558,9 @@ impl FormatManager {
                 }
             }
         }
-        Err(first_error.unwrap_or_else(|| self.no_format(&request, "read")))
+        Err(first_error
+            .or(broken)
+            .unwrap_or_else(|| self.no_format(&request, "read")))
     }
 
     /// A writer for a request: the named format, or the first that can write it.

@@ -394,7 +394,7 @@ impl Instance for IsolatedInstance {
                 uri,
                 format: self.format.name.clone(),
                 plugin: self.format.pool.info.id.clone(),
-                message: "get_data returned OK without allocating an image".into(),
+                message: crate::plugin::backend::NO_IMAGE.into(),
             });
         };
         if buffer.dtype.code() != code || !buffer.dims.iter().map(|&d| d as u64).eq(shape.iter().copied()) {

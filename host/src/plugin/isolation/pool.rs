@@ -384,16 +384,10 @@ fn serve_call(
 /// Logs a worker's record as the host's.
 pub(crate) fn forward_log(body: &[u8]) {
     let mut d = Dec::new(body);
-    let (Ok(level), Ok(target), Ok(message)) = (d.u8(), d.str(), d.str()) else {
+    let (Ok(level), Ok(target), Ok(message)) = (d.u32(), d.str(), d.str()) else {
         return;
     };
-    let level = match level {
-        1 => log::Level::Error,
-        2 => log::Level::Warn,
-        3 => log::Level::Info,
-        4 => log::Level::Debug,
-        _ => log::Level::Trace,
-    };
+    let level = crate::plugin::callbacks::log_level(level);
     // The worker sends the records of the plugin's log callback as the
     // in-process host logs them (target `imageio::plugin`).
     log::log!(target: target.as_str(), level, "{}", crate::base::escape_controls(&message));

@@ -21,6 +21,7 @@ use crate::base::prefault::Prefault;
 use crate::base::window::Window;
 use crate::plugin::backend::{FormatBackend, Instance};
 use crate::plugin::callbacks::AllocHook;
+use crate::plugin::inprocess::{InProcess, Open};
 use crate::plugin::loader::{self, PluginTable};
 use crate::request::{Request, Uri};
 use imageio_plugin_api::Dtype;
@@ -176,7 +177,7 @@ enum Target {
 }
 
 /// Loads the plugin; on failure, what failed.
-fn load(target: &Target) -> Result<PluginTable, LoadFailure> {
+fn load(target: &Target) -> Result<PluginTable<InProcess>, LoadFailure> {
     let r = match target {
         // SAFETY: the host asked for this file, which passed its trust
         // checks; running its code (in this expendable, sandboxed process)
@@ -191,7 +192,7 @@ fn load(target: &Target) -> Result<PluginTable, LoadFailure> {
 }
 
 /// The `HELLO` message: the plugin's table as the host registers it.
-fn hello(table: &PluginTable) -> Enc {
+fn hello(table: &PluginTable<InProcess>) -> Enc {
     let info = table.formats.first().map(|f| f.backend.plugin());
     let described = Hello {
         id: table.id.clone(),
@@ -230,7 +231,7 @@ impl log::Log for ChannelLogger {
     }
     fn log(&self, record: &log::Record<'_>) {
         let mut m = Enc::new(tag::LOG);
-        m.u8(record.level() as u8)
+        m.u32(crate::plugin::callbacks::iio_log_level(record.level()))
             .str(record.target())
             .str(&record.args().to_string());
         let _ = self.chan.send(&m.buf, &[]);
@@ -248,10 +249,12 @@ fn install_logger(chan: &Arc<Channel>) {
     }
 }
 
+/// The worker's state: the plugin's formats and its open instances, the
+/// in-process backend's own types (the worker is where they run).
 struct Worker {
     chan: Arc<Channel>,
-    formats: Vec<Arc<dyn FormatBackend>>,
-    instances: HashMap<u64, Box<dyn Instance>>,
+    formats: Vec<Arc<InProcess>>,
+    instances: HashMap<u64, Open>,
     next: u64,
 }
 
@@ -267,13 +270,13 @@ impl Worker {
         self.reply(&wire::failure(e), &[])
     }
 
-    fn format(&self, i: u32) -> io::Result<&Arc<dyn FormatBackend>> {
+    fn format(&self, i: u32) -> io::Result<&Arc<InProcess>> {
         self.formats
             .get(i as usize)
             .ok_or_else(|| wire::bad("a format index past the table"))
     }
 
-    fn instance(&mut self, h: u64) -> io::Result<&mut Box<dyn Instance>> {
+    fn instance(&mut self, h: u64) -> io::Result<&mut Open> {
         self.instances
             .get_mut(&h)
             .ok_or_else(|| wire::bad("an unknown instance"))
@@ -296,7 +299,7 @@ impl Worker {
             tag::OPEN => {
                 let desc = RequestDesc::decode(&mut d)?;
                 let req = request_from(&desc, fds.next(), &self.chan, false)?;
-                match self.format(desc.format)?.open(Box::new(req)) {
+                match self.format(desc.format)?.open_instance(Box::new(req)) {
                     Ok(inst) => {
                         let h = self.next;
                         self.next += 1;
@@ -317,13 +320,15 @@ impl Worker {
                 let h = d.u64()?;
                 let index = d.u64()?;
                 let limits = d.limits()?;
+                let image = Arc::new(std::sync::Mutex::new(None));
                 let hook = Box::new(SharedAlloc {
                     chan: self.chan.clone(),
-                    image: None,
+                    image: image.clone(),
                 });
-                let (r, hook) = self.instance(h)?.get_data_shared(index, &limits, hook);
+                let r = self.instance(h)?.get_data_shared(index, &limits, hook);
+                let image = image.lock().unwrap_or_else(|p| p.into_inner()).take();
                 match r {
-                    Ok(meta) => self.send_image(hook, &meta),
+                    Ok(meta) => self.send_image(image, &meta),
                     Err(e) => self.fail(&e),
                 }
             }
@@ -360,7 +365,7 @@ impl Worker {
                     .instances
                     .remove(&h)
                     .ok_or_else(|| wire::bad("an unknown instance"))?;
-                let (r, mut req) = inst.close();
+                let (r, mut req) = Box::new(inst).close();
                 // A writer's bytes reach the host as the request finishes.
                 let r = r.and_then(|()| {
                     if req.mode().io == crate::IoMode::Write {
@@ -378,13 +383,8 @@ impl Worker {
         }
     }
 
-    fn send_image(&self, hook: Box<dyn AllocHook>, meta: &Dict) -> Result<(), Fatal> {
-        // The hook is the SharedAlloc given to get_data_shared.
-        let hook: Box<SharedAlloc> = match (hook as Box<dyn std::any::Any>).downcast() {
-            Ok(h) => h,
-            Err(_) => return Err(wire::bad("the image hook changed")),
-        };
-        let Some(image) = hook.image else {
+    fn send_image(&self, image: Option<WorkerImage>, meta: &Dict) -> Result<(), Fatal> {
+        let Some(image) = image else {
             return Err(wire::bad("an image without its memory"));
         };
         let WorkerImage {
@@ -576,7 +576,9 @@ impl Write for RemoteWriter {
 /// limits) when asked.
 struct SharedAlloc {
     chan: Arc<Channel>,
-    image: Option<WorkerImage>,
+    /// Where the image's memory is left for the worker (the hook itself
+    /// goes with the plugin's sink).
+    image: Arc<std::sync::Mutex<Option<WorkerImage>>>,
 }
 
 /// An image allocated in the host's shared memory: its dtype, its shape,
@@ -606,8 +608,9 @@ impl AllocHook for SharedAlloc {
             Some(&tag::REFUSED) => return Err(d.str().unwrap_or_default()),
             _ => return Err("the host answered an allocation with something else".into()),
         };
+        let mut slot = self.image.lock().unwrap_or_else(|p| p.into_inner());
         if bytes == 0 {
-            self.image = Some(WorkerImage {
+            *slot = Some(WorkerImage {
                 dtype,
                 shape: shape.to_vec(),
                 prefault: None,
@@ -627,7 +630,7 @@ impl AllocHook for SharedAlloc {
             .map_err(|e| format!("cannot map the image's shared memory: {e}"))?;
         // SAFETY: the mapping holds `skew + bytes` bytes.
         let p = unsafe { map.ptr().add(skew) };
-        self.image = Some(WorkerImage {
+        *slot = Some(WorkerImage {
             dtype,
             shape: shape.to_vec(),
             prefault: Some(Prefault::start(map.ptr() as usize, map.len())),

@@ -170,8 +170,19 @@ fn tool(root: &Path, file: &Path) -> Command {
 #[test]
 fn plugin_output_reaches_the_log_escaped_and_bounded() {
     let root = tempfile::tempdir().unwrap();
-    let o = tool(root.path(), &action(root.path(), 7)).output().unwrap();
+    let tmp = root.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let o = tool(root.path(), &action(root.path(), 7))
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The worker's scratch folder went with the program.
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "a scratch folder was left behind"
+    );
     assert!(
         !o.stdout.contains(&0x1b) && !o.stderr.contains(&0x1b),
         "a raw ESC byte reached the terminal"
@@ -200,6 +211,9 @@ fn nothing_a_plugin_starts_outlives_the_host_even_after_kill_9() {
     // worker (reparented) ends too.
     let mut host = tool(root.path(), &action(root.path(), 8))
         .env("IMAGEIO_PLUGIN_TIMEOUT", "600")
+        // A host killed by SIGKILL cannot remove its worker's scratch
+        // folder: keep it in the test's own.
+        .env("TMPDIR", root.path())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

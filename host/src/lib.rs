@@ -98,3 +98,8 @@ pub use request::{ImageMode, IoMode, Mode, Request, SeekableReader, Source, Targ
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
+
+/// The library guide's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct GuideExamples;

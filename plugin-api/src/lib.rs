@@ -1,6 +1,6 @@
 //! The imageio-rs plugin ABI and the Rust plugin SDK.
 //!
-//! - [`ffi`] is the C ABI 1.0 itself (`#[repr(C)]` types and constants), the
+//! - [`ffi`] is the C ABI 1.1 itself (`#[repr(C)]` types and constants), the
 //!   single source of `include/imageio_plugin.h`.
 //! - The rest is a small, safe SDK for plugins written in Rust: implement
 //!   [`Format`] (with a [`Reader`] and a [`Writer`]) for each format, list the

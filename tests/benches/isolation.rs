@@ -51,7 +51,8 @@ fn manager(policy: Isolation, cache: &std::path::Path) -> FormatManager {
         policy,
         worker: Some(worker_bin()),
         registry_cache: Some(cache.to_owned()),
-        ..IsolationConfig::default()
+        // The caller's IMAGEIO_WORKERS and IMAGEIO_SANDBOX apply.
+        ..IsolationConfig::from_env()
     });
     // SAFETY: the repository's own PNG plugin.
     unsafe { fm.load_plugin(&png_plugin_library()) }.expect("the PNG plugin loads");

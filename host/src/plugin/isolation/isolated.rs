@@ -4,7 +4,7 @@
 //! [`HostBuffer`], the host's array an image decoded in a worker lands in.
 
 use super::messages::RequestDesc;
-use super::pool::{CallCtx, On, Pool, Slot};
+use super::pool::{CallCtx, On, Opened, Pool};
 use super::process::{Death, memory_cap};
 use super::shm::{self, Memfd};
 use super::wire::{self, Dec, Enc, Message, tag};
@@ -294,16 +294,14 @@ impl FormatBackend for IsolatedFormat {
             Ok((m, slot, generation)) if m.bytes.first() == Some(&tag::U64) => {
                 let handle = Dec::new(&m.bytes[1..]).u64().unwrap_or(0);
                 let write = request.mode().io == IoMode::Write;
-                slot.opened(generation);
                 Ok(Box::new(IsolatedInstance {
-                    slot,
+                    opened: slot.opened(generation),
                     format: IsolatedFormat {
                         pool: self.pool.clone(),
                         index: self.index,
                         name: self.name.clone(),
                         caps: self.caps,
                     },
-                    generation,
                     handle,
                     request,
                     write,
@@ -318,9 +316,8 @@ impl FormatBackend for IsolatedFormat {
 /// An instance living in a worker.
 struct IsolatedInstance {
     format: IsolatedFormat,
-    /// The worker it lives in.
-    slot: Arc<Slot>,
-    generation: u64,
+    /// The worker it lives in (counted there until this drops).
+    opened: Opened,
     handle: u64,
     request: Box<Request>,
     write: bool,
@@ -340,10 +337,12 @@ impl IsolatedInstance {
     ) -> Result<(Message, Option<HostBuffer>)> {
         let mut ctx = CallCtx::new(Some(&mut self.request));
         ctx.limits = limits;
-        let r = self
-            .format
-            .pool
-            .call(On::Instance(&self.slot, self.generation), msg, fds, &mut ctx);
+        let r = self.format.pool.call(
+            On::Instance(self.opened.slot(), self.opened.generation()),
+            msg,
+            fds,
+            &mut ctx,
+        );
         let buffer = ctx.buffer.take();
         let io = ctx.io_error.take();
         let uri = self.request.filename().to_owned();
@@ -451,7 +450,6 @@ impl Instance for IsolatedInstance {
         let mut m = Enc::new(tag::CLOSE);
         m.u64(self.handle);
         let r = self.call("close", tag::OK, &m, &[], None, None).map(|_| ());
-        self.slot.closed(self.generation);
         // A reader whose worker is gone has nothing left to close; a
         // writer's output is incomplete, so its error stands (and nothing
         // is written).

@@ -69,18 +69,42 @@ impl Slot {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// An instance opened in the worker of `generation`.
-    pub(crate) fn opened(&self, generation: u64) {
+    /// Counts an instance opened in the worker of `generation`, until the
+    /// returned guard drops (the instance closed, or dropped unclosed).
+    pub(crate) fn opened(self: &Arc<Self>, generation: u64) -> Opened {
         let mut st = self.lock();
         if st.generation == generation {
             st.open += 1;
         }
+        Opened {
+            slot: self.clone(),
+            generation,
+        }
+    }
+}
+
+/// An instance counted in its worker (see [`Slot::opened`]).
+pub(crate) struct Opened {
+    slot: Arc<Slot>,
+    generation: u64,
+}
+
+impl Opened {
+    /// The worker the instance lives in.
+    pub(crate) fn slot(&self) -> &Arc<Slot> {
+        &self.slot
     }
 
-    /// An instance of the worker's `generation` was closed.
-    pub(crate) fn closed(&self, generation: u64) {
-        let mut st = self.lock();
-        if st.generation == generation {
+    /// Its generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        let mut st = self.slot.lock();
+        if st.generation == self.generation {
             st.open = st.open.saturating_sub(1);
         }
     }
@@ -172,12 +196,14 @@ impl Pool {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let mut best: Option<(usize, usize)> = None;
+            let mut too_small = false;
             for (i, s) in slots.iter().enumerate() {
                 if s.users.load(Ordering::SeqCst) != 0 {
                     continue;
                 }
                 let Ok(st) = s.state.try_lock() else { continue };
                 let fits = st.open == 0 || st.proc.as_ref().is_none_or(|p| p.cap >= need);
+                too_small |= !fits;
                 if fits && best.is_none_or(|(_, open)| st.open < open) {
                     best = Some((i, st.open));
                 }
@@ -187,7 +213,10 @@ impl Pool {
                 slot.users.fetch_add(1, Ordering::SeqCst);
                 return slot;
             }
-            if slots.len() < self.config.max_workers.max(1) {
+            // A new worker while the pool is under its size, or when the
+            // idle ones are too small for this call and hold instances
+            // (which a restart would end): waiting would never help.
+            if slots.len() < self.config.max_workers.max(1) || too_small {
                 let slot = Arc::new(Slot {
                     state: Mutex::new(SlotState {
                         proc: None,

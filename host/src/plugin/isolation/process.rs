@@ -80,14 +80,47 @@ pub(crate) struct Proc {
     /// Its memory cap (`u64::MAX`: none).
     pub cap: u64,
     ended: Option<Ended>,
-    /// Its scratch folder, removed when it ends.
-    _scratch: Option<tempfile::TempDir>,
+    /// Its scratch folder, removed when it ends (or when this program
+    /// exits, for workers of the global manager, which is never dropped).
+    scratch: Option<PathBuf>,
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         self.end(Duration::ZERO);
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(&dir);
+            SCRATCH.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| *d != dir);
+        }
     }
+}
+
+/// The scratch folders of the workers alive, removed at exit.
+static SCRATCH: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A new scratch folder for a worker (mode 0700), removed when the worker
+/// ends or, at the latest, when this program exits normally.
+fn scratch_dir() -> std::io::Result<PathBuf> {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    AT_EXIT.call_once(|| {
+        extern "C" fn remove_all() {
+            if let Ok(dirs) = SCRATCH.try_lock() {
+                for d in dirs.iter() {
+                    let _ = std::fs::remove_dir_all(d);
+                }
+            }
+        }
+        // SAFETY: registers a plain function without arguments; it only
+        // removes folders this program made.
+        unsafe { libc::atexit(remove_all) };
+    });
+    let dir = tempfile::Builder::new()
+        .prefix("imageio-worker-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()?
+        .keep();
+    SCRATCH.lock().unwrap_or_else(|p| p.into_inner()).push(dir.clone());
+    Ok(dir)
 }
 
 impl Proc {
@@ -263,10 +296,8 @@ impl ScanOutcome {
 /// Starts a worker and reads its `HELLO` within the launch's time limit.
 pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(Hello, Proc), ScanOutcome> {
     let (host, child_end) = Channel::pair().map_err(|e| ScanOutcome::Unavailable(e.to_string()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("imageio-worker-")
-        .tempdir()
-        .map_err(|e| ScanOutcome::Unavailable(format!("no scratch folder for a worker: {e}")))?;
+    let scratch =
+        scratch_dir().map_err(|e| ScanOutcome::Unavailable(format!("no scratch folder for a worker: {e}")))?;
     let mut cmd = Command::new(launch.program);
     cmd.arg(SERVE_ARG);
     match launch.serves {
@@ -274,7 +305,7 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(Hello, Proc), ScanOutcome> {
         Serves::Builtin(id) => cmd.arg("--builtin").arg(id),
     };
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    cmd.env("TMPDIR", scratch.path());
+    cmd.env("TMPDIR", &scratch);
     cmd.env("IMAGEIO_WORKER_SANDBOX", if launch.sandbox { "1" } else { "0" });
     if let Some(level) = log::max_level().to_level() {
         cmd.env("IMAGEIO_WORKER_LOG", level.as_str());
@@ -337,7 +368,7 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(Hello, Proc), ScanOutcome> {
         chan: host,
         cap: cap.unwrap_or(u64::MAX),
         ended: None,
-        _scratch: Some(scratch),
+        scratch: Some(scratch),
     };
     let deadline = Instant::now() + launch.timeout;
     loop {

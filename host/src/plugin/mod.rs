@@ -7,6 +7,7 @@
 //!   a plugin's status to an [`Error`](crate::Error);
 //! - `inprocess`: the backend that calls a format table in this process (all
 //!   of the ABI marshalling, with `callbacks`: what plugins call back);
+//! - `allocation`: what image a plugin may ask for (the limits' one check);
 //! - `trust`: which plugin folders and files may be loaded at all;
 //! - `lazy`: loading a scanned library into this process on first use;
 //! - `isolation`: running plugins in worker processes, the scan and the
@@ -16,6 +17,7 @@
 //! - here: each plugin's [`Origin`], the [`PluginReport`] of every plugin
 //!   file considered, and the worker hook ([`serve_if_worker`]).
 
+pub(crate) mod allocation;
 pub(crate) mod backend;
 pub(crate) mod builtins;
 pub(crate) mod callbacks;

@@ -111,7 +111,7 @@ impl Reader {
             let shape: Vec<u64> = image.shape().iter().map(|&d| d as u64).collect();
             self.decoded_pixels = self
                 .decoded_pixels
-                .saturating_add(crate::plugin::callbacks::pixel_count(&shape));
+                .saturating_add(crate::plugin::allocation::pixel_count(&shape));
             self.counted.insert(index);
         }
         Ok(image)

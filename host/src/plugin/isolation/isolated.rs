@@ -43,8 +43,8 @@ impl HostBuffer {
         limits: &Limits,
         zero_copy: bool,
     ) -> std::result::Result<HostBuffer, String> {
-        let crate::plugin::callbacks::AllocRequest { dtype, dims, bytes } =
-            crate::plugin::callbacks::checked_alloc(limits, code, shape)?;
+        let crate::plugin::allocation::AllocRequest { dtype, dims, bytes } =
+            crate::plugin::allocation::checked_alloc(limits, code, shape)?;
         let bytes = bytes as usize;
         let align = dtype_align(dtype);
         let layout = std::alloc::Layout::from_size_align(bytes.max(1), align).map_err(|e| e.to_string())?;
@@ -123,7 +123,7 @@ impl HostBuffer {
                 // SAFETY: as above, for bytes.
                 let v = unsafe { Vec::from_raw_parts(ptr, n, n) };
                 let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&dims), v).expect("same length");
-                NdArray::Bool(crate::plugin::callbacks::bytes_to_bools(a))
+                NdArray::Bool(crate::plugin::allocation::bytes_to_bools(a))
             }
         }
     }

@@ -10,15 +10,7 @@ struct HostLogger;
 
 static LOGGER: HostLogger = HostLogger;
 
-fn level_code(level: log::Level) -> u32 {
-    match level {
-        log::Level::Error => ffi::IIO_LOG_ERROR,
-        log::Level::Warn => ffi::IIO_LOG_WARN,
-        log::Level::Info => ffi::IIO_LOG_INFO,
-        log::Level::Debug => ffi::IIO_LOG_DEBUG,
-        log::Level::Trace => ffi::IIO_LOG_TRACE,
-    }
-}
+use crate::raw::log_level_code as level_code;
 
 fn send(level: u32, target: &str, message: &str) {
     let host = HOST.load(Ordering::Acquire);

@@ -96,3 +96,33 @@ pub fn signature_matches(offset: usize, bytes: &[u8], mask: Option<&[u8]>, first
         Some(mask) => window.iter().zip(bytes).zip(mask).all(|((&s, &b), &m)| s & m == b & m),
     }
 }
+
+/// The `IIO_LOG_*` code of a log level (the SDK's records to the host, and
+/// the host's worker records): the one mapping, with [`log_level_of`].
+pub fn log_level_code(level: log::Level) -> u32 {
+    match level {
+        log::Level::Error => crate::ffi::IIO_LOG_ERROR,
+        log::Level::Warn => crate::ffi::IIO_LOG_WARN,
+        log::Level::Info => crate::ffi::IIO_LOG_INFO,
+        log::Level::Debug => crate::ffi::IIO_LOG_DEBUG,
+        log::Level::Trace => crate::ffi::IIO_LOG_TRACE,
+    }
+}
+
+/// The log level of an `IIO_LOG_*` code (an unknown code is `Trace`).
+///
+/// ```
+/// use imageio_plugin_api::raw::{log_level_code, log_level_of};
+/// for l in [log::Level::Error, log::Level::Warn, log::Level::Info, log::Level::Debug, log::Level::Trace] {
+///     assert_eq!(log_level_of(log_level_code(l)), l);
+/// }
+/// ```
+pub fn log_level_of(code: u32) -> log::Level {
+    match code {
+        crate::ffi::IIO_LOG_ERROR => log::Level::Error,
+        crate::ffi::IIO_LOG_WARN => log::Level::Warn,
+        crate::ffi::IIO_LOG_INFO => log::Level::Info,
+        crate::ffi::IIO_LOG_DEBUG => log::Level::Debug,
+        _ => log::Level::Trace,
+    }
+}

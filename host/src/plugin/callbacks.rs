@@ -23,34 +23,11 @@ fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
-/// The log level of an `IIO_LOG_*` value (the plugin's log callback, and
-/// a worker's records, which travel with these values).
-pub(crate) fn log_level(level: u32) -> log::Level {
-    match level {
-        ffi::IIO_LOG_ERROR => log::Level::Error,
-        ffi::IIO_LOG_WARN => log::Level::Warn,
-        ffi::IIO_LOG_INFO => log::Level::Info,
-        ffi::IIO_LOG_DEBUG => log::Level::Debug,
-        _ => log::Level::Trace,
-    }
-}
-
-/// The `IIO_LOG_*` value of a log level.
-pub(crate) fn iio_log_level(level: log::Level) -> u32 {
-    match level {
-        log::Level::Error => ffi::IIO_LOG_ERROR,
-        log::Level::Warn => ffi::IIO_LOG_WARN,
-        log::Level::Info => ffi::IIO_LOG_INFO,
-        log::Level::Debug => ffi::IIO_LOG_DEBUG,
-        log::Level::Trace => ffi::IIO_LOG_TRACE,
-    }
-}
-
 unsafe extern "C" fn host_log(level: u32, target: iio_str, message: iio_str) {
     guarded((), || {
         // SAFETY: the plugin passes valid strings for the call (ABI rule).
         let (target, message) = unsafe { (str_lossy(&target), str_lossy(&message)) };
-        log::log!(target: "imageio::plugin", log_level(level), "[{target}] {message}");
+        log::log!(target: "imageio::plugin", imageio_plugin_api::raw::log_level_of(level), "[{target}] {message}");
     });
 }
 

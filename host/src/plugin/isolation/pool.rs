@@ -416,7 +416,7 @@ pub(crate) fn forward_log(body: &[u8]) {
     let (Ok(level), Ok(target), Ok(message)) = (d.u32(), d.str(), d.str()) else {
         return;
     };
-    let level = crate::plugin::callbacks::log_level(level);
+    let level = imageio_plugin_api::raw::log_level_of(level);
     // The worker sends the records of the plugin's log callback as the
     // in-process host logs them (target `imageio::plugin`).
     log::log!(target: target.as_str(), level, "{}", crate::base::escape_controls(&message));

@@ -231,7 +231,7 @@ impl log::Log for ChannelLogger {
     }
     fn log(&self, record: &log::Record<'_>) {
         let mut m = Enc::new(tag::LOG);
-        m.u32(crate::plugin::callbacks::iio_log_level(record.level()))
+        m.u32(imageio_plugin_api::raw::log_level_code(record.level()))
             .str(record.target())
             .str(&record.args().to_string());
         let _ = self.chan.send(&m.buf, &[]);

@@ -11,7 +11,8 @@
 //! - `process`: starting, ending and reaping one worker process, and its
 //!   output;
 //! - `isolated`: the isolated backend (`IsolatedFormat`), behind the same
-//!   seam as the in-process one.
+//!   seam as the in-process one; `buffer`: the host's array an image
+//!   decoded in a worker lands in.
 //!
 //! Both sides:
 //! - `wire`: the socket and the encoding of values; `messages`: the
@@ -23,6 +24,8 @@
 //!
 //! Isolation needs Linux (memfd, `SOCK_SEQPACKET`, Landlock, seccomp).
 
+#[cfg(target_os = "linux")]
+pub(crate) mod buffer;
 #[cfg(target_os = "linux")]
 pub(crate) mod isolated;
 #[cfg(target_os = "linux")]

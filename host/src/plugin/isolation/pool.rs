@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::isolated::HostBuffer;
+use super::buffer::HostBuffer;
 
 /// What a call needs from the host while the worker works: the request
 /// (for stream callbacks), and for `get_data` the limits and the buffer
@@ -386,7 +386,7 @@ fn serve_call(
         let answer = match t {
             tag::READ | tag::WRITE | tag::SEEK | tag::ALLOC => callback(t, body, ctx, zero_copy),
             tag::LOG => {
-                forward_log(body);
+                process::forward_log(body);
                 continue;
             }
             _ => return Ok(m),
@@ -408,18 +408,6 @@ fn serve_call(
             }
         }
     }
-}
-
-/// Logs a worker's record as the host's.
-pub(crate) fn forward_log(body: &[u8]) {
-    let mut d = Dec::new(body);
-    let (Ok(level), Ok(target), Ok(message)) = (d.u32(), d.str(), d.str()) else {
-        return;
-    };
-    let level = imageio_plugin_api::raw::log_level_of(level);
-    // The worker sends the records of the plugin's log callback as the
-    // in-process host logs them (target `imageio::plugin`).
-    log::log!(target: target.as_str(), level, "{}", crate::base::escape_controls(&message));
 }
 
 /// Answers one callback; an `Err` is a protocol violation.

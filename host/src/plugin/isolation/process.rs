@@ -385,7 +385,7 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(Hello, Proc), ScanOutcome> {
                         .map_err(|e| ScanOutcome::Quarantine(format!("sent a broken load error ({e})")))?;
                     return Err(ScanOutcome::Rejected(failure));
                 }
-                Some((&tag::LOG, body)) => super::pool::forward_log(body),
+                Some((&tag::LOG, body)) => forward_log(body),
                 _ => return Err(ScanOutcome::Quarantine("sent something other than its table".into())),
             },
             Ok(None) => {
@@ -466,4 +466,16 @@ fn drain_output(mut out: std::process::ChildStderr, label: String) {
     if let Err(e) = spawned {
         log::debug!("no thread to read a worker's output: {e}");
     }
+}
+
+/// Logs a worker's record as the host's.
+pub(crate) fn forward_log(body: &[u8]) {
+    let mut d = Dec::new(body);
+    let (Ok(level), Ok(target), Ok(message)) = (d.u32(), d.str(), d.str()) else {
+        return;
+    };
+    let level = imageio_plugin_api::raw::log_level_of(level);
+    // The worker sends the records of the plugin's log callback as the
+    // in-process host logs them (target `imageio::plugin`).
+    log::log!(target: target.as_str(), level, "{}", crate::base::escape_controls(&message));
 }

@@ -43,13 +43,20 @@ fn with_arg(root: &Path, action: u8, arg: &str) -> PathBuf {
 
 /// A manager with the hostile plugin, isolated (the default policy).
 fn manager(root: &Path) -> FormatManager {
+    manager_with(root, |_| {})
+}
+
+/// The same, with the isolation configuration changed by `change`.
+fn manager_with(root: &Path, change: impl FnOnce(&mut IsolationConfig)) -> FormatManager {
     let fm = FormatManager::with_builtins();
-    fm.set_isolation(IsolationConfig {
+    let mut config = IsolationConfig {
         registry_cache: Some(root.join("cache.bin")),
         worker: Some(worker_bin()),
         call_timeout: Duration::from_secs(20),
         ..IsolationConfig::default()
-    });
+    };
+    change(&mut config);
+    fm.set_isolation(config);
     let lib = hostile_dir(root).join(dll_name("hostile"));
     // SAFETY: the test's own fixture (hostile by design, and isolated).
     unsafe { fm.load_plugin(&lib) }.unwrap();
@@ -240,15 +247,7 @@ fn nothing_a_plugin_starts_outlives_the_host_even_after_kill_9() {
     // Without the sandbox, a plugin can fork; what it starts still ends
     // with its worker, the whole process group, when the host lets the
     // plugin go.
-    let fm = FormatManager::with_builtins();
-    fm.set_isolation(IsolationConfig {
-        registry_cache: Some(root.path().join("cache.bin")),
-        worker: Some(worker_bin()),
-        sandbox: false,
-        ..IsolationConfig::default()
-    });
-    // SAFETY: the test's own fixture.
-    unsafe { fm.load_plugin(&hostile_dir(root.path()).join(dll_name("hostile"))) }.unwrap();
+    let fm = manager_with(root.path(), |c| c.sandbox = false);
     let (ok, _, _, child) = outcome(&fm, &action(root.path(), 4));
     assert_eq!(ok, 1, "without the sandbox the fork succeeds");
     assert!(alive(child), "the plugin's child runs while its worker does");
@@ -262,7 +261,8 @@ fn nothing_a_plugin_starts_outlives_the_host_even_after_kill_9() {
 #[test]
 fn calls_from_several_threads_run_on_several_workers() {
     let root = tempfile::tempdir().unwrap();
-    let fm = manager(root.path());
+    // As many workers as threads, whatever the machine's cores.
+    let fm = manager_with(root.path(), |c| c.max_workers = 4);
     let file = action(root.path(), 10);
     let pids = std::sync::Mutex::new(std::collections::BTreeSet::new());
     std::thread::scope(|s| {

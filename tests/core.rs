@@ -445,12 +445,14 @@ fn errors_have_a_kind() {
         &Options::default().with_format("PNG"),
     )
     .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::BadInput, "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e:?}");
 
     let e = imageio::imread(workspace().join("no/such/file.png"), &Options::default()).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::BadInput);
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     let e = imageio::imread(&png, &Options::default().with_format("NO-SUCH")).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::BadInput);
+    assert_eq!(e.kind(), ErrorKind::NoFormat);
+    let e = imageio::imread(vec![0u8; 64], &Options::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoFormat);
     let e = Request::new(&png, "rx").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Misuse);
 }

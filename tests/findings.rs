@@ -72,9 +72,9 @@ fn npy(shape: &str, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn every_finding_is_a_clean_error() {
     let cases = [
-        ("tiff-oom-", ErrorKind::BadInput, "past the end"),
+        ("tiff-oom-", ErrorKind::Corrupt, "past the end"),
         ("webp-oom-", ErrorKind::Limits, "over the limit"),
-        ("png-panic-", ErrorKind::BadInput, "not a multiple of 3"),
+        ("png-panic-", ErrorKind::Corrupt, "not a multiple of 3"),
     ];
     let mut seen = 0;
     for (prefix, kind, says) in cases {

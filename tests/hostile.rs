@@ -123,7 +123,7 @@ fn a_jpeg_whose_data_cannot_hold_its_header_is_refused_before_allocating() {
         let run = capped(&[OsStr::new("info"), file.as_os_str()]);
         assert_clean_error(&run, "the data cannot hold the image", 64);
         let (kind, msg) = kind_of(imageio::imread(&file, &Options::default()));
-        assert_eq!(kind, ErrorKind::BadInput, "{name}: {msg}");
+        assert_eq!(kind, ErrorKind::Corrupt, "{name}: {msg}");
     }
 }
 

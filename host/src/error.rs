@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    // ---- bad input: the file, the data or the URI ----
+    // ---- the input: the file, the data or the URI ----
     /// The file to read does not exist.
     #[error("No such file: '{}'", path.display())]
     FileNotFound {
@@ -240,16 +240,37 @@ pub enum Error {
     Load(#[from] LoadError),
 }
 
-/// Whose fault an [`Error`] is, and so what a caller can do about it.
+/// What kind of failure an [`Error`] is, and so what a caller can do
+/// about it: the branches a program takes (a missing file, a file no
+/// format reads, damaged data, a limit, ...), each error keeping its one
+/// line of text.
+///
+/// ```
+/// use imageio::ErrorKind;
+/// # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+/// let kind = |r: imageio::Result<imageio::Image>| r.unwrap_err().kind();
+/// let o = imageio::Options::default();
+/// assert_eq!(kind(imageio::imread("no/such/file.png", &o)), ErrorKind::NotFound);
+/// assert_eq!(kind(imageio::imread(vec![1u8, 2, 3], &o)), ErrorKind::NoFormat);
+/// let png = std::fs::read("tests/data/hello-page.png").unwrap();
+/// let cut = png[..png.len() / 2].to_vec();
+/// assert_eq!(kind(imageio::imread(cut, &o.clone().with_format("PNG"))), ErrorKind::Corrupt);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The caller used the API wrongly: an invalid mode or argument, an
-    /// option the plugin does not know, a closed reader, an index past the end.
+    /// The caller used the API wrongly: an invalid mode, URI or argument,
+    /// an option the plugin does not know, a closed reader, an index past
+    /// the end.
     Misuse,
-    /// The input is at fault: a missing or damaged file, an unknown URI or
-    /// format, data no format can read.
-    BadInput,
+    /// What was asked for does not exist: a missing file or folder, a
+    /// zip member or a standard image that is not there.
+    NotFound,
+    /// No format can read (or write) it, or the format named is unknown.
+    NoFormat,
+    /// The data is damaged or cut short (a format claimed it and found it
+    /// broken).
+    Corrupt,
     /// A limit stopped the operation (a memory guard, an allocation refused).
     Limits,
     /// The operating system or the network failed.
@@ -344,7 +365,7 @@ impl PluginCode {
             PluginCode::Unsupported => ErrorKind::Unsupported,
             PluginCode::InvalidArgument | PluginCode::IndexOutOfRange => ErrorKind::Misuse,
             PluginCode::Io => ErrorKind::Io,
-            PluginCode::Corrupt | PluginCode::CannotReadFrame => ErrorKind::BadInput,
+            PluginCode::Corrupt | PluginCode::CannotReadFrame => ErrorKind::Corrupt,
             PluginCode::NoMemory => ErrorKind::Limits,
             PluginCode::Panic | PluginCode::Internal | PluginCode::Other(_) => ErrorKind::Plugin,
         }
@@ -366,21 +387,19 @@ impl Error {
     /// ```
     /// use imageio::{Error, ErrorKind};
     /// let e = imageio::imread(vec![1u8, 2, 3], &imageio::Options::default()).unwrap_err();
-    /// assert_eq!(e.kind(), ErrorKind::BadInput);
+    /// assert_eq!(e.kind(), ErrorKind::NoFormat);
     /// assert_eq!(Error::Closed("Reader").kind(), ErrorKind::Misuse);
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::FileNotFound { .. }
-            | Error::DirectoryNotFound { .. }
-            | Error::CannotUnderstandUri { .. }
+            Error::FileNotFound { .. } | Error::DirectoryNotFound { .. } | Error::UnknownStandardImage { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::NoFormatFound { .. } | Error::UnknownFormat { .. } => ErrorKind::NoFormat,
+            Error::CannotReadFrame { .. } | Error::Archive { .. } => ErrorKind::Corrupt,
+            Error::CannotUnderstandUri { .. }
             | Error::BareStandardImageName { .. }
-            | Error::UnknownStandardImage { .. }
-            | Error::NoFormatFound { .. }
-            | Error::UnknownFormat { .. }
-            | Error::CannotReadFrame { .. }
-            | Error::Archive { .. } => ErrorKind::BadInput,
-            Error::IndexOutOfRange { .. }
+            | Error::IndexOutOfRange { .. }
             | Error::InvalidMode(_)
             | Error::InvalidArgument(_)
             | Error::Closed(_)

@@ -50,10 +50,10 @@ pub mod registry;
 pub mod request;
 
 pub use crate::base::{
-    BaseProgressIndicator, Dict, Dtype, Image, Limits, NdArray, NullProgressIndicator, ProgressIndicator,
-    StdoutProgressIndicator, Value, appdata_dir, asarray, default_limits, generate_candidate_libs, get_platform,
-    image_as_uint, image_as_uint_with_warning, load_lib, looks_lib, read_n_bytes, resource_dirs, resource_package_dir,
-    set_default_limits,
+    BaseProgressIndicator, Dict, Dtype, Element, Image, Limits, MetaView, NdArray, NullProgressIndicator,
+    ProgressIndicator, StdoutProgressIndicator, Value, appdata_dir, asarray, default_limits, generate_candidate_libs,
+    get_platform, image_as_uint, image_as_uint_with_warning, load_lib, looks_lib, read_n_bytes, resource_dirs,
+    resource_package_dir, set_default_limits,
 };
 #[cfg(feature = "http")]
 pub use crate::request::fetching::{
@@ -87,6 +87,10 @@ pub mod core {
     pub use crate::request::{EXAMPLE_IMAGES, RETURN_BYTES, Request, SeekableReader};
 }
 pub use error::{Error, ErrorKind, PluginCode, Result};
+/// The array crate the pixels are in (`imageio::ndarray::ArrayD`, ...), so a
+/// program needs no dependency of its own to name them.
+pub use ndarray;
+pub use registry::v3;
 pub use registry::{
     DEFAULT_MAX_IMAGE_BYTES, Format, FormatManager, ImageIter, LENGTH_UNKNOWN, Memtest, Options, Reader, Writer,
     formats, get_reader, get_writer, has_module, imread, imwrite, mimread, mimwrite, mvolread, mvolwrite, plugin_dirs,

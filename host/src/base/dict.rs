@@ -33,9 +33,17 @@ macro_rules! value_from {
 }
 value_from!(
     bool => |v| Value::Bool(v),
+    i8 => |v| Value::Int(i64::from(v)),
+    i16 => |v| Value::Int(i64::from(v)),
     i32 => |v| Value::Int(i64::from(v)),
     i64 => |v| Value::Int(v),
+    isize => |v| Value::Int(v as i64),
+    u8 => |v| Value::Int(i64::from(v)),
+    u16 => |v| Value::Int(i64::from(v)),
     u32 => |v| Value::Int(i64::from(v)),
+    // Beyond i64's range a count becomes a float (the ABI's integers are i64).
+    u64 => |v| i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
+    usize => |v| i64::try_from(v).map_or(Value::Float(v as f64), Value::Int),
     f32 => |v| Value::Float(f64::from(v)),
     f64 => |v| Value::Float(v),
     &str => |v| Value::Str(v.to_owned()),
@@ -45,6 +53,84 @@ value_from!(
     Vec<f64> => |v| Value::FloatArray(v),
     Dict => |v| Value::Dict(v),
 );
+
+impl Value {
+    /// The boolean, if it is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The integer, if it is one (a float that is a whole number is not).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The number as a float: a float, or an integer.
+    ///
+    /// ```
+    /// use imageio::Value;
+    /// assert_eq!(Value::from(40u8).as_f64(), Some(40.0));
+    /// assert_eq!(Value::from("x").as_f64(), None);
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// The text, if it is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if it is bytes.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The integers, if it is an integer array.
+    pub fn as_int_array(&self) -> Option<&[i64]> {
+        match self {
+            Value::IntArray(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The floats, if it is a float array.
+    pub fn as_float_array(&self) -> Option<&[f64]> {
+        match self {
+            Value::FloatArray(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The nested mapping, if it is one.
+    pub fn as_dict(&self) -> Option<&Dict> {
+        match self {
+            Value::Dict(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Whether it is `None`.
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None)
+    }
+}
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,6 +250,32 @@ impl Dict {
         }
         walk("", self, &mut out);
         out
+    }
+}
+
+/// `dict["key"]`: the value, or a panic naming the key when it is absent
+/// (as a map's indexing does; [`Dict::get`] does not panic).
+///
+/// ```
+/// let mut d = imageio::Dict::new();
+/// d.insert("loop", 0);
+/// assert_eq!(d["loop"].as_i64(), Some(0));
+/// for (key, value) in &d {
+///     assert_eq!((key, value.as_i64()), ("loop", Some(0)));
+/// }
+/// ```
+impl std::ops::Index<&str> for Dict {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or_else(|| panic!("no metadata key {key:?}"))
+    }
+}
+
+impl<'a> IntoIterator for &'a Dict {
+    type Item = (&'a str, &'a Value);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
     }
 }
 

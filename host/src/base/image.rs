@@ -215,7 +215,10 @@ impl NdArray {
 
 macro_rules! ndarray_from {
     ($($t:ty => $v:ident),*) => {
-        $(impl From<ArrayD<$t>> for NdArray { fn from(a: ArrayD<$t>) -> NdArray { NdArray::$v(a) } })*
+        $(impl<D: ndarray::Dimension> From<ndarray::Array<$t, D>> for NdArray {
+            /// An array of any number of dimensions (`Array2`, `Array3`, `ArrayD`, ...).
+            fn from(a: ndarray::Array<$t, D>) -> NdArray { NdArray::$v(a.into_dyn()) }
+        })*
     };
 }
 ndarray_from!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, i8 => I8, i16 => I16, i32 => I32,

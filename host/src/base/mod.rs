@@ -12,6 +12,7 @@ pub(crate) mod io;
 pub(crate) mod limits;
 pub(crate) mod prefault;
 pub(crate) mod progress;
+pub(crate) mod typed;
 pub(crate) mod window;
 
 pub use convert::{image_as_uint, image_as_uint_with_warning};
@@ -25,3 +26,4 @@ pub use progress::{
     BaseProgressIndicator, NullProgressIndicator, Progress, ProgressIndicator, ProgressState, Status,
     StdoutProgressIndicator,
 };
+pub use typed::{Element, MetaView};

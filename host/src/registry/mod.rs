@@ -6,6 +6,7 @@ mod functions;
 mod manager;
 mod reader;
 mod state;
+pub mod v3;
 mod writer;
 
 pub use format::Format;

@@ -34,6 +34,12 @@ impl Writer {
         &self.format
     }
 
+    /// The request being written (`None` once closed), as
+    /// [`Reader::request`](super::Reader::request).
+    pub fn request(&self) -> Option<&crate::request::Request> {
+        self.state.request()
+    }
+
     /// Whether [`close`](Self::close) was called.
     pub fn closed(&self) -> bool {
         self.state.is_closed()

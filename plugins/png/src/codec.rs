@@ -236,7 +236,8 @@ impl Header {
         if let Some(dims) = info.pixel_dims {
             match dims.unit {
                 png::Unit::Meter => {
-                    let dpi = |ppm: u32| (f64::from(ppm) * 0.0254 * 1000.0).round() / 1000.0;
+                    // As Pillow: pixels per metre times 0.0254, unrounded.
+                    let dpi = |ppm: u32| f64::from(ppm) * 0.0254;
                     meta.push((
                         "dpi".to_owned(),
                         Value::FloatArray(vec![dpi(dims.xppu), dpi(dims.yppu)]),

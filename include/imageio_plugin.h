@@ -31,14 +31,19 @@
 #define IIO_STR_LIT(lit) { (lit), sizeof(lit) - 1 }
 
 /* Whether the struct at p (with a struct_size field) is large enough to hold field. */
+#ifdef __cplusplus
+#define IIO_HAS_FIELD(p, type, field) \
+  (static_cast<size_t>((p)->struct_size) >= offsetof(type, field) + sizeof(type::field))
+#else
 #define IIO_HAS_FIELD(p, type, field) \
   ((size_t)(p)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+#endif
 
 // Major version of the plugin ABI. A new major renames the entry symbol.
 #define IIO_ABI_VERSION_MAJOR 1
 
 // Minor version of the plugin ABI. Minors only append.
-#define IIO_ABI_VERSION_MINOR 1
+#define IIO_ABI_VERSION_MINOR 2
 
 // `(major << 16) | minor`, the value a plugin puts in `iio_plugin_v1.abi_version`.
 #define IIO_ABI_VERSION ((IIO_ABI_VERSION_MAJOR << 16) | IIO_ABI_VERSION_MINOR)
@@ -134,6 +139,41 @@
 
 // Log level: tracing.
 #define IIO_LOG_TRACE 5
+
+// Extension id (ABI 1.2): properties without decoding, an
+// `iio_properties_ext_v1`.
+#define IIO_EXT_PROPERTIES_V1 65537
+
+// Extension id (ABI 1.2): the options the format knows, an
+// `iio_options_ext_v1`.
+#define IIO_EXT_OPTIONS_V1 131073
+
+// Extension id (ABI 1.2): the format's documentation, an `iio_doc_ext_v1`.
+#define IIO_EXT_DOC_V1 196609
+
+// The most dimensions an image's properties describe.
+#define IIO_MAX_NDIM 32
+
+// An option of any value (`IIO_OPTION_*` kinds: what the host checks).
+#define IIO_OPTION_ANY 0
+
+// A boolean option.
+#define IIO_OPTION_BOOL 1
+
+// An integer option.
+#define IIO_OPTION_INT 2
+
+// A number (an integer or a float).
+#define IIO_OPTION_FLOAT 3
+
+// A text option.
+#define IIO_OPTION_STR 4
+
+// A number or a list of numbers.
+#define IIO_OPTION_NUMBERS 5
+
+// Bytes.
+#define IIO_OPTION_BYTES 6
 
 // An open reader or writer. Opaque to the host; created by `open`, destroyed by `close`.
 typedef struct iio_instance iio_instance;
@@ -427,10 +467,90 @@ typedef struct iio_host_v1 {
   uint32_t log_max_level;
   // Must be 0.
   uint32_t _reserved;
+  // ABI 1.2 (check `struct_size` before use; NULL from a host that knows
+  // no extensions): offers an extension of `format` (one of the plugin's
+  // tables), `ext_id` one of the `IIO_EXT_*` values, `ext` a pointer to
+  // the extension's static struct. Call it from the entry point, before
+  // returning the plugin table, once per format and extension. Returns
+  // `IIO_OK`, or `IIO_ERR_UNSUPPORTED` for an id this host does not know
+  // (which is not an error: the host simply does without).
+  iio_status (*provide_extension)(const struct iio_format_v1 *format,
+                                  uint32_t ext_id,
+                                  const void *ext);
 } iio_host_v1;
 
 // The type of the entry point (`iio_plugin_entry_v1`).
 typedef const struct iio_plugin_v1 *(*iio_plugin_entry_v1_fn)(const struct iio_host_v1 *host);
+
+// An image's shape and dtype, as `get_data` would deliver it (ABI 1.2).
+typedef struct iio_image_properties {
+  // `sizeof(iio_image_properties)` as the host knows it (set by the host).
+  uint32_t struct_size;
+  // The `IIO_DTYPE_*` of the image.
+  iio_dtype dtype;
+  // The number of dimensions, at most `IIO_MAX_NDIM`.
+  uint32_t ndim;
+  // Must be 0.
+  uint32_t _reserved;
+  // The extents, the first `ndim` used.
+  uint64_t shape[IIO_MAX_NDIM];
+} iio_image_properties;
+
+// `IIO_EXT_PROPERTIES_V1`: an image's properties without decoding its
+// pixels (the host falls back to decoding for formats without it).
+typedef struct iio_properties_ext_v1 {
+  // `sizeof(iio_properties_ext_v1)` as the plugin knows it.
+  uint32_t struct_size;
+  // Must be 0.
+  uint32_t _reserved;
+  // Writes image `index`'s dtype and shape, exactly what `get_data(index)`
+  // would return, into `out`, reading only what it must (headers, frame
+  // tables). `IIO_ERR_UNSUPPORTED` means "decode to find out" (the host
+  // then does); `IIO_ERR_INDEX_OUT_OF_RANGE` as `get_data`.
+  iio_status (*get_properties)(struct iio_instance *inst,
+                               uint64_t index,
+                               struct iio_image_properties *out,
+                               struct iio_error *err);
+} iio_properties_ext_v1;
+
+// One option a format knows (ABI 1.2).
+typedef struct iio_option_decl {
+  // Its name (`quality`).
+  struct iio_str name;
+  // Its `IIO_OPTION_*` kind.
+  uint32_t kind;
+  // Which modes it applies to: `IIO_CAP_READ`, `IIO_CAP_WRITE` or both.
+  uint32_t applies;
+  // Its default, as text (`75`, `none`), for people.
+  struct iio_str default_value;
+  // One line for people.
+  struct iio_str doc;
+} iio_option_decl;
+
+// `IIO_EXT_OPTIONS_V1`: every option the format knows. The host refuses
+// any other option, and a value of the wrong kind, before calling `open`,
+// with `unknown option "x" for format NAME (known options: ...)`.
+typedef struct iio_options_ext_v1 {
+  // `sizeof(iio_options_ext_v1)` as the plugin knows it.
+  uint32_t struct_size;
+  // Must be 0.
+  uint32_t _reserved;
+  // `count` declarations.
+  const struct iio_option_decl *options;
+  // Number of entries at `options`.
+  size_t count;
+} iio_options_ext_v1;
+
+// `IIO_EXT_DOC_V1`: the format's own documentation (what it reads and
+// writes, its options, its metadata keys), UTF-8 text for people.
+typedef struct iio_doc_ext_v1 {
+  // `sizeof(iio_doc_ext_v1)` as the plugin knows it.
+  uint32_t struct_size;
+  // Must be 0.
+  uint32_t _reserved;
+  // The text.
+  struct iio_str text;
+} iio_doc_ext_v1;
 
 // Success.
 #define IIO_OK 0

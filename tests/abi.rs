@@ -147,7 +147,7 @@ fn c_and_rust_layouts_agree() {
 }
 
 /// ABI 1.0 is frozen: its structs (x86-64/aarch64 LP64) only grew at the
-/// end in 1.1, every 1.0 field where it was.
+/// end in 1.1 and 1.2, every 1.0 field where it was.
 #[test]
 #[cfg(target_pointer_width = "64")]
 fn abi_1_0_sizes_are_frozen() {
@@ -161,7 +161,10 @@ fn abi_1_0_sizes_are_frozen() {
     assert_eq!(size_of::<iio_limits>(), 80);
     assert_eq!(size_of::<iio_signature>(), 32);
     assert_eq!(size_of::<iio_plugin_v1>(), 56);
-    assert_eq!(size_of::<iio_host_v1>(), 24);
+    // 1.2 appended provide_extension to the host's table (the host fills
+    // it in; plugins check struct_size), and grew no table a plugin fills.
+    assert_eq!(offset_of!(iio_host_v1, provide_extension), 24);
+    assert_eq!(size_of::<iio_host_v1>(), 32);
     assert_eq!(size_of::<iio_image_sink>(), 32);
     assert_eq!(size_of::<iio_stream>(), 48);
     assert_eq!(offset_of!(iio_plugin_v1, abi_version), 0);

@@ -65,7 +65,7 @@ fn each_broken_plugin_has_its_own_outcome() {
     assert!(
         major2
             .to_string()
-            .contains("was built for plugin ABI 2.x; this host speaks 1.1")
+            .contains("was built for plugin ABI 2.x; this host speaks 1.2")
     );
     let major2_only = load(&fm, &c_fixture("major2_only")).unwrap_err();
     assert!(

@@ -10,6 +10,8 @@
 //!   fails each broken fixture (load errors, panics, a segfault, a hang,
 //!   impure can_read, errors without messages) with a clear report.
 //! - `core`: Request, FormatManager and the user functions on real files.
+//! - `extensions`: ABI 1.2 (properties without decoding, declared options,
+//!   documentation) from a C plugin; frozen 1.0 and 1.1 plugins still work.
 //! - `embedding`: a program built outside the workspace is its own plugin
 //!   worker with one line, and without it gets an error that says why.
 //! - `cli`: the `imageio` tool, including a third-party C plugin built from
@@ -64,6 +66,7 @@ mod cli;
 mod conformance;
 mod core;
 mod embedding;
+mod extensions;
 mod findings;
 mod formats;
 mod fuzzing;

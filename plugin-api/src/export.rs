@@ -277,6 +277,137 @@ unsafe extern "C" fn set_meta_data<F: Format>(
     })
 }
 
+unsafe extern "C" fn get_properties<F: Format>(
+    inst: *mut iio_instance,
+    index: u64,
+    out: *mut ffi::iio_image_properties,
+    err: *mut iio_error,
+) -> iio_status {
+    guard(err, || {
+        // SAFETY: the host passes an open instance.
+        let Instance::Reader(r) = (unsafe { instance::<F>(inst) })? else {
+            return Err(Error::invalid_argument("get_properties on a writer"));
+        };
+        if out.is_null() {
+            return Err(Error::internal("get_properties: NULL out"));
+        }
+        let p = r.properties(index)?;
+        if p.shape.len() > ffi::IIO_MAX_NDIM {
+            return Err(Error::internal("more than 32 dimensions"));
+        }
+        // SAFETY: `out` is the host's valid out-struct (checked non-null);
+        // only the fields of ABI 1.2 are written.
+        let o = unsafe { &mut *out };
+        o.dtype = p.dtype.code();
+        o.ndim = p.shape.len() as u32;
+        o.shape[..p.shape.len()].copy_from_slice(&p.shape);
+        Ok(())
+    })
+}
+
+/// The properties extension of format `F` (ABI 1.2).
+pub const fn properties_ext<F: Format>() -> ffi::iio_properties_ext_v1 {
+    ffi::iio_properties_ext_v1 {
+        struct_size: size_of::<ffi::iio_properties_ext_v1>() as u32,
+        _reserved: 0,
+        get_properties: Some(get_properties::<F>),
+    }
+}
+
+/// The options extension of format `F` (ABI 1.2; empty when it declares
+/// none, and then not offered).
+pub const fn options_ext<F: Format>() -> ffi::iio_options_ext_v1 {
+    let (options, count) = match F::OPTIONS {
+        Some(o) => (o.as_ptr().cast::<ffi::iio_option_decl>(), o.len()),
+        None => (core::ptr::null(), 0),
+    };
+    ffi::iio_options_ext_v1 {
+        struct_size: size_of::<ffi::iio_options_ext_v1>() as u32,
+        _reserved: 0,
+        options,
+        count,
+    }
+}
+
+/// The documentation extension of format `F` (ABI 1.2).
+pub const fn doc_ext<F: Format>() -> ffi::iio_doc_ext_v1 {
+    ffi::iio_doc_ext_v1 {
+        struct_size: size_of::<ffi::iio_doc_ext_v1>() as u32,
+        _reserved: 0,
+        text: str_lit(F::DOC),
+    }
+}
+
+/// The extensions of format `F` and which of them it offers, for the
+/// `plugin!` macro's statics.
+pub struct FormatExtensions {
+    /// Properties without decoding.
+    pub properties: ffi::iio_properties_ext_v1,
+    /// Declared options.
+    pub options: ffi::iio_options_ext_v1,
+    /// Whether the format declares options.
+    pub has_options: bool,
+    /// Documentation.
+    pub doc: ffi::iio_doc_ext_v1,
+    /// Whether the format has documentation.
+    pub has_doc: bool,
+}
+
+/// Format `F`'s extensions.
+pub const fn extensions<F: Format>() -> FormatExtensions {
+    FormatExtensions {
+        properties: properties_ext::<F>(),
+        options: options_ext::<F>(),
+        has_options: F::OPTIONS.is_some(),
+        doc: doc_ext::<F>(),
+        has_doc: !F::DOC.is_empty(),
+    }
+}
+
+/// Offers the extensions of `format` to `host`, where the host knows
+/// extensions (ABI 1.2; an older host's table is shorter, and is left
+/// alone).
+///
+/// # Safety
+///
+/// `host` is NULL or the host's valid table; `format` and `ext` are the
+/// plugin's static tables.
+pub unsafe fn offer(host: *const iio_host_v1, format: *const iio_format_v1, ext: &'static FormatExtensions) {
+    if host.is_null() {
+        return;
+    }
+    // SAFETY: a non-null host table starts with its u32 struct_size.
+    let size = unsafe { (*host).struct_size } as usize;
+    if size < core::mem::offset_of!(iio_host_v1, provide_extension) + size_of::<usize>() {
+        return;
+    }
+    // SAFETY: the table is at least that long (checked above).
+    let Some(provide) = (unsafe { (*host).provide_extension }) else {
+        return;
+    };
+    let offers: [(u32, *const core::ffi::c_void, bool); 3] = [
+        (ffi::IIO_EXT_PROPERTIES_V1, (&raw const ext.properties).cast(), true),
+        (
+            ffi::IIO_EXT_OPTIONS_V1,
+            (&raw const ext.options).cast(),
+            ext.has_options,
+        ),
+        (ffi::IIO_EXT_DOC_V1, (&raw const ext.doc).cast(), ext.has_doc),
+    ];
+    for (id, ptr, on) in offers {
+        if on {
+            // SAFETY: the host's function, with the plugin's static table
+            // and extension (the ABI's contract); an unknown id is refused,
+            // which is fine.
+            let _ = unsafe { provide(format, id, ptr) };
+        }
+    }
+}
+
+// SAFETY: the extension structs hold function pointers and pointers to
+// static data only.
+unsafe impl Sync for FormatExtensions {}
+
 /// The static table of format `F`.
 pub const fn format_table<F: Format>() -> iio_format_v1 {
     let mut caps = 0;

@@ -24,6 +24,15 @@ pub trait Format: Sized + 'static {
     /// Byte signatures of the format's files (ABI 1.1; see [`Signature`]).
     /// Empty: the host asks `can_read` about every source.
     const SIGNATURES: &'static [Signature] = &[];
+    /// The options the format knows (ABI 1.2; see [`OptionSpec`]). With
+    /// `Some`, the host refuses any other option, and a value of the wrong
+    /// kind, before the plugin runs; `None` (the default) leaves the check
+    /// to the plugin (`Options::check_known`).
+    const OPTIONS: Option<&'static [OptionSpec]> = None;
+    /// The format's own documentation (ABI 1.2): what it reads and writes,
+    /// its options, its metadata keys. Shown by `Format::doc` and
+    /// `imageio formats NAME`; empty: none.
+    const DOC: &'static str = "";
     /// The reader type, or [`Unsupported`].
     type Reader: Reader;
     /// The writer type, or [`Unsupported`].
@@ -111,6 +120,15 @@ pub trait Reader: Send + Sized + 'static {
     /// Reports the metadata of image `index`, or the global metadata for
     /// `None`, through [`ImageSink::set_meta`].
     fn get_meta_data(&mut self, index: Option<u64>, sink: &mut ImageSink<'_>) -> Result<()>;
+
+    /// Image `index`'s dtype and shape, exactly what `get_data(index)`
+    /// would deliver, read from headers or frame tables without decoding
+    /// pixels (ABI 1.2). The default answers "unsupported": the host then
+    /// decodes the image to find out.
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        let _ = index;
+        Err(Error::unsupported("no properties without decoding"))
+    }
     /// Releases the reader.
     fn close(self) -> Result<()> {
         Ok(())
@@ -323,5 +341,100 @@ impl Signature {
             )
         };
         crate::raw::signature_matches(self.0.offset as usize, bytes, mask, first_bytes)
+    }
+}
+
+/// An image's dtype and shape, as [`Reader::properties`] reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Properties {
+    /// The element type.
+    pub dtype: Dtype,
+    /// The extents (at most 32).
+    pub shape: Vec<u64>,
+}
+
+/// The kind of value an option takes (what the host checks, ABI 1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKind {
+    /// Any value.
+    Any = crate::ffi::IIO_OPTION_ANY as isize,
+    /// A boolean.
+    Bool = crate::ffi::IIO_OPTION_BOOL as isize,
+    /// An integer (a boolean counts as 0/1).
+    Int = crate::ffi::IIO_OPTION_INT as isize,
+    /// A number.
+    Float = crate::ffi::IIO_OPTION_FLOAT as isize,
+    /// Text.
+    Str = crate::ffi::IIO_OPTION_STR as isize,
+    /// A number or a list of numbers.
+    Numbers = crate::ffi::IIO_OPTION_NUMBERS as isize,
+    /// Bytes.
+    Bytes = crate::ffi::IIO_OPTION_BYTES as isize,
+}
+
+/// One option a format declares in [`Format::OPTIONS`]: a static table
+/// entry.
+///
+/// ```
+/// use imageio_plugin_api::{OptionKind, OptionSpec};
+/// const OPTIONS: &[OptionSpec] = &[
+///     OptionSpec::write("quality", OptionKind::Int, "75", "1 (worst) to 100 (best)"),
+///     OptionSpec::read("accept_truncated", OptionKind::Bool, "false", "read a cut file, zeros after"),
+/// ];
+/// assert_eq!(OPTIONS[0].name(), "quality");
+/// ```
+#[repr(transparent)]
+pub struct OptionSpec(crate::ffi::iio_option_decl);
+
+// SAFETY: an option declaration holds pointers to static strings only.
+unsafe impl Sync for OptionSpec {}
+
+impl OptionSpec {
+    const fn new(
+        name: &'static str,
+        kind: OptionKind,
+        applies: u32,
+        default: &'static str,
+        doc: &'static str,
+    ) -> OptionSpec {
+        OptionSpec(crate::ffi::iio_option_decl {
+            name: crate::export::str_lit(name),
+            kind: kind as u32,
+            applies,
+            default_value: crate::export::str_lit(default),
+            doc: crate::export::str_lit(doc),
+        })
+    }
+
+    /// An option for reading.
+    pub const fn read(name: &'static str, kind: OptionKind, default: &'static str, doc: &'static str) -> OptionSpec {
+        OptionSpec::new(name, kind, crate::ffi::IIO_CAP_READ, default, doc)
+    }
+
+    /// An option for writing.
+    pub const fn write(name: &'static str, kind: OptionKind, default: &'static str, doc: &'static str) -> OptionSpec {
+        OptionSpec::new(name, kind, crate::ffi::IIO_CAP_WRITE, default, doc)
+    }
+
+    /// An option for reading and writing.
+    pub const fn both(name: &'static str, kind: OptionKind, default: &'static str, doc: &'static str) -> OptionSpec {
+        OptionSpec::new(
+            name,
+            kind,
+            crate::ffi::IIO_CAP_READ | crate::ffi::IIO_CAP_WRITE,
+            default,
+            doc,
+        )
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'static str {
+        // SAFETY: built by `new` from a &'static str (valid UTF-8).
+        std::str::from_utf8(unsafe { crate::raw::str_bytes(&self.0.name) }).unwrap_or("")
+    }
+
+    /// The ABI declaration.
+    pub const fn as_raw(&self) -> &crate::ffi::iio_option_decl {
+        &self.0
     }
 }

@@ -71,8 +71,8 @@ pub use bounded::MetaBudget;
 pub use error::{Error, Result};
 pub use export::format_table;
 pub use format::{
-    Format, ImageView, MAX_ANIMATION_PIXELS, Reader, Signature, Unsupported, Writer, check_animation, fits_mode,
-    frame_duration_ms, image_shape, lists_extension, parse_extensions,
+    Format, ImageView, MAX_ANIMATION_PIXELS, OptionKind, OptionSpec, Properties, Reader, Signature, Unsupported,
+    Writer, check_animation, fits_mode, frame_duration_ms, image_shape, lists_extension, parse_extensions,
 };
 pub use limits::{LIMIT_NAMES, Limits};
 pub use request::{ACCEPT_TRUNCATED, Options, Request, truncated_error};
@@ -83,7 +83,7 @@ pub use value::Value;
 /// Items the macros expand to. Not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::export::{SyncTable, entry, format_table, str_lit};
+    pub use crate::export::{FormatExtensions, SyncTable, entry, extensions, format_table, offer, str_lit};
 }
 
 /// The plugin authors' guide's examples, compiled as doctests.
@@ -144,6 +144,17 @@ macro_rules! plugin {
             // contract of the entry point); only its first fields are read.
             if !host.is_null() && unsafe { (*host).abi_version } >> 16 != $crate::ffi::IIO_ABI_VERSION_MAJOR {
                 return ::core::ptr::null();
+            }
+            // ABI 1.2: each format's extensions, offered to a host that
+            // knows them.
+            static EXTENSIONS: [$crate::__private::FormatExtensions; COUNT] =
+                [$($crate::__private::extensions::<$format>()),+];
+            let mut i = 0;
+            while i < COUNT {
+                // SAFETY: `host` as above; the tables and extensions are
+                // this plugin's statics.
+                unsafe { $crate::__private::offer(host, &TABLES.0[i], &EXTENSIONS[i]) };
+                i += 1;
             }
             &PLUGIN.0
         }

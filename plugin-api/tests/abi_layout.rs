@@ -10,16 +10,31 @@
 #![cfg(feature = "stable-abi")]
 
 use abi_stable::StableAbi;
-use imageio_plugin_api::ffi::{iio_host_v1, iio_plugin_v1};
+use imageio_plugin_api::ffi::{
+    iio_doc_ext_v1, iio_host_v1, iio_image_properties, iio_options_ext_v1, iio_plugin_v1, iio_properties_ext_v1,
+};
 use std::path::Path;
 
-/// The layouts as text.
+/// The layouts as text: the two root tables, and (ABI 1.2) the extension
+/// structs, which are reached through `void` pointers and so are not in
+/// the tables' graphs.
 fn snapshot() -> String {
-    format!(
+    let mut text = format!(
         "iio_plugin_v1:\n{:#?}\n\niio_host_v1:\n{:#?}\n",
         <iio_plugin_v1 as StableAbi>::LAYOUT,
         <iio_host_v1 as StableAbi>::LAYOUT
-    )
+    );
+    if imageio_plugin_api::ffi::IIO_ABI_VERSION_MINOR >= 2 {
+        text.push_str(&format!(
+            "\niio_properties_ext_v1:\n{:#?}\n\niio_image_properties:\n{:#?}\n\niio_options_ext_v1:\n{:#?}\n\n\
+             iio_doc_ext_v1:\n{:#?}\n",
+            <iio_properties_ext_v1 as StableAbi>::LAYOUT,
+            <iio_image_properties as StableAbi>::LAYOUT,
+            <iio_options_ext_v1 as StableAbi>::LAYOUT,
+            <iio_doc_ext_v1 as StableAbi>::LAYOUT
+        ));
+    }
+    text
 }
 
 /// A snapshot without what varies between builds: lines with pointer

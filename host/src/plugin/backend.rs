@@ -49,6 +49,17 @@ pub(crate) trait FormatBackend: Send + Sync {
         false
     }
 
+    /// The options the format declares (ABI 1.2), `None` when it declares
+    /// none (and checks its own).
+    fn options(&self) -> Option<&[super::extensions::OptionDecl]> {
+        None
+    }
+
+    /// The format's own documentation (ABI 1.2).
+    fn doc(&self) -> Option<&str> {
+        None
+    }
+
     fn open(&self, request: Box<Request>) -> std::result::Result<Box<dyn Instance>, (Error, Box<Request>)>;
 }
 
@@ -60,6 +71,13 @@ pub(crate) trait Instance: Send {
 
     /// Number of images: 0 (metadata only), 1, N, or `LENGTH_UNKNOWN`.
     fn get_length(&mut self) -> Result<u64>;
+
+    /// Image `index`'s dtype and shape without decoding it (ABI 1.2), or
+    /// `None` when the format cannot tell (the caller then decodes).
+    fn get_properties(&mut self, index: u64) -> Result<Option<super::extensions::ImageProps>> {
+        let _ = index;
+        Ok(None)
+    }
 
     /// Image `index` with its metadata, within `limits` (the request's,
     /// with the reader's own cap on image bytes).

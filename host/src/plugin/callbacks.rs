@@ -50,6 +50,7 @@ pub(crate) fn host_table() -> *const iio_host_v1 {
                 // logger installed after the plugins were loaded still sees them.
                 log_max_level: ffi::IIO_LOG_TRACE,
                 _reserved: 0,
+                provide_extension: Some(super::extensions::provide_extension),
             })
         })
         .0

@@ -29,6 +29,8 @@ struct Table {
     plugin: Arc<PluginInfo>,
     /// The format's upper-case name, for errors.
     format: String,
+    /// What it offered beyond the table (ABI 1.2).
+    ext: super::extensions::Extensions,
 }
 
 // SAFETY: the table is an immutable copy of static plugin data (function
@@ -51,8 +53,22 @@ impl InProcess {
                 raw,
                 plugin,
                 format: name.to_uppercase(),
+                ext: super::extensions::Extensions::default(),
             }),
         }
+    }
+
+    /// With the extensions the format offered.
+    pub(crate) fn with_extensions(self, ext: super::extensions::Extensions) -> InProcess {
+        let t = Arc::try_unwrap(self.table).unwrap_or_else(|_| unreachable!("a new table has one owner"));
+        InProcess {
+            table: Arc::new(Table { ext, ..t }),
+        }
+    }
+
+    /// What the format offered beyond its table.
+    pub(crate) fn extensions(&self) -> &super::extensions::Extensions {
+        &self.table.ext
     }
 }
 
@@ -222,6 +238,14 @@ impl FormatBackend for InProcess {
         &self.table.plugin
     }
 
+    fn options(&self) -> Option<&[super::extensions::OptionDecl]> {
+        self.table.ext.options.as_deref()
+    }
+
+    fn doc(&self) -> Option<&str> {
+        self.table.ext.doc.as_deref()
+    }
+
     fn capabilities(&self) -> Capabilities {
         let caps = self.table.raw.capabilities;
         Capabilities {
@@ -372,6 +396,43 @@ impl Open {
 impl Instance for Open {
     fn request(&self) -> &Request {
         &self.request
+    }
+
+    fn get_properties(&mut self, index: u64) -> Result<Option<super::extensions::ImageProps>> {
+        let Some(ext) = self.table.ext.properties else {
+            return Ok(None);
+        };
+        let Some(f) = ext.get_properties else { return Ok(None) };
+        // SAFETY: an all-zero iio_image_properties is valid.
+        let mut out: ffi::iio_image_properties = unsafe { std::mem::zeroed() };
+        out.struct_size = size_of::<ffi::iio_image_properties>() as u32;
+        let r = self.call(Some(index), |table, inst| {
+            let _guard = table.lock();
+            // SAFETY: the instance is open; the out-struct and error buffer
+            // are valid for the call.
+            table.checked(|err| unsafe { f(inst, index, &mut out, err) })
+        });
+        match r {
+            Ok(()) => {}
+            // "Decode to find out."
+            Err(Error::Plugin {
+                code: crate::error::PluginCode::Unsupported,
+                ..
+            }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let dtype = imageio_plugin_api::Dtype::from_code(out.dtype);
+        let ndim = out.ndim as usize;
+        match dtype {
+            Some(dtype) if ndim <= ffi::IIO_MAX_NDIM => Ok(Some(super::extensions::ImageProps {
+                dtype,
+                shape: out.shape[..ndim].iter().map(|&d| d as usize).collect(),
+            })),
+            _ => Err(self.table.protocol(
+                self.request.filename(),
+                format!("get_properties gave dtype {} and {} dimensions", out.dtype, out.ndim),
+            )),
+        }
     }
 
     fn get_length(&mut self) -> Result<u64> {

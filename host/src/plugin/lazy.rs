@@ -62,6 +62,10 @@ pub(crate) struct LazyFormat {
     pub index: usize,
     pub info: Arc<PluginInfo>,
     pub caps: Capabilities,
+    /// The options it declares (ABI 1.2, from the scanned table).
+    pub options: Option<Vec<super::extensions::OptionDecl>>,
+    /// Its documentation (ABI 1.2).
+    pub doc: Option<String>,
 }
 
 impl LazyFormat {
@@ -82,6 +86,14 @@ impl FormatBackend for LazyFormat {
 
     fn capabilities(&self) -> Capabilities {
         self.caps
+    }
+
+    fn options(&self) -> Option<&[super::extensions::OptionDecl]> {
+        self.options.as_deref()
+    }
+
+    fn doc(&self) -> Option<&str> {
+        self.doc.as_deref()
     }
 
     fn confidence(&self, request: &mut Request) -> Result<i32> {

@@ -156,6 +156,7 @@ unsafe fn copy_prefix<T>(ptr: *const u8, len: usize) -> T {
 pub(crate) unsafe fn read_plugin_table(
     ptr: *const iio_plugin_v1,
     origin: &Origin,
+    offers: &[(usize, u32, usize)],
 ) -> Result<PluginTable<InProcess>, LoadError> {
     let path = match origin {
         Origin::File(p) => p.clone(),
@@ -203,6 +204,7 @@ pub(crate) unsafe fn read_plugin_table(
     }
     let mut thread_safe_all = true;
     let mut raw_formats = Vec::with_capacity(plugin.format_count);
+    let mut addresses = Vec::with_capacity(plugin.format_count);
     for i in 0..plugin.format_count {
         // SAFETY: `formats` holds `format_count` pointers (ABI rule).
         let fptr = unsafe { *plugin.formats.add(i) };
@@ -220,6 +222,7 @@ pub(crate) unsafe fn read_plugin_table(
         let table: iio_format_v1 = unsafe { copy_prefix(fptr.cast::<u8>(), fsize) };
         thread_safe_all &= table.capabilities & ffi::IIO_CAP_THREAD_SAFE != 0;
         raw_formats.push(table);
+        addresses.push(fptr as usize);
     }
     let info = Arc::new(PluginInfo::new(id.clone(), version, origin.clone(), !thread_safe_all));
     let mut formats = Vec::with_capacity(raw_formats.len());
@@ -281,7 +284,10 @@ pub(crate) unsafe fn read_plugin_table(
         // SAFETY: the signatures follow the ABI (a 1.0 table's copy has
         // them NULL/0).
         let signatures = unsafe { read_signatures(&table, &name) }.map_err(&bad)?;
-        let backend = Arc::new(InProcess::new(table, info.clone(), &name));
+        // SAFETY: the offers were made by this plugin's entry point with
+        // its static extension structs (the ABI's rule).
+        let ext = unsafe { super::extensions::Extensions::of(addresses[i], offers, &name) };
+        let backend = Arc::new(InProcess::new(table, info.clone(), &name).with_extensions(ext));
         formats.push(FormatSpec {
             name,
             description,
@@ -301,9 +307,9 @@ pub(crate) type EntryFn = unsafe extern "C" fn(*const iio_host_v1) -> *const iio
 pub(crate) fn read_builtin(accessor: EntryFn, id: &str) -> Result<PluginTable<InProcess>, LoadError> {
     // SAFETY: builtin accessors are linked into this program and return a
     // static table (or NULL); the host table is static.
-    let ptr = unsafe { accessor(host_table()) };
+    let (ptr, offers) = super::extensions::collecting(|| unsafe { accessor(host_table()) });
     // SAFETY: builtin tables follow the ABI and live for the process.
-    unsafe { read_plugin_table(ptr, &Origin::Builtin(id.to_owned())) }
+    unsafe { read_plugin_table(ptr, &Origin::Builtin(id.to_owned()), &offers) }
 }
 
 /// Loads a plugin library (never unloaded) and reads its table.
@@ -356,9 +362,9 @@ pub(crate) unsafe fn load_library(path: &Path) -> Result<PluginTable<InProcess>,
         return Err(LoadError::NotAPlugin { path: path.to_owned() });
     };
     // SAFETY: the entry point has the ABI's signature; the host table is static.
-    let table = unsafe { entry(host_table()) };
+    let (table, offers) = super::extensions::collecting(|| unsafe { entry(host_table()) });
     // SAFETY: the table follows the ABI and lives as long as the (leaked) library.
-    unsafe { read_plugin_table(table, &origin) }
+    unsafe { read_plugin_table(table, &origin, &offers) }
 }
 
 /// The dynamic loader's own message, without libloading's wrapping.

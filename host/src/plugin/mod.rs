@@ -8,6 +8,8 @@
 //! - `inprocess`: the backend that calls a format table in this process (all
 //!   of the ABI marshalling, with `callbacks`: what plugins call back);
 //! - `allocation`: what image a plugin may ask for (the limits' one check);
+//! - `extensions`: what a format offers beyond its table (ABI 1.2:
+//!   properties without decoding, declared options, documentation);
 //! - `trust`: which plugin folders and files may be loaded at all;
 //! - `lazy`: loading a scanned library into this process on first use;
 //! - `isolation`: running plugins in worker processes, the scan and the
@@ -21,6 +23,7 @@ pub(crate) mod allocation;
 pub(crate) mod backend;
 pub(crate) mod builtins;
 pub(crate) mod callbacks;
+pub mod extensions;
 pub(crate) mod inprocess;
 pub mod isolation;
 pub(crate) mod lazy;

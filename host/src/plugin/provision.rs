@@ -90,6 +90,7 @@ mod isolated {
     use crate::plugin::PluginInfo;
     use crate::plugin::backend::{Capabilities, FormatBackend};
     use crate::plugin::isolation::isolated::IsolatedFormat;
+    use crate::plugin::isolation::messages::HelloFormat;
     use crate::plugin::isolation::pool::Pool;
     use crate::plugin::isolation::process::Serves;
     use crate::plugin::isolation::scan::Scanned;
@@ -125,6 +126,8 @@ mod isolated {
                     index: i as u32,
                     name: f.name.clone(),
                     caps,
+                    options: f.backend.options().map(<[_]>::to_vec),
+                    doc: f.backend.doc().map(str::to_owned),
                 });
                 f
             })
@@ -163,7 +166,7 @@ mod isolated {
         let names: Vec<String> = hello.formats.iter().map(|f| f.name.clone()).collect();
         // Format i's backend: in the plugin's workers, or in the library
         // loaded here on first use.
-        type MakeBackend = Box<dyn Fn(usize, &str, Capabilities) -> Arc<dyn FormatBackend>>;
+        type MakeBackend = Box<dyn Fn(usize, &HelloFormat, Capabilities) -> Arc<dyn FormatBackend>>;
         let backend: MakeBackend = if isolated {
             let pool = Arc::new(Pool::new(
                 Serves::File(path.to_owned()),
@@ -172,23 +175,27 @@ mod isolated {
                 info,
                 names,
             ));
-            Box::new(move |index, name, caps| {
+            Box::new(move |index, f, caps| {
                 Arc::new(IsolatedFormat {
                     pool: pool.clone(),
                     index: index as u32,
-                    name: name.to_owned(),
+                    name: f.name.clone(),
                     caps,
+                    options: f.options.clone(),
+                    doc: f.doc.clone(),
                 })
             })
         } else {
             let lib = Arc::new(LazyLibrary::new(path.to_owned(), names));
             let info = Arc::new(info);
-            Box::new(move |index, _, caps| {
+            Box::new(move |index, f, caps| {
                 Arc::new(LazyFormat {
                     lib: lib.clone(),
                     index,
                     info: info.clone(),
                     caps,
+                    options: f.options.clone(),
+                    doc: f.doc.clone(),
                 })
             })
         };
@@ -199,7 +206,7 @@ mod isolated {
             .map(|(i, f)| FormatSpec {
                 backend: backend(
                     i,
-                    &f.name,
+                    &f,
                     Capabilities {
                         read: f.read,
                         write: f.write,

@@ -93,15 +93,82 @@ impl Format {
         &self.inner.modes
     }
 
-    /// imageio's `doc`: `"NAME - description\n\n    ..."`.
+    /// imageio's `doc`: `"NAME - description\n\n    ..."`, then the
+    /// format's own documentation and its declared options (ABI 1.2)
+    /// where the plugin gives them.
     pub fn doc(&self) -> String {
-        format!(
+        let mut text = format!(
             "{} - {}\n\n    Served by plugin {} ({}).\n",
             self.name(),
             self.description(),
             self.plugin_id(),
             self.origin()
-        )
+        );
+        if let Some(own) = self.inner.backend.doc() {
+            text.push('\n');
+            for line in own.lines() {
+                text.push_str(format!("    {line}").trim_end());
+                text.push('\n');
+            }
+        }
+        if let Some(options) = self.options().filter(|o| !o.is_empty()) {
+            text.push_str("\n    Options:\n");
+            for o in options {
+                let modes = match (o.read, o.write) {
+                    (true, false) => "reading",
+                    (false, true) => "writing",
+                    _ => "reading and writing",
+                };
+                text.push_str(&format!(
+                    "      {} ({}, {modes}; default {}): {}\n",
+                    o.name,
+                    o.kind.name(),
+                    o.default,
+                    o.doc
+                ));
+            }
+        }
+        text
+    }
+
+    /// The options the format declares (ABI 1.2; `None` when its plugin
+    /// declares none and checks its own).
+    pub fn options(&self) -> Option<&[crate::plugin::extensions::OptionDecl]> {
+        self.inner.backend.options()
+    }
+
+    /// With declared options, the request's options checked before the
+    /// plugin runs: an unknown one, or a value of the wrong kind, is an
+    /// error with the plugins' own wording.
+    fn check_options(&self, request: &Request) -> Result<()> {
+        let Some(decls) = self.options() else { return Ok(()) };
+        let write = request.mode().io == IoMode::Write;
+        let applies = |d: &&crate::plugin::extensions::OptionDecl| if write { d.write } else { d.read };
+        for (key, value) in request.kwargs().iter() {
+            match decls.iter().filter(applies).find(|d| d.name == key) {
+                Some(d) if !d.kind.accepts(value) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "option {key:?} for format {} must be {}, not {value:?}",
+                        self.name(),
+                        d.kind.name()
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let known: Vec<&str> = decls.iter().filter(applies).map(|d| d.name.as_str()).collect();
+                    let list = if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    };
+                    return Err(Error::InvalidArgument(format!(
+                        "unknown option {key:?} for format {} (known options: {list})",
+                        self.name()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Where the format comes from.
@@ -187,6 +254,9 @@ impl Format {
     /// Opens the plugin instance on `request`; on failure the request is
     /// handed back so that another format can be tried.
     fn open(&self, request: Box<Request>) -> std::result::Result<Box<dyn Instance>, (Error, Box<Request>)> {
+        if let Err(e) = self.check_options(&request) {
+            return Err((e, request));
+        }
         self.inner.backend.open(request)
     }
 

@@ -141,6 +141,12 @@ impl Reader {
         Ok(())
     }
 
+    /// Image `index`'s dtype and shape without decoding its pixels, where
+    /// the format can tell (ABI 1.2 properties); `None` otherwise.
+    pub fn properties(&mut self, index: u64) -> Result<Option<crate::plugin::extensions::ImageProps>> {
+        self.instance()?.get_properties(index)
+    }
+
     /// The metadata of image `index`, or the file's global metadata for `None`.
     pub fn get_meta_data(&mut self, index: Option<u64>) -> Result<Dict> {
         self.instance()?.get_meta_data(index)

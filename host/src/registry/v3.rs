@@ -378,9 +378,14 @@ fn properties(r: &mut Reader, index: Index, mode: Option<PixelMode>) -> Result<I
         Index::At(i) => i as u64,
         _ => 0,
     };
-    let image = r.get_data(at)?;
-    let mut shape = image.shape().to_vec();
-    let mut dtype = image.dtype();
+    // Without decoding where the format can tell (ABI 1.2); else decode.
+    let (mut shape, mut dtype, meta) = match r.properties(at)? {
+        Some(p) => (p.shape, p.dtype, r.get_meta_data(Some(at)).unwrap_or_default()),
+        None => {
+            let image = r.get_data(at)?;
+            (image.shape().to_vec(), image.dtype(), image.meta)
+        }
+    };
     if let Some(m) = mode {
         // What the conversion would make, without converting.
         shape.truncate(2);
@@ -399,8 +404,7 @@ fn properties(r: &mut Reader, index: Index, mode: Option<PixelMode>) -> Result<I
     if is_batch {
         shape.insert(0, n_images);
     }
-    let spacing = image
-        .meta
+    let spacing = meta
         .get("resolution")
         .and_then(Value::as_float_array)
         .filter(|v| v.len() == 2 && v.iter().all(|&x| x > 0.0))

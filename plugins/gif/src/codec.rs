@@ -3,8 +3,8 @@
 
 use gif::{ColorOutput, DecodeOptions, DisposalMethod, Repeat};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
-    image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Properties, Reader, Request, Result, Signature,
+    Stream, Value, Writer, image_shape,
 };
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
@@ -277,6 +277,20 @@ impl GifReader {
 impl Reader for GifReader {
     fn get_length(&mut self) -> Result<u64> {
         Ok(self.summary.delays.len() as u64)
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        // From the frame table read at open: no frame is decoded here.
+        let n = self.summary.delays.len() as u64;
+        if index >= n {
+            return Err(Error::index_out_of_range(index, n));
+        }
+        let (w, h) = (u64::from(self.summary.width), u64::from(self.summary.height));
+        let channels = if self.summary.transparency { 4 } else { 3 };
+        Ok(Properties {
+            dtype: Dtype::U8,
+            shape: image_shape(h, w, channels),
+        })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

@@ -3,8 +3,8 @@
 
 use crate::exif;
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
-    image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Properties, Reader, Request, Result, Signature, Stream,
+    Value, Writer, image_shape,
 };
 use std::io::Write;
 use zune_jpeg::JpegDecoder;
@@ -228,6 +228,18 @@ pub struct JpegReader {
 impl Reader for JpegReader {
     fn get_length(&mut self) -> Result<u64> {
         Ok(1)
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        // From the headers read at open: nothing is decoded.
+        if index != 0 {
+            return Err(Error::index_out_of_range(index, 1));
+        }
+        let (h, w) = self.size;
+        Ok(Properties {
+            dtype: Dtype::U8,
+            shape: image_shape(h, w, self.out.num_components() as u64),
+        })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer,
+    Dtype, Error, Format, ImageSink, ImageView, Properties, Reader, Request, Result, Signature, Stream, Value, Writer,
 };
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -262,6 +262,21 @@ impl NpyReader {
 impl Reader for NpyReader {
     fn get_length(&mut self) -> Result<u64> {
         Ok(self.length())
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        // From the header: nothing is read.
+        let length = self.length();
+        if index >= length {
+            return Err(Error::index_out_of_range(index, length));
+        }
+        let h = &self.header;
+        let shape = if self.stacked && !h.shape.is_empty() {
+            h.shape[1..].to_vec()
+        } else {
+            h.shape.clone()
+        };
+        Ok(Properties { dtype: h.dtype, shape })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

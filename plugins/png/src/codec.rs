@@ -2,8 +2,8 @@
 #![forbid(unsafe_code)]
 
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Reader, Request, Result, Signature, Stream, Value,
-    Writer,
+    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Properties, Reader, Request, Result, Signature,
+    Stream, Value, Writer,
 };
 use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -337,6 +337,31 @@ fn decoded(accept_truncated: bool, r: std::result::Result<png::OutputInfo, png::
 impl Reader for PngReader {
     fn get_length(&mut self) -> Result<u64> {
         Ok(1)
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        if index != 0 {
+            return Err(Error::index_out_of_range(index, 1));
+        }
+        // The chunks before the pixels only: no IDAT is inflated.
+        self.stream.seek(SeekFrom::Start(self.start))?;
+        let mut decoder = decoder(BufReader::new(&mut self.stream), &self.limits);
+        decoder.set_transformations(Transformations::EXPAND);
+        let reader = decoder.read_info().map_err(decoding_error)?;
+        let (color, depth) = reader.output_color_type();
+        let channels = color.samples() as u64;
+        let (h, w) = (u64::from(self.header.height), u64::from(self.header.width));
+        let dtype = match depth {
+            BitDepth::Sixteen => Dtype::U16,
+            _ if self.header.is_bool() => Dtype::Bool,
+            _ => Dtype::U8,
+        };
+        let shape = if channels == 1 {
+            vec![h, w]
+        } else {
+            vec![h, w, channels]
+        };
+        Ok(Properties { dtype, shape })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

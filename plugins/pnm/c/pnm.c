@@ -643,8 +643,53 @@ static const iio_plugin_v1 pnm_plugin = {
     IIO_ABI_VERSION, sizeof(iio_plugin_v1), IIO_STR_LIT("imageio-pnm"), IIO_STR_LIT("0.1.0"), pnm_formats, 1,
 };
 
+#if IIO_ABI_VERSION_MINOR >= 2
+/* ABI 1.2 extensions, offered to the host from the accessor: the image's
+ * shape and dtype from the header read at open (no pixel is read), the one
+ * option this format knows (the host then refuses any other before open),
+ * and the format's own documentation. */
+static iio_status pnm_get_properties(iio_instance *handle, uint64_t index, iio_image_properties *out, iio_error *err) {
+  const pnm_instance *inst = (const pnm_instance *)handle;
+  const pnm_header *h = &inst->header;
+  if (inst->io_mode != 'r') return fail(err, IIO_ERR_INVALID_ARGUMENT, "properties of a writer");
+  if (index != 0)
+    return fail(err, IIO_ERR_INDEX_OUT_OF_RANGE, "image index %llu is out of range (the file has 1 image)",
+                (unsigned long long)index);
+  out->dtype = h->is_bool ? IIO_DTYPE_BOOL : (h->maxval > 255 ? IIO_DTYPE_U16 : IIO_DTYPE_U8);
+  out->ndim = h->depth == 1 ? 2 : 3;
+  out->shape[0] = h->height;
+  out->shape[1] = h->width;
+  out->shape[2] = h->depth;
+  return IIO_OK;
+}
+
+static const iio_properties_ext_v1 pnm_properties = {sizeof(iio_properties_ext_v1), 0, pnm_get_properties};
+
+static const iio_option_decl pnm_option_decls[] = {
+    {IIO_STR_LIT("ascii"), IIO_OPTION_BOOL, IIO_CAP_WRITE, IIO_STR_LIT("false"),
+     IIO_STR_LIT("write the plain (ASCII) variant: P1, P2 or P3 instead of P4, P5 or P6")},
+};
+
+static const iio_options_ext_v1 pnm_options = {sizeof(iio_options_ext_v1), 0, pnm_option_decls, 1};
+
+static const iio_doc_ext_v1 pnm_doc = {
+    sizeof(iio_doc_ext_v1), 0,
+    IIO_STR_LIT("Reads PBM, PGM and PPM, binary (P4-P6) and ASCII (P1-P3), and PAM (P7: depth 1-4,\n"
+                "BLACKANDWHITE as booleans), maxval up to 65535: uint8 up to 255, else uint16, the samples\n"
+                "as stored (not scaled), `maxval` in the metadata. Writes the same from bool, uint8 and\n"
+                "uint16 images of 1-4 channels; the extension chooses PAM (.pam) or the classic formats.\n"
+                "Metadata: format (str: P1-P7), maxval (int), tupltype (str, PAM only).")};
+#endif
+
 /* The table accessor: a unique name, so the plugin can be linked in as a builtin. */
 const iio_plugin_v1 *iio_pnm_plugin(const iio_host_v1 *host) {
   if (host != NULL && (host->abi_version >> 16) != IIO_ABI_VERSION_MAJOR) return NULL;
+#if IIO_ABI_VERSION_MINOR >= 2
+  if (host != NULL && IIO_HAS_FIELD(host, iio_host_v1, provide_extension) && host->provide_extension != NULL) {
+    host->provide_extension(&pnm_format, IIO_EXT_PROPERTIES_V1, &pnm_properties);
+    host->provide_extension(&pnm_format, IIO_EXT_OPTIONS_V1, &pnm_options);
+    host->provide_extension(&pnm_format, IIO_EXT_DOC_V1, &pnm_doc);
+  }
+#endif
   return &pnm_plugin;
 }

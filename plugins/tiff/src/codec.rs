@@ -3,7 +3,7 @@
 
 use crate::write::{TiffWriter, parse_compression};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, MetaBudget, Reader, Request, Result, Signature, Stream, Value,
+    Dtype, Error, Format, ImageSink, MetaBudget, Properties, Reader, Request, Result, Signature, Stream, Value,
 };
 use std::io::{BufReader, Seek};
 use tiff::decoder::{Decoder, Limits};
@@ -368,6 +368,36 @@ impl Reader for TiffReader {
         } else {
             self.pages.len()
         } as u64)
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        // From the page headers read at open: nothing is decoded.
+        let length = self.get_length()?;
+        if index >= length {
+            return Err(Error::index_out_of_range(index, length));
+        }
+        if self.volume {
+            let range = self.volumes[index as usize].clone();
+            let first = &self.pages[range.start];
+            if self.pages[range.clone()]
+                .iter()
+                .any(|p| p.shape() != first.shape() || p.dtype != first.dtype)
+            {
+                // get_data refuses it, with the reason.
+                return Err(Error::unsupported("pages of different shapes"));
+            }
+            let mut shape = vec![range.len() as u64];
+            shape.extend(first.shape());
+            return Ok(Properties {
+                dtype: first.dtype,
+                shape,
+            });
+        }
+        let page = &self.pages[index as usize];
+        Ok(Properties {
+            dtype: page.dtype,
+            shape: page.shape(),
+        })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

@@ -3,8 +3,8 @@
 
 use image_webp::{DecodingError, LoopCount, WebPDecoder, WebPEncoder};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Reader, Request, Result, Signature, Stream, Value, Writer,
-    image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Properties, Reader, Request, Result, Signature, Stream,
+    Value, Writer, image_shape,
 };
 use std::io::{Cursor, Write};
 
@@ -167,6 +167,19 @@ pub struct WebpReader {
 impl Reader for WebpReader {
     fn get_length(&mut self) -> Result<u64> {
         Ok(self.frames)
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        // From the headers read at open: nothing is decoded.
+        if index >= self.frames {
+            return Err(Error::index_out_of_range(index, self.frames));
+        }
+        let (w, h) = self.decoder.dimensions();
+        let channels = if self.decoder.has_alpha() { 4 } else { 3 };
+        Ok(Properties {
+            dtype: Dtype::U8,
+            shape: image_shape(u64::from(h), u64::from(w), channels),
+        })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

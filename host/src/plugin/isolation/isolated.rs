@@ -23,6 +23,10 @@ pub(crate) struct IsolatedFormat {
     pub index: u32,
     pub name: String,
     pub caps: Capabilities,
+    /// The options it declares (ABI 1.2, from its table).
+    pub options: Option<Vec<crate::plugin::extensions::OptionDecl>>,
+    /// Its documentation (ABI 1.2).
+    pub doc: Option<String>,
 }
 
 impl IsolatedFormat {
@@ -122,6 +126,14 @@ impl FormatBackend for IsolatedFormat {
         true
     }
 
+    fn options(&self) -> Option<&[crate::plugin::extensions::OptionDecl]> {
+        self.options.as_deref()
+    }
+
+    fn doc(&self) -> Option<&str> {
+        self.doc.as_deref()
+    }
+
     fn confidence(&self, request: &mut Request) -> Result<i32> {
         let msg = self.describe(tag::CONFIDENCE, request, true)?;
         let mut ctx = CallCtx::new(None);
@@ -164,6 +176,8 @@ impl FormatBackend for IsolatedFormat {
                         index: self.index,
                         name: self.name.clone(),
                         caps: self.caps,
+                        options: None,
+                        doc: None,
                     },
                     handle,
                     request,
@@ -226,6 +240,52 @@ impl IsolatedInstance {
 impl Instance for IsolatedInstance {
     fn request(&self) -> &Request {
         &self.request
+    }
+
+    fn get_properties(&mut self, index: u64) -> Result<Option<crate::plugin::extensions::ImageProps>> {
+        let mut m = Enc::new(tag::PROPS);
+        m.u64(self.handle).u64(index);
+        let uri = self.request.filename().to_owned();
+        let mut ctx = CallCtx::new(Some(&mut self.request));
+        let r = self.format.pool.call(
+            On::Instance(self.opened.slot(), self.opened.generation()),
+            &m,
+            &[],
+            &mut ctx,
+        );
+        let io = ctx.io_error.take();
+        match r {
+            Ok((m, _, _)) if m.bytes.first() == Some(&tag::PROPS_NONE) => Ok(None),
+            Ok((m, _, _)) if m.bytes.first() == Some(&tag::PROPS) => {
+                let mut d = Dec::new(&m.bytes[1..]);
+                let (Ok(code), Ok(shape)) = (d.u32(), d.u64s()) else {
+                    return Err(self.format.died(
+                        &uri,
+                        "get_properties",
+                        &Death::Garbled("malformed properties".into()),
+                    ));
+                };
+                let Some(dtype) = imageio_plugin_api::Dtype::from_code(code) else {
+                    return Err(self
+                        .format
+                        .died(&uri, "get_properties", &Death::Garbled("a bad dtype".into())));
+                };
+                Ok(Some(crate::plugin::extensions::ImageProps {
+                    dtype,
+                    shape: shape.iter().map(|&x| x as usize).collect(),
+                }))
+            }
+            Ok((m, _, _)) if m.bytes.first() == Some(&tag::FAILED) => {
+                Err(self.format.failure(&uri, Some(index), &m, io))
+            }
+            Ok((_, slot, g)) => {
+                self.format.pool.discard(&slot, g);
+                Err(self
+                    .format
+                    .died(&uri, "get_properties", &Death::Garbled("an unexpected reply".into())))
+            }
+            Err(d) => Err(self.format.died(&uri, "get_properties", &d)),
+        }
     }
 
     fn get_length(&mut self) -> Result<u64> {

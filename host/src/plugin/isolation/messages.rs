@@ -12,6 +12,7 @@ use super::wire::{self, Dec, Enc};
 use crate::base::{Dict, Limits};
 use crate::plugin::ByteSignature;
 use crate::plugin::LoadError;
+use crate::plugin::extensions::{OptionDecl, OptionKind};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,35 @@ pub(crate) struct HelloFormat {
     pub read: bool,
     pub write: bool,
     pub signatures: Vec<ByteSignature>,
+    /// The options it declares (ABI 1.2).
+    pub options: Option<Vec<OptionDecl>>,
+    /// Its documentation (ABI 1.2).
+    pub doc: Option<String>,
+}
+
+/// An option kind's code on the wire.
+fn kind_code(k: OptionKind) -> u8 {
+    match k {
+        OptionKind::Any => 0,
+        OptionKind::Bool => 1,
+        OptionKind::Int => 2,
+        OptionKind::Float => 3,
+        OptionKind::Str => 4,
+        OptionKind::Numbers => 5,
+        OptionKind::Bytes => 6,
+    }
+}
+
+fn kind_of(c: u8) -> OptionKind {
+    match c {
+        1 => OptionKind::Bool,
+        2 => OptionKind::Int,
+        3 => OptionKind::Float,
+        4 => OptionKind::Str,
+        5 => OptionKind::Numbers,
+        6 => OptionKind::Bytes,
+        _ => OptionKind::Any,
+    }
 }
 
 /// A plugin's table as `HELLO` describes it.
@@ -58,6 +88,34 @@ impl Hello {
                 return Err(wire::bad("too many signatures"));
             }
             let signatures = (0..ns).map(|_| d.signature()).collect::<io::Result<_>>()?;
+            let options = match d.u8()? {
+                0 => None,
+                _ => {
+                    let n = d.u32()? as usize;
+                    if n > 1024 {
+                        return Err(wire::bad("too many options"));
+                    }
+                    let mut v = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let name = d.str()?;
+                        let kind = kind_of(d.u8()?);
+                        let applies = d.u8()?;
+                        v.push(OptionDecl {
+                            name,
+                            kind,
+                            read: applies & 1 != 0,
+                            write: applies & 2 != 0,
+                            default: d.str()?,
+                            doc: d.str()?,
+                        });
+                    }
+                    Some(v)
+                }
+            };
+            let doc = match d.u8()? {
+                0 => None,
+                _ => Some(d.str()?),
+            };
             formats.push(HelloFormat {
                 name,
                 description,
@@ -66,6 +124,8 @@ impl Hello {
                 read: caps & 1 != 0,
                 write: caps & 2 != 0,
                 signatures,
+                options,
+                doc,
             });
         }
         Ok(Hello {
@@ -92,6 +152,25 @@ impl Hello {
             for s in &f.signatures {
                 m.signature(s);
             }
+            match &f.options {
+                None => {
+                    m.u8(0);
+                }
+                Some(v) => {
+                    m.u8(1).u32(v.len() as u32);
+                    for o in v {
+                        m.str(&o.name)
+                            .u8(kind_code(o.kind))
+                            .u8(u8::from(o.read) | (u8::from(o.write) << 1))
+                            .str(&o.default)
+                            .str(&o.doc);
+                    }
+                }
+            }
+            match &f.doc {
+                None => m.u8(0),
+                Some(t) => m.u8(1).str(t),
+            };
         }
     }
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const MAGIC: &[u8; 8] = b"IIOREG02";
+const MAGIC: &[u8; 8] = b"IIOREG03";
 
 static RESCAN: AtomicBool = AtomicBool::new(false);
 /// The cache as this process read it (once per cache file), behind the
@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(entries[0].print, print);
         assert!(matches!(&entries[0].scanned, Scanned::Quarantined(r) if r == "boom"));
         assert_eq!(std::fs::metadata(&cache).unwrap().mode() & 0o777, 0o600);
-        std::fs::write(&cache, b"IIOREG02\x01\x00\x01\x00\xff\xff\xff\xff").unwrap();
+        std::fs::write(&cache, b"IIOREG03\x01\x00\x01\x00\xff\xff\xff\xff").unwrap();
         assert!(read_cache(&cache).unwrap().is_empty());
         std::fs::write(&cache, b"something else").unwrap();
         assert!(read_cache(&cache).unwrap().is_empty());

@@ -203,6 +203,7 @@ fn hello(table: &PluginTable<InProcess>) -> Enc {
             .iter()
             .map(|f| {
                 let caps = f.backend.capabilities();
+                let ext = f.backend.extensions();
                 HelloFormat {
                     name: f.name.clone(),
                     description: f.description.clone(),
@@ -211,6 +212,8 @@ fn hello(table: &PluginTable<InProcess>) -> Enc {
                     read: caps.read,
                     write: caps.write,
                     signatures: f.signatures.clone(),
+                    options: ext.options.clone(),
+                    doc: ext.doc.clone(),
                 }
             })
             .collect(),
@@ -329,6 +332,18 @@ impl Worker {
                 let image = image.lock().unwrap_or_else(|p| p.into_inner()).take();
                 match r {
                     Ok(meta) => self.send_image(image, &meta),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            tag::PROPS => {
+                let h = d.u64()?;
+                let index = d.u64()?;
+                match self.instance(h)?.get_properties(index) {
+                    Ok(None) => self.reply(&Enc::new(tag::PROPS_NONE), &[]),
+                    Ok(Some(p)) => {
+                        let shape: Vec<u64> = p.shape.iter().map(|&x| x as u64).collect();
+                        self.reply(Enc::new(tag::PROPS).u32(p.dtype.code()).u64s(&shape), &[])
+                    }
                     Err(e) => self.fail(&e),
                 }
             }

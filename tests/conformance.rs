@@ -182,11 +182,13 @@ fn liars_are_caught() {
         "{t}"
     );
 
+    // Accepting unknown options without declaring any is a warning (ABI
+    // 1.2: a plugin that declares none keeps today's behaviour).
     let o = check(&c_fixture("liar_lenient"), &args);
     let t = text(&o);
-    assert!(!o.status.success(), "{t}");
+    assert!(o.status.success(), "{t}");
     assert!(
-        t.contains("LIAR options") && t.contains("reading accepts the unknown option"),
+        t.contains("LIAR options") && t.contains("WARN") && t.contains("reading accepts the unknown option"),
         "{t}"
     );
 
@@ -268,5 +270,39 @@ fn the_verdict_says_what_was_checked_and_what_was_skipped() {
     assert!(
         verdict.starts_with("result: PASS (") && !verdict.contains("options"),
         "{verdict}"
+    );
+}
+
+/// A plugin that declares no options and ignores unknown ones (as an
+/// outsider's farbfeld plugin did) passes with a warning, not a failure;
+/// the standard plugins declare theirs, and the host refuses the rest.
+#[test]
+fn a_plugin_that_ignores_unknown_options_passes_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join(dll_name("lenient"));
+    c_fixture_with(
+        "broken",
+        &["BROKEN_WHERE=0", "BROKEN_HOW=1", "BROKEN_IGNORES_OPTIONS"],
+        &lib,
+    );
+    let sample = dir.path().join("x.brkn");
+    std::fs::write(&sample, [b'B', b'R', b'K', b'N', 2, 2, 1, 2, 3, 4]).unwrap();
+    let o = check(&lib, &["--sample", &format!("BROKEN={}", sample.display())]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("BROKEN options") && t.contains("WARN") && t.contains("declares no options"),
+        "{t}"
+    );
+    let verdict = t.trim_end().lines().last().unwrap();
+    assert!(
+        verdict.starts_with("result: PASS") && verdict.contains("1 warning: options"),
+        "{verdict}"
+    );
+    let o = check(&png_plugin_library(), &[]);
+    let t = text(&o);
+    assert!(
+        t.contains("declared (accept_truncated, compression): the host refuses the others"),
+        "{t}"
     );
 }

@@ -51,6 +51,8 @@ pub enum Outcome {
     Fail,
     /// Could not be run (with the reason in the detail).
     Skip,
+    /// Passed, with something the author should fix (not a failure).
+    Warn,
 }
 
 /// One line of the text report.
@@ -63,12 +65,13 @@ fn check_line(c: &Check) -> String {
 }
 
 impl Outcome {
-    /// `PASS`, `FAIL` or `SKIP`.
+    /// `PASS`, `FAIL`, `SKIP` or `WARN`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
             Outcome::Fail => "FAIL",
             Outcome::Skip => "SKIP",
+            Outcome::Warn => "WARN",
         }
     }
 }
@@ -121,11 +124,25 @@ impl Report {
                 names.push(n);
             }
         }
-        let skips = if skipped.is_empty() {
+        let mut skips = if skipped.is_empty() {
             String::new()
         } else {
             format!("; {} skipped: {}", skipped.len(), names.join(", "))
         };
+        let warned: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Warn)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !warned.is_empty() {
+            skips.push_str(&format!(
+                "; {} warning{}: {}",
+                warned.len(),
+                if warned.len() == 1 { "" } else { "s" },
+                warned.join(", ")
+            ));
+        }
         format!(
             "result: {} ({} checked, {failed} failed{skips})\n",
             if failed == 0 { "PASS" } else { "FAIL" },
@@ -1103,9 +1120,35 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
                     Outcome::Skip,
                     "no valid sample to read (pass --sample NAME=FILE)",
                 );
+            } else if format.options().is_none()
+                && !problems.is_empty()
+                && problems.iter().all(|p| p.contains("accepts the unknown option"))
+            {
+                // Today's behaviour for a plugin that declares no options
+                // (ABI 1.2): a warning, not a failure.
+                report.push(
+                    f,
+                    "options",
+                    Outcome::Warn,
+                    format!(
+                        "{}; it declares no options: declare them (IIO_EXT_OPTIONS_V1, or Format::OPTIONS in \
+                         Rust) and the host refuses every other one, or refuse unknown ones in open",
+                        problems.join("; ")
+                    ),
+                );
             } else if problems.is_empty() {
+                let declared = match format.options() {
+                    Some(o) => format!(
+                        "declared ({}): the host refuses the others; ",
+                        o.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                    None => String::new(),
+                };
                 let detail = if unnamed.is_empty() {
-                    format!("an unknown option is an error naming it ({})", checked.join(", "))
+                    format!(
+                        "{declared}an unknown option is an error naming it ({})",
+                        checked.join(", ")
+                    )
                 } else {
                     format!(
                         "an unknown option is an error ({}); note: {} does not name the option in its message",

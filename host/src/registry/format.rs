@@ -138,16 +138,26 @@ impl Format {
     }
 
     /// With declared options, the request's options checked before the
-    /// plugin runs: an unknown one, or a value of the wrong kind, is an
-    /// error with the plugins' own wording.
+    /// plugin runs: an unknown one, or a value of the wrong kind, is the
+    /// error the plugin itself would give (`Error::Plugin`, code
+    /// `InvalidArgument`, its wording).
     fn check_options(&self, request: &Request) -> Result<()> {
         let Some(decls) = self.options() else { return Ok(()) };
+        let refuse = |message: String| Error::Plugin {
+            uri: request.filename().to_owned(),
+            format: self.name().to_owned(),
+            plugin: self.plugin_id().to_owned(),
+            code: crate::error::PluginCode::InvalidArgument,
+            message,
+            no_message: false,
+            code_unset: false,
+        };
         let write = request.mode().io == IoMode::Write;
         let applies = |d: &&crate::plugin::extensions::OptionDecl| if write { d.write } else { d.read };
         for (key, value) in request.kwargs().iter() {
             match decls.iter().filter(applies).find(|d| d.name == key) {
                 Some(d) if !d.kind.accepts(value) => {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(refuse(format!(
                         "option {key:?} for format {} must be {}, not {value:?}",
                         self.name(),
                         d.kind.name()
@@ -161,7 +171,7 @@ impl Format {
                     } else {
                         known.join(", ")
                     };
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(refuse(format!(
                         "unknown option {key:?} for format {} (known options: {list})",
                         self.name()
                     )));

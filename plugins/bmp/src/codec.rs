@@ -4,7 +4,8 @@
 use image::ImageDecoder;
 use image::codecs::bmp::{BmpDecoder, BmpEncoder};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, Reader, Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Error, Format, ImageSink, ImageView, OptionSpec, Reader, Request, Result, Signature, Stream, Value, Writer,
+    image_shape,
 };
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
@@ -20,6 +21,11 @@ impl Format for Bmp {
     const EXTENSIONS: &'static str = ".bmp .dib";
     const MODES: &'static str = "i";
     const SIGNATURES: &'static [Signature] = &[Signature::new(0, b"BM")];
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[]);
+    const DOC: &'static str = "Reads 1, 4, 8, 16, 24 and 32-bit BMPs, RLE4/RLE8, bitfields, top-down and bottom-up, with\n\
+        Pillow's shapes (bilevel as bool, gray palettes as (H, W)). Writes gray (8-bit), RGB (24-bit)\n\
+        and RGBA (32-bit).\n\
+        Metadata: compression (int), dpi ([x, y] floats).";
     const NEEDS_SEEK: bool = true;
     type Reader = BmpReader;
     type Writer = BmpWriter;

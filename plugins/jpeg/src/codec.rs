@@ -3,8 +3,8 @@
 
 use crate::exif;
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Properties, Reader, Request, Result, Signature, Stream,
-    Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, OptionKind, OptionSpec, Properties, Reader, Request,
+    Result, Signature, Stream, Value, Writer, image_shape,
 };
 use std::io::Write;
 use zune_jpeg::JpegDecoder;
@@ -21,6 +21,34 @@ impl Format for Jpeg {
     const EXTENSIONS: &'static str = ".jpg .jpeg .jpe .jfif";
     const MODES: &'static str = "i";
     const SIGNATURES: &'static [Signature] = &[Signature::new(0, &[0xFF, 0xD8, 0xFF])];
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[
+        OptionSpec::read(
+            "accept_truncated",
+            OptionKind::Bool,
+            "false",
+            "read a cut or damaged file as far as it goes (`truncated` in the metadata)",
+        ),
+        OptionSpec::write("quality", OptionKind::Int, "75", "1 (worst) to 100 (best)"),
+        OptionSpec::write("progressive", OptionKind::Bool, "false", "write a progressive JPEG"),
+        OptionSpec::write("optimize", OptionKind::Bool, "false", "optimise the Huffman tables"),
+        OptionSpec::write(
+            "colorspace",
+            OptionKind::Str,
+            "RGB",
+            "\"CMYK\" writes a 4-channel image as CMYK",
+        ),
+        OptionSpec::write(
+            "subsampling",
+            OptionKind::Any,
+            "4:2:0",
+            "-1, 0 (4:4:4), 1 (4:2:2), 2 (4:2:0), or the same as text",
+        ),
+    ]);
+    const DOC: &'static str = "Reads baseline and progressive JPEGs: gray (H, W), RGB, and CMYK (H, W, 4) with Adobe's\n\
+        inversion undone, uint8. Writes uint8 gray and RGB, and CMYK only when asked for. Strict: a\n\
+        cut or damaged file is an error unless accept_truncated=true.\n\
+        Metadata: colorspace (str), orientation (int, EXIF, reported not applied), exif (bytes),\n\
+        icc_profile (bytes), dpi ([x, y] floats), progressive (bool); written: exif, icc_profile, dpi.";
     type Reader = JpegReader;
     type Writer = JpegWriter;
 

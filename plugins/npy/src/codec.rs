@@ -2,7 +2,8 @@
 #![forbid(unsafe_code)]
 
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Properties, Reader, Request, Result, Signature, Stream, Value, Writer,
+    Dtype, Error, Format, ImageSink, ImageView, OptionKind, OptionSpec, Properties, Reader, Request, Result, Signature,
+    Stream, Value, Writer,
 };
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -21,6 +22,15 @@ impl Format for Npy {
     const EXTENSIONS: &'static str = ".npy";
     const MODES: &'static str = "iIvV";
     const SIGNATURES: &'static [Signature] = &[Signature::new(0, MAGIC)];
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[OptionSpec::read(
+        "accept_truncated",
+        OptionKind::Bool,
+        "false",
+        "read a short payload as far as it goes (zeros after; `truncated` in the metadata)",
+    )]);
+    const DOC: &'static str = "Reads numpy's .npy: every numeric dtype, either byte order, C or Fortran order, any number\n\
+        of dimensions; in modes I and V the first axis counts images. Writes C order,\n\
+        little-endian; I and V stack the images.";
     const NEEDS_SEEK: bool = true;
     type Reader = NpyReader;
     type Writer = NpyWriter;

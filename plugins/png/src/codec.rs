@@ -2,8 +2,8 @@
 #![forbid(unsafe_code)]
 
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, Properties, Reader, Request, Result, Signature,
-    Stream, Value, Writer,
+    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, OptionKind, OptionSpec, Properties, Reader,
+    Request, Result, Signature, Stream, Value, Writer,
 };
 use png::{BitDepth, ColorType, Transformations};
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -151,6 +151,26 @@ impl Format for Png {
     const EXTENSIONS: &'static str = ".png";
     const MODES: &'static str = "i";
     const SIGNATURES: &'static [Signature] = &[Signature::new(0, SIGNATURE)];
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[
+        OptionSpec::read(
+            "accept_truncated",
+            OptionKind::Bool,
+            "false",
+            "read cut or damaged pixel data as far as it goes (zeros after; `truncated` in the metadata)",
+        ),
+        OptionSpec::write(
+            "compression",
+            OptionKind::Int,
+            "6",
+            "the deflate level, 0 (none) to 9 (smallest)",
+        ),
+    ]);
+    const DOC: &'static str = "Reads gray, gray+alpha, RGB, RGBA and palette PNGs (palettes expanded, tRNS to alpha) of\n\
+        1, 2, 4, 8 and 16 bits, interlaced or not: uint8, uint16, or bool for 1-bit gray. Writes uint8,\n\
+        uint16 and bool images of 1-4 channels. Strict: cut or damaged pixel data is an error unless\n\
+        accept_truncated=true.\n\
+        Metadata: gamma (float), dpi ([x, y] floats), text chunks (str), icc_profile (bytes), exif\n\
+        (bytes), pixels_per_unit ([x, y] ints, no unit); written: gamma, dpi, text.";
     const NEEDS_SEEK: bool = true;
     type Reader = PngReader;
     type Writer = PngWriter;

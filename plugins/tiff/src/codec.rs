@@ -3,7 +3,8 @@
 
 use crate::write::{TiffWriter, parse_compression};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, MetaBudget, Properties, Reader, Request, Result, Signature, Stream, Value,
+    Dtype, Error, Format, ImageSink, MetaBudget, OptionKind, OptionSpec, Properties, Reader, Request, Result,
+    Signature, Stream, Value,
 };
 use std::io::{BufReader, Seek};
 use tiff::decoder::{Decoder, Limits};
@@ -24,6 +25,17 @@ impl Format for Tiff {
         Signature::new(0, b"II+\0"),
         Signature::new(0, b"MM\0+"),
     ];
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[OptionSpec::write(
+        "compression",
+        OptionKind::Any,
+        "none",
+        "none, lzw, deflate or packbits (or their TIFF codes)",
+    )]);
+    const DOC: &'static str = "Reads pages (mode I) and volumes (v, V): every integer and float dtype, 1-bit as bool;\n\
+        gray, RGB, RGBA, multi-sample, planar as (C, H, W); strips or tiles; none, LZW, Deflate,\n\
+        PackBits. Writes the same dtypes, gray/RGB/RGBA, pages or volumes.\n\
+        Metadata: description, software, datetime (str), resolution ([x, y] floats),\n\
+        resolution_unit (int), compression (int); written: description, resolution, resolution_unit.";
     const NEEDS_SEEK: bool = true;
     type Reader = TiffReader;
     type Writer = TiffWriter;

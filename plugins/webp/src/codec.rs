@@ -3,8 +3,8 @@
 
 use image_webp::{DecodingError, LoopCount, WebPDecoder, WebPEncoder};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, Properties, Reader, Request, Result, Signature, Stream,
-    Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, MetaBudget, OptionKind, OptionSpec, Properties, Reader, Request,
+    Result, Signature, Stream, Value, Writer, image_shape,
 };
 use std::io::{Cursor, Write};
 
@@ -25,6 +25,29 @@ impl Format for Webp {
         b"RIFF\0\0\0\0WEBP",
         &[0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF],
     )];
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[
+        OptionSpec::write(
+            "lossless",
+            OptionKind::Bool,
+            "true",
+            "only lossless encoding is available",
+        ),
+        OptionSpec::write(
+            "duration",
+            OptionKind::Numbers,
+            "100",
+            "each frame's duration in ms (one, or one per frame)",
+        ),
+        OptionSpec::write(
+            "loop",
+            OptionKind::Int,
+            "0",
+            "how often the animation plays, 0 for ever",
+        ),
+    ]);
+    const DOC: &'static str = "Reads lossy and lossless WebP, still and animated: RGB, or RGBA with alpha, uint8. Writes\n\
+        lossless gray, gray+alpha, RGB and RGBA; animations in mode I.\n\
+        Metadata: lossless (bool), loop (int), duration (int, ms), icc_profile, exif (bytes).";
     type Reader = WebpReader;
     type Writer = WebpWriter;
 

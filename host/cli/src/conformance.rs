@@ -879,6 +879,47 @@ fn damaged_in_child(worker: &Path, library: &Path, format: &str, sample: &[u8], 
     summarize(counts, problem)
 }
 
+/// The properties a format reports without decoding (ABI 1.2) are what
+/// reading gives, for each image of `sample` (at most 16).
+fn properties_check(fm: &FormatManager, format: &Format, sample: &[u8]) -> (Outcome, String) {
+    let run = || -> imageio::Result<(usize, usize)> {
+        let req = Request::new(sample.to_vec(), "r?")?;
+        let mut r = fm.reader_for(req, Some(format.name()))?;
+        let n = r.get_length()?.min(16);
+        let (mut answered, mut checked) = (0, 0);
+        for i in 0..n {
+            let props = r.properties(i)?;
+            let image = r.get_data(i)?;
+            checked += 1;
+            if let Some(p) = props {
+                answered += 1;
+                if p.shape != image.shape() || p.dtype != image.dtype() {
+                    return Err(imageio::Error::InvalidArgument(format!(
+                        "image {i}: properties say {:?} {}, reading gives {:?} {}",
+                        p.shape,
+                        p.dtype.name(),
+                        image.shape(),
+                        image.dtype().name()
+                    )));
+                }
+            }
+        }
+        r.close()?;
+        Ok((answered, checked))
+    };
+    match run() {
+        Ok((0, _)) => (
+            Outcome::Skip,
+            "no properties without decoding (ABI 1.2 IIO_EXT_PROPERTIES_V1): the host decodes to answer improps".into(),
+        ),
+        Ok((answered, checked)) => (
+            Outcome::Pass,
+            format!("{answered} of {checked} image(s) described without decoding, as read"),
+        ),
+        Err(e) => (Outcome::Fail, e.to_string()),
+    }
+}
+
 /// Concurrent reads of `sample` agree with a single read.
 fn threads_check(fm: &FormatManager, format: &Format, sample: &[u8]) -> (String, bool) {
     let name = format.name().to_owned();
@@ -1189,8 +1230,18 @@ pub unsafe fn check_plugin(path: &Path, options: &CheckOptions) -> Report {
                 Some(bytes) => {
                     let (detail, failed) = threads_check(&fm, &format, bytes);
                     report.push(f, "threads", if failed { Outcome::Fail } else { Outcome::Pass }, detail);
+                    let (outcome, detail) = properties_check(&fm, &format, bytes);
+                    report.push(f, "properties", outcome, detail);
                 }
-                None => report.push(f, "threads", Outcome::Skip, "no valid sample (pass --sample NAME=FILE)"),
+                None => {
+                    report.push(f, "threads", Outcome::Skip, "no valid sample (pass --sample NAME=FILE)");
+                    report.push(
+                        f,
+                        "properties",
+                        Outcome::Skip,
+                        "no valid sample (pass --sample NAME=FILE)",
+                    );
+                }
             }
         }
         let mut wrong = Vec::new();

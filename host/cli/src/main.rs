@@ -47,6 +47,8 @@ struct Cli {
 enum Command {
     /// List every registered format.
     Formats {
+        /// One format's documentation and options (a name or extension).
+        name: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -73,6 +75,11 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Only the images' shapes and dtypes, from the headers where the
+        /// format can tell (imageio v3's improps): no pixel is decoded, so
+        /// damaged pixel data is not noticed.
+        #[arg(long)]
+        props: bool,
     },
     /// Write every image of IN to OUT; or, with --out-dir and --to, convert
     /// every IN to DIR/<name>.EXT in parallel (a file that fails is reported
@@ -420,6 +427,35 @@ fn report_json(r: &PluginReport) -> Json {
     })
 }
 
+/// One format in full: imageio's `doc`, with the plugin's own text and
+/// its declared options (ABI 1.2).
+fn cmd_format(name: &str, json: bool) -> imageio::Result<()> {
+    let f = formats().get(name)?;
+    if json {
+        let mut j = format_json(&f);
+        j["doc"] = json!(f.doc());
+        j["options"] = match f.options() {
+            None => Json::Null,
+            Some(o) => Json::Array(
+                o.iter()
+                    .map(|d| {
+                        json!({"name": d.name, "kind": d.kind.name(), "read": d.read, "write": d.write,
+                               "default": d.default, "doc": d.doc})
+                    })
+                    .collect(),
+            ),
+        };
+        println!("{j}");
+    } else {
+        // The plugin's text, each line escaped (no control character from a
+        // plugin reaches the terminal).
+        for line in f.doc().lines() {
+            println!("{}", esc(line));
+        }
+    }
+    Ok(())
+}
+
 fn cmd_formats(json: bool) {
     let list = formats().formats();
     if json {
@@ -504,6 +540,47 @@ fn cmd_info(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()
     }
     for (k, v) in meta.iter() {
         println!("  {}: {}", esc(k), esc(&v.to_string()));
+    }
+    Ok(())
+}
+
+/// `imageio info --props`: each image's shape and dtype without decoding
+/// (where the format can tell; otherwise that image is decoded).
+fn cmd_props(uri: &str, format: Option<String>, json: bool) -> imageio::Result<()> {
+    prefetch(uri)?;
+    let mut args = imageio::v3::Args::new();
+    if let Some(f) = &format {
+        args = args.plugin(f);
+    }
+    let mut file = args.imopen(uri, "r")?;
+    let all = file.properties(None)?;
+    let mut images = Vec::new();
+    for i in 0..all.n_images {
+        let p = file.properties(Some(i))?;
+        images.push(json!({"shape": p.shape, "dtype": p.dtype.name()}));
+    }
+    file.close()?;
+    if json {
+        println!(
+            "{}",
+            json!({"uri": uri, "n_images": all.n_images, "is_batch": all.is_batch, "shape": all.shape,
+                   "dtype": all.dtype.name(), "images": images})
+        );
+        return Ok(());
+    }
+    println!(
+        "{}: {} image(s), shape {:?} dtype {}",
+        esc(uri),
+        all.n_images,
+        all.shape,
+        all.dtype.name()
+    );
+    for (i, im) in images.iter().enumerate() {
+        println!(
+            "  image {i}: shape {} dtype {}",
+            im["shape"],
+            im["dtype"].as_str().unwrap_or("")
+        );
     }
     Ok(())
 }
@@ -677,10 +754,11 @@ fn main() -> ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Formats { json } => {
+        Command::Formats { name: None, json } => {
             cmd_formats(json);
             Ok(())
         }
+        Command::Formats { name: Some(name), json } => cmd_format(&name, json),
         Command::Plugins { json, rescan } => {
             if rescan {
                 #[cfg(target_os = "linux")]
@@ -689,7 +767,18 @@ fn main() -> ExitCode {
             cmd_plugins(json);
             Ok(())
         }
-        Command::Info { uri, format, json } => cmd_info(&uri, format, json),
+        Command::Info {
+            uri,
+            format,
+            json,
+            props: false,
+        } => cmd_info(&uri, format, json),
+        Command::Info {
+            uri,
+            format,
+            json,
+            props: true,
+        } => cmd_props(&uri, format, json),
         Command::Convert(args) => match cmd_convert(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -4,8 +4,8 @@
 use image::ImageDecoder;
 use image::codecs::bmp::{BmpDecoder, BmpEncoder};
 use imageio_plugin_api::{
-    Error, Format, ImageSink, ImageView, OptionSpec, Reader, Request, Result, Signature, Stream, Value, Writer,
-    image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, OptionSpec, Properties, Reader, Request, Result, Signature, Stream,
+    Value, Writer, image_shape,
 };
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
@@ -295,6 +295,41 @@ impl BmpReader {
 impl Reader for BmpReader {
     fn get_length(&mut self) -> Result<u64> {
         Ok(1)
+    }
+
+    fn properties(&mut self, index: u64) -> Result<Properties> {
+        // From the headers (the codec's header parse reads no pixel data),
+        // with get_data's shapes: bilevel palettes as bool, gray as (H, W).
+        if index != 0 {
+            return Err(Error::index_out_of_range(index, 1));
+        }
+        self.stream.seek(SeekFrom::Start(self.start))?;
+        let decoder = BmpDecoder::new(BufReader::new(&mut self.stream)).map_err(image_error)?;
+        let (w, h) = decoder.dimensions();
+        let (w, h) = (u64::from(w), u64::from(h));
+        let kind = if self.info.bits <= 8 {
+            self.info.palette_kind()
+        } else {
+            PaletteKind::Color
+        };
+        Ok(match kind {
+            _ if self.info.compression == 0 && self.info.bits == 24 => Properties {
+                dtype: Dtype::U8,
+                shape: image_shape(h, w, 3),
+            },
+            PaletteKind::Color => Properties {
+                dtype: Dtype::U8,
+                shape: image_shape(h, w, u64::from(decoder.color_type().channel_count())),
+            },
+            PaletteKind::Bilevel => Properties {
+                dtype: Dtype::Bool,
+                shape: vec![h, w],
+            },
+            _ => Properties {
+                dtype: Dtype::U8,
+                shape: vec![h, w],
+            },
+        })
     }
 
     fn get_data(&mut self, index: u64, sink: &mut ImageSink<'_>) -> Result<()> {

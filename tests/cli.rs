@@ -334,3 +334,46 @@ fn batch_convert_converts_the_rest_and_reports_each_failure() {
     assert!(failed.len() == 1 && failed[0].contains(&s("anim.gif")), "{err}");
     assert!(out_dir.path().join("img0.jpg").is_file() && !out_dir.path().join("anim.jpg").exists());
 }
+
+/// `imageio formats NAME` shows the format's own documentation and its
+/// declared options; `imageio info --props` gives shapes without decoding
+/// (a PNG cut inside its pixel data still has them; plain `info` refuses it).
+#[test]
+fn formats_name_documents_a_format_and_info_props_decodes_nothing() {
+    let o = std::process::Command::new(imageio_bin())
+        .args(["formats", "jpg"])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{t}");
+    assert!(t.starts_with("JPEG - "), "{t}");
+    assert!(
+        t.contains("quality (an integer, writing; default 75)") && t.contains("Metadata:"),
+        "{t}"
+    );
+    let o = std::process::Command::new(imageio_bin())
+        .args(["formats", "pnm", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["options"][0]["name"], "ascii");
+    let dir = tempfile::tempdir().unwrap();
+    let png = std::fs::read(workspace().join("tests/data/hello-page.png")).unwrap();
+    let cut = dir.path().join("cut.png");
+    std::fs::write(&cut, &png[..png.len() / 2]).unwrap();
+    let o = std::process::Command::new(imageio_bin())
+        .args(["info", "--props", "--json"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["shape"], serde_json::json!([320, 372, 3]));
+    assert_eq!(j["n_images"], 1);
+    let o = std::process::Command::new(imageio_bin())
+        .arg("info")
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "plain info decodes, and refuses the cut file");
+}

@@ -456,3 +456,23 @@ fn errors_have_a_kind() {
     let e = Request::new(&png, "rx").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Misuse);
 }
+
+/// imageio's special read URIs (`<video0>`, `<screen>`, `<clipboard>`) are
+/// bytes-type requests handed to the plugins by name, with no data of the
+/// host's; in write mode they are plain file names, as in imageio.
+#[test]
+fn special_read_uris_reach_the_plugins_by_name() {
+    for uri in ["<video0>", "<screen>", "<clipboard>"] {
+        let mut r = Request::new(uri, "ri").unwrap();
+        assert_eq!(r.filename(), uri);
+        assert_eq!(r.uri_type(), imageio::UriType::Bytes);
+        assert!(r.firstbytes().unwrap().is_empty());
+        assert_eq!(r.extension(), None);
+        let e = imageio::imread(uri, &Options::default()).unwrap_err();
+        assert_eq!(e.kind(), imageio::ErrorKind::NoFormat, "{e}");
+        assert!(e.to_string().contains(uri), "{e}");
+    }
+    // Creating a write request touches nothing on disk.
+    let w = Request::new("<screen>", "wi").unwrap();
+    assert_eq!(w.uri_type(), imageio::UriType::Filename);
+}

@@ -77,6 +77,18 @@ impl Options {
         self
     }
 
+    /// With a memory guard for `mimread`/`mvolread`.
+    ///
+    /// ```
+    /// use imageio::{Memtest, Options};
+    /// let o = Options::default().with_memtest(Memtest::parse("64MB").unwrap());
+    /// assert_eq!(o.memtest, Memtest::Bytes(64_000_000));
+    /// ```
+    pub fn with_memtest(mut self, memtest: Memtest) -> Options {
+        self.memtest = memtest;
+        self
+    }
+
     /// With an extension override.
     pub fn with_extension(mut self, ext: &str) -> Options {
         self.extension = Some(ext.to_owned());

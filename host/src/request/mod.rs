@@ -53,7 +53,14 @@ pub enum Source {
     Http(String),
     /// An ftp(s) URL (recognised, refused when opened).
     Ftp(String),
+    /// A special read URI (`<video0>`, `<screen>`, `<clipboard>`): no data
+    /// of the host's, handed to the plugins by name (imageio's bytes-type
+    /// URI for its grab and ffmpeg plugins); its stream is empty.
+    Special(String),
 }
+
+/// The prefixes of the special read URIs (imageio's `SPECIAL_READ_URIS`).
+pub const SPECIAL_READ_URIS: [&str; 3] = ["<video", "<screen>", "<clipboard>"];
 
 /// Where a write request's bytes go.
 pub enum Target {
@@ -82,6 +89,7 @@ impl fmt::Debug for Source {
             Source::Zip { archive, member } => write!(f, "Source::Zip({archive:?}, {member:?})"),
             Source::Http(u) => write!(f, "Source::Http({u:?})"),
             Source::Ftp(u) => write!(f, "Source::Ftp({u:?})"),
+            Source::Special(u) => write!(f, "Source::Special({u:?})"),
         }
     }
 }
@@ -294,6 +302,7 @@ impl Request {
                 Source::Zip { .. } => UriType::Zipped,
                 Source::Http(_) => UriType::Http,
                 Source::Ftp(_) => UriType::Ftp,
+                Source::Special(_) => UriType::Bytes,
             },
             Resource::Write(w) => match w.target {
                 Target::File(_) => UriType::Filename,
@@ -375,6 +384,8 @@ impl Request {
                     Box::new(Cursor::new(optional::read_zip_member(archive, member, uri)?))
                 }
                 Source::Http(url) => optional::open_http(url)?,
+                // The plugin handles it by name; the host has no data.
+                Source::Special(_) => Box::new(Cursor::new(Arc::<[u8]>::from(Vec::new()))),
                 Source::Ftp(_) => {
                     return Err(Error::Unsupported(format!(
                         "{}: ftp:// and ftps:// are not supported; only http:// and https:// URLs can be read",
@@ -457,7 +468,7 @@ impl Request {
             Source::Bytes(b) => Some(b.len() as u64),
             Source::File(_) => self.local_stat().map(|(_, len)| len),
             Source::Zip { archive, member } => optional::zip_member_size(archive, member),
-            Source::Stream | Source::Http(_) | Source::Ftp(_) => None,
+            Source::Stream | Source::Http(_) | Source::Ftp(_) | Source::Special(_) => None,
         }
     }
 
@@ -700,6 +711,8 @@ fn resource_of(uri: Uri, read: bool) -> Result<(String, Resource)> {
                 local_resource(rest, read)
             } else if s.starts_with(RETURN_BYTES) && !read {
                 Ok((s, writing(Target::Memory)))
+            } else if read && SPECIAL_READ_URIS.iter().any(|p| s.starts_with(p)) {
+                Ok((s.clone(), reading(Source::Special(s))))
             } else {
                 local_resource(&s, read)
             }

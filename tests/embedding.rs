@@ -35,7 +35,7 @@ fn embedder() -> PathBuf {
             std::fs::create_dir_all(dir.join("src")).unwrap();
             let manifest = format!(
                 "[package]\nname = \"embedder\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [dependencies]\nimageio = {{ path = {:?}, default-features = false }}\n\n[workspace]\n",
+                 [dependencies]\nimageio = {{ package = \"imageio-rs\", path = {:?}, default-features = false }}\n\n[workspace]\n",
                 workspace().join("host")
             );
             std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();

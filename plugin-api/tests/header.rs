@@ -1,6 +1,9 @@
 //! `include/imageio_plugin.h` is generated from `src/ffi.rs` by cbindgen and
-//! committed. This test regenerates it in memory and fails when the committed
-//! file is stale. `IIO_BLESS=1` rewrites the file instead.
+//! committed, with identical copies in this crate's `include/` (the
+//! published SDK ships the header) and in the PNM plugin's `include/` (its
+//! published crate compiles C against it). This test regenerates it in
+//! memory and fails when any committed copy is stale. `IIO_BLESS=1`
+//! rewrites them instead.
 
 use std::path::Path;
 
@@ -15,15 +18,21 @@ fn header_is_up_to_date() {
         .generate()
         .expect("cbindgen failed to generate the header")
         .write(&mut generated);
-    let path = crate_dir.join("../include/imageio_plugin.h");
-    if std::env::var_os("IIO_BLESS").is_some() {
-        std::fs::write(&path, &generated).expect("write header");
-        return;
+    for path in [
+        crate_dir.join("../include/imageio_plugin.h"),
+        crate_dir.join("include/imageio_plugin.h"),
+        crate_dir.join("../plugins/pnm/include/imageio_plugin.h"),
+    ] {
+        if std::env::var_os("IIO_BLESS").is_some() {
+            std::fs::write(&path, &generated).expect("write header");
+            continue;
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is stale: regenerate it with `IIO_BLESS=1 cargo test -p imageio-plugin-api --test header` and \
+             commit it",
+            path.display()
+        );
     }
-    let committed = std::fs::read(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "include/imageio_plugin.h is stale: regenerate it with \
-         `IIO_BLESS=1 cargo test -p imageio-plugin-api --test header` and commit it"
-    );
 }

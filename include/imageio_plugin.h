@@ -616,6 +616,9 @@ typedef struct iio_doc_ext_v1 {
 // Booleans, one byte each: 0 is false, any other value is true.
 #define IIO_DTYPE_BOOL 11
 
+// IEEE 754 half precision, 2 bytes (numpy's `float16`; ABI 1.2).
+#define IIO_DTYPE_F16 12
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

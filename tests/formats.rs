@@ -213,6 +213,14 @@ fn sample(dtype: Dtype, shape: &[usize], seed: u64) -> NdArray {
         Dtype::Bool => ArrayD::from_shape_vec(s, (0..n).map(|_| next() & 1 == 1).collect::<Vec<bool>>())
             .unwrap()
             .into(),
+        Dtype::F16 => ArrayD::from_shape_vec(
+            s,
+            (0..n)
+                .map(|_| imageio::half::f16::from_f32((next() % 60000) as f32 / 8.0 - 3000.0))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .into(),
     }
 }
 
@@ -688,4 +696,81 @@ fn large_pngs_deflated_in_pieces_read_exactly_in_pypng() {
         let back = imageio::imread(&npy, &Options::default()).unwrap();
         assert!(back.data == *array, "{name}: pypng reads other pixels");
     }
+}
+
+/// float16 end to end: numpy's `float16` NPY and tifffile's half-float
+/// TIFF read as `float16` with the same values; our NPY reads back in
+/// numpy; `image_as_uint` on half floats matches imageio's.
+#[test]
+fn float16_reads_and_writes_as_numpy_and_tifffile_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("half.npy");
+    let tif = dir.path().join("half.tif");
+    let values = py(
+        "import sys, json, numpy as np, tifffile\n\
+         a = (np.arange(24, dtype=np.float32).reshape(4, 6) / 7 - 1).astype(np.float16)\n\
+         a[0, 0] = np.inf; a[0, 1] = -0.0; a[0, 2] = 65504; a[0, 3] = 6e-8\n\
+         np.save(sys.argv[1], a); tifffile.imwrite(sys.argv[2], a)\n\
+         print(json.dumps([repr(float(x)) for x in a.ravel()]))",
+        &[&npy, &tif],
+    );
+    let parse = |text: &str| -> Vec<f64> {
+        let v: Vec<String> = serde_json::from_str(text).unwrap();
+        v.iter().map(|x| x.parse::<f64>().unwrap()).collect()
+    };
+    let want = parse(&values);
+    for file in [&npy, &tif] {
+        let im = imageio::v3::imread(file.as_path()).unwrap();
+        assert_eq!(im.dtype().name(), "float16", "{}", file.display());
+        assert_eq!(im.shape(), &[4, 6]);
+        let got: Vec<f64> = im
+            .as_array::<imageio::half::f16>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_f64())
+            .collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                g == w || (g.is_nan() && w.is_nan()),
+                "{}: {got:?} vs {want:?}",
+                file.display()
+            );
+        }
+        assert!(got[1].is_sign_negative(), "-0.0 keeps its sign");
+    }
+    // Ours, read by numpy.
+    let ours = dir.path().join("ours.npy");
+    let im = imageio::v3::imread(npy.as_path()).unwrap();
+    imageio::v3::imwrite(&ours, &im).unwrap();
+    let back = py(
+        "import sys, json, numpy as np\n\
+         a = np.load(sys.argv[1]); assert str(a.dtype) == 'float16', a.dtype\n\
+         print(json.dumps([repr(float(x)) for x in a.ravel()]))",
+        &[&ours],
+    );
+    assert_eq!(parse(&back), want);
+    // image_as_uint of half floats, against imageio's.
+    let small = py(
+        "import sys, json, numpy as np\n\
+         from imageio.core import image_as_uint\n\
+         import warnings; warnings.simplefilter('ignore')\n\
+         a = np.array([0, 0.25, 0.5, 0.999, 1], dtype=np.float16)\n\
+         print(json.dumps([int(x) for x in image_as_uint(a, bitdepth=8)] + [int(x) for x in image_as_uint(a, bitdepth=16)]))",
+        &[] as &[&str],
+    );
+    let expect: Vec<i64> = serde_json::from_str(&small).unwrap();
+    let a = imageio::NdArray::F16(
+        imageio::ndarray::arr1(&[0.0f32, 0.25, 0.5, 0.999, 1.0].map(imageio::half::f16::from_f32)).into_dyn(),
+    );
+    let u8s = imageio::image_as_uint(&a, Some(8)).unwrap().to_bytes();
+    let u16s: Vec<i64> = imageio::image_as_uint(&a, Some(16))
+        .unwrap()
+        .as_u16()
+        .unwrap()
+        .iter()
+        .map(|&v| i64::from(v))
+        .collect();
+    let ours: Vec<i64> = u8s.iter().map(|&v| i64::from(v)).chain(u16s).collect();
+    assert_eq!(ours, expect);
 }

@@ -87,6 +87,9 @@ pub mod core {
     pub use crate::request::{EXAMPLE_IMAGES, RETURN_BYTES, Request, SeekableReader};
 }
 pub use error::{Error, ErrorKind, PluginCode, Result};
+/// Half-precision floats (`imageio::half::f16`), the element type of
+/// `float16` images.
+pub use half;
 /// The array crate the pixels are in (`imageio::ndarray::ArrayD`, ...), so a
 /// program needs no dependency of its own to name them.
 pub use ndarray;

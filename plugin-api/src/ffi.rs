@@ -95,6 +95,8 @@ pub const IIO_DTYPE_F32: iio_dtype = 9;
 pub const IIO_DTYPE_F64: iio_dtype = 10;
 /// Booleans, one byte each: 0 is false, any other value is true.
 pub const IIO_DTYPE_BOOL: iio_dtype = 11;
+/// IEEE 754 half precision, 2 bytes (numpy's `float16`; ABI 1.2).
+pub const IIO_DTYPE_F16: iio_dtype = 12;
 
 /// `get_meta_data` index meaning "the file's global metadata" (imageio's `index=None`).
 pub const IIO_INDEX_GLOBAL: u64 = 0xFFFF_FFFF_FFFF_FFFF;

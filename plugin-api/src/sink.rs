@@ -30,11 +30,13 @@ pub enum Dtype {
     F64,
     /// `bool` (one byte per element)
     Bool,
+    /// `float16` (IEEE 754 half precision; ABI 1.2)
+    F16,
 }
 
 impl Dtype {
     /// Every dtype, in ABI code order.
-    pub const ALL: [Dtype; 11] = [
+    pub const ALL: [Dtype; 12] = [
         Dtype::U8,
         Dtype::U16,
         Dtype::U32,
@@ -46,6 +48,7 @@ impl Dtype {
         Dtype::F32,
         Dtype::F64,
         Dtype::Bool,
+        Dtype::F16,
     ];
 
     /// The ABI code (`IIO_DTYPE_*`).
@@ -62,6 +65,7 @@ impl Dtype {
             Dtype::F32 => ffi::IIO_DTYPE_F32,
             Dtype::F64 => ffi::IIO_DTYPE_F64,
             Dtype::Bool => ffi::IIO_DTYPE_BOOL,
+            Dtype::F16 => ffi::IIO_DTYPE_F16,
         }
     }
 
@@ -74,7 +78,7 @@ impl Dtype {
     pub const fn size(self) -> usize {
         match self {
             Dtype::U8 | Dtype::I8 | Dtype::Bool => 1,
-            Dtype::U16 | Dtype::I16 => 2,
+            Dtype::U16 | Dtype::I16 | Dtype::F16 => 2,
             Dtype::U32 | Dtype::I32 | Dtype::F32 => 4,
             Dtype::U64 | Dtype::I64 | Dtype::F64 => 8,
         }
@@ -94,6 +98,7 @@ impl Dtype {
             Dtype::F32 => "float32",
             Dtype::F64 => "float64",
             Dtype::Bool => "bool",
+            Dtype::F16 => "float16",
         }
     }
 }

@@ -274,10 +274,19 @@ fn sample(dtype: Dtype, shape: &[usize], seed: u64) -> NdArray {
         Dtype::F32 => fill!(f32, |v: u64| (v >> 40) as f32 / 1000.0 - 8000.0),
         Dtype::F64 => fill!(f64, |v: u64| (v >> 11) as f64 / 1e9 - 4e6),
         Dtype::Bool => fill!(bool, |v: u64| v & 1 == 1),
+        Dtype::F16 => NdArray::F16(
+            ArrayD::from_shape_vec(
+                s,
+                (0..n)
+                    .map(|_| imageio::half::f16::from_f32((rng.next() >> 48) as f32 / 64.0 - 512.0))
+                    .collect(),
+            )
+            .expect("sized"),
+        ),
     }
 }
 
-const DTYPES: [Dtype; 11] = Dtype::ALL;
+const DTYPES: [Dtype; 12] = Dtype::ALL;
 
 /// The layouts written in a mode: (label, shape of one item, items).
 fn layouts(mode: char) -> Vec<(&'static str, Vec<usize>, usize)> {

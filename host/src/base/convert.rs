@@ -234,6 +234,8 @@ pub fn image_as_uint_with_warning(im: &NdArray, bitdepth: Option<u32>) -> Result
         (NdArray::I64(a), _) => convert(a, bits, input)?,
         (NdArray::F32(a), _) => convert(a, bits, input)?,
         (NdArray::F64(a), _) => convert(a, bits, input)?,
+        // Half floats widen exactly, as numpy's astype(float64) does.
+        (NdArray::F16(a), _) => convert(&a.mapv(half::f16::to_f64), bits, input)?,
         (NdArray::Bool(a), _) => convert(a, bits, input)?,
     };
     Ok((Cow::Owned(arr), warn))

@@ -19,6 +19,7 @@ pub enum NdArray {
     F32(ArrayD<f32>),
     F64(ArrayD<f64>),
     Bool(ArrayD<bool>),
+    F16(ArrayD<half::f16>),
 }
 
 /// Runs `$body` with `$a` bound to the inner `ArrayD<T>` of any variant.
@@ -36,6 +37,7 @@ macro_rules! with_array {
             NdArray::F32($a) => $body,
             NdArray::F64($a) => $body,
             NdArray::Bool($a) => $body,
+            NdArray::F16($a) => $body,
         }
     };
 }
@@ -55,6 +57,7 @@ impl NdArray {
             NdArray::I64(_) => Dtype::I64,
             NdArray::F32(_) => Dtype::F32,
             NdArray::F64(_) => Dtype::F64,
+            NdArray::F16(_) => Dtype::F16,
             NdArray::Bool(_) => Dtype::Bool,
         }
     }
@@ -99,6 +102,7 @@ impl NdArray {
             Dtype::F32 => NdArray::F32(ArrayD::zeros(s)),
             Dtype::F64 => NdArray::F64(ArrayD::zeros(s)),
             Dtype::Bool => NdArray::Bool(ArrayD::from_elem(s, false)),
+            Dtype::F16 => NdArray::F16(ArrayD::from_elem(s, half::f16::ZERO)),
         }
     }
 
@@ -123,6 +127,7 @@ impl NdArray {
             Dtype::F32 => NdArray::F32(arr(s, n)?),
             Dtype::F64 => NdArray::F64(arr(s, n)?),
             Dtype::Bool => NdArray::Bool(arr(s, n)?),
+            Dtype::F16 => NdArray::F16(arr(s, n)?),
         })
     }
 
@@ -160,6 +165,7 @@ impl NdArray {
             Dtype::I64 => arr!(i64, I64),
             Dtype::F32 => arr!(f32, F32),
             Dtype::F64 => arr!(f64, F64),
+            Dtype::F16 => arr!(half::f16, F16),
             Dtype::Bool => NdArray::Bool(ArrayD::from_shape_vec(s, bytes.iter().map(|&b| b != 0).collect()).ok()?),
         })
     }
@@ -208,6 +214,7 @@ impl NdArray {
             NdArray::I64(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
             NdArray::F32(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
             NdArray::F64(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
+            NdArray::F16(a) => bytes_of(a, |v, o| o.extend(v.to_ne_bytes())),
             NdArray::Bool(a) => bytes_of(a, |v, o| o.push(u8::from(v))),
         }
     }
@@ -222,7 +229,7 @@ macro_rules! ndarray_from {
     };
 }
 ndarray_from!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, i8 => I8, i16 => I16, i32 => I32,
-    i64 => I64, f32 => F32, f64 => F64, bool => Bool);
+    i64 => I64, f32 => F32, f64 => F64, bool => Bool, half::f16 => F16);
 
 /// An image: an array plus its metadata (imageio's `Image`/`Array`).
 ///
@@ -310,6 +317,8 @@ unsafe impl Zeroable for f32 {}
 unsafe impl Zeroable for f64 {}
 // SAFETY: a zero byte is `false`.
 unsafe impl Zeroable for bool {}
+// SAFETY: zero bytes are +0.0 in half precision.
+unsafe impl Zeroable for half::f16 {}
 
 /// `n` zeroed elements, allocated fallibly (zeroed pages straight from the
 /// allocator, like `vec![0; n]`, but `None` instead of an abort when the

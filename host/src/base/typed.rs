@@ -61,7 +61,7 @@ macro_rules! element {
     )*};
 }
 element!(u8 => U8, u16 => U16, u32 => U32, u64 => U64, i8 => I8, i16 => I16, i32 => I32,
-    i64 => I64, f32 => F32, f64 => F64, bool => Bool);
+    i64 => I64, f32 => F32, f64 => F64, bool => Bool, half::f16 => F16);
 
 fn mismatch(have: Dtype, want: Dtype) -> Error {
     Error::InvalidArgument(format!(

@@ -167,9 +167,10 @@ fn parse_header(text: &str) -> Result<Header> {
         "i8" => Dtype::I64,
         "f4" => Dtype::F32,
         "f8" => Dtype::F64,
+        "f2" => Dtype::F16,
         other => {
             return Err(Error::unsupported(format!(
-                "NPY dtype '{other}' is not supported (bool, int8-64, uint8-64, float32 and float64 are)"
+                "NPY dtype '{other}' is not supported (bool, int8-64, uint8-64, float16, float32 and float64 are)"
             )));
         }
     };
@@ -383,6 +384,7 @@ fn descr_of(dtype: Dtype) -> &'static str {
         Dtype::I64 => "<i8",
         Dtype::F32 => "<f4",
         Dtype::F64 => "<f8",
+        Dtype::F16 => "<f2",
     }
 }
 

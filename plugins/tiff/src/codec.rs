@@ -220,6 +220,7 @@ fn page_info<R: std::io::Read + Seek>(d: &mut Decoder<R>, budget: &mut MetaBudge
         (2, 16) => Dtype::I16,
         (2, 32) => Dtype::I32,
         (2, 64) => Dtype::I64,
+        (3, 16) => Dtype::F16,
         (3, 32) => Dtype::F32,
         (3, 64) => Dtype::F64,
         (f, b) => {

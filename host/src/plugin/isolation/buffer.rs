@@ -108,6 +108,7 @@ impl HostBuffer {
             Dtype::I64 => take!(i64, I64),
             Dtype::F32 => take!(f32, F32),
             Dtype::F64 => take!(f64, F64),
+            Dtype::F16 => take!(half::f16, F16),
             Dtype::Bool => {
                 // SAFETY: as above, for bytes.
                 let v = unsafe { Vec::from_raw_parts(ptr, n, n) };
@@ -124,6 +125,7 @@ fn dtype_align(d: Dtype) -> usize {
     match d {
         Dtype::U8 | Dtype::I8 | Dtype::Bool => 1,
         Dtype::U16 | Dtype::I16 => align_of::<u16>(),
+        Dtype::F16 => align_of::<half::f16>(),
         Dtype::U32 | Dtype::I32 => align_of::<u32>(),
         Dtype::F32 => align_of::<f32>(),
         Dtype::U64 | Dtype::I64 => align_of::<u64>(),

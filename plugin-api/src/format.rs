@@ -427,6 +427,24 @@ impl OptionSpec {
         )
     }
 
+    /// The animation writers' `duration` option, as [`frame_duration_ms`]
+    /// reads it.
+    pub const DURATION: OptionSpec = OptionSpec::write(
+        "duration",
+        OptionKind::Numbers,
+        "0",
+        "each frame's display time in ms: one value, or one per frame (the last repeated); a frame's own \
+         `duration` metadata wins",
+    );
+
+    /// The animation writers' `loop` option.
+    pub const LOOP: OptionSpec = OptionSpec::write(
+        "loop",
+        OptionKind::Int,
+        "0",
+        "how often the animation plays, 0 for ever",
+    );
+
     /// Its name.
     pub fn name(&self) -> &'static str {
         // SAFETY: built by `new` from a &'static str (valid UTF-8).

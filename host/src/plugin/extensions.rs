@@ -81,7 +81,8 @@ pub enum OptionKind {
 }
 
 impl OptionKind {
-    fn from_raw(k: u32) -> OptionKind {
+    /// The kind of an `IIO_OPTION_*` code (an unknown one is `Any`).
+    pub(crate) fn from_raw(k: u32) -> OptionKind {
         match k {
             ffi::IIO_OPTION_BOOL => OptionKind::Bool,
             ffi::IIO_OPTION_INT => OptionKind::Int,
@@ -90,6 +91,19 @@ impl OptionKind {
             ffi::IIO_OPTION_NUMBERS => OptionKind::Numbers,
             ffi::IIO_OPTION_BYTES => OptionKind::Bytes,
             _ => OptionKind::Any,
+        }
+    }
+
+    /// Its `IIO_OPTION_*` code (the protocol carries kinds by it too).
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            OptionKind::Any => ffi::IIO_OPTION_ANY,
+            OptionKind::Bool => ffi::IIO_OPTION_BOOL,
+            OptionKind::Int => ffi::IIO_OPTION_INT,
+            OptionKind::Float => ffi::IIO_OPTION_FLOAT,
+            OptionKind::Str => ffi::IIO_OPTION_STR,
+            OptionKind::Numbers => ffi::IIO_OPTION_NUMBERS,
+            OptionKind::Bytes => ffi::IIO_OPTION_BYTES,
         }
     }
 
@@ -171,8 +185,7 @@ impl Extensions {
     /// `provide_extension`, valid for the process.
     pub(crate) unsafe fn of(format: usize, offers: &[(usize, u32, usize)], name: &str) -> Extensions {
         let mut e = Extensions::default();
-        for &(f, id, ext) in offers.iter().filter(|(f, ..)| *f == format) {
-            let _ = f;
+        for &(_, id, ext) in offers.iter().filter(|(f, ..)| *f == format) {
             match id {
                 ffi::IIO_EXT_PROPERTIES_V1 => {
                     // SAFETY: the plugin passed a static iio_properties_ext_v1

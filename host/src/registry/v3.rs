@@ -348,14 +348,28 @@ fn stack(images: Vec<Image>) -> Result<Image> {
         )));
     }
     let meta = first.meta.clone();
-    let mut dims = vec![images.len()];
-    dims.extend(&shape);
-    let mut bytes = Vec::with_capacity(images.iter().map(|i| i.data.nbytes()).sum());
-    for im in &images {
-        bytes.extend(im.data.to_bytes());
+    // One copy, straight into the batch (every image was checked to be of
+    // this dtype and shape above).
+    macro_rules! stacked {
+        ($($v:ident),*) => {
+            match dtype {
+                $(Dtype::$v => {
+                    let views: Vec<_> = images
+                        .iter()
+                        .filter_map(|im| match &im.data {
+                            NdArray::$v(a) => Some(a.view()),
+                            _ => None,
+                        })
+                        .collect();
+                    NdArray::$v(
+                        ndarray::stack(ndarray::Axis(0), &views)
+                            .map_err(|e| Error::InvalidArgument(format!("the batch cannot be formed: {e}")))?,
+                    )
+                })*
+            }
+        };
     }
-    let data = NdArray::from_bytes(dtype, &dims, &bytes)
-        .ok_or_else(|| Error::InvalidArgument("the batch's size overflows".into()))?;
+    let data = stacked!(U8, U16, U32, U64, I8, I16, I32, I64, F32, F64, Bool, F16);
     Ok(Image::new(data, meta))
 }
 
@@ -450,10 +464,7 @@ impl ImageFile {
         let args = self.args.clone();
         let r = self.reader()?;
         let n = r.get_length()?;
-        Ok((0..n).map_while(move |i| match r.get_data(i) {
-            Err(Error::IndexOutOfRange { .. }) if n == crate::registry::LENGTH_UNKNOWN => None,
-            other => Some(other.and_then(|im| args.converted(im))),
-        }))
+        Ok((0..n).map_while(move |i| read_next(r, i, n, &args)))
     }
 
     /// The properties of `index` (`None`: the file's, as [`improps`]).
@@ -510,11 +521,16 @@ impl Iterator for ImageIter {
         }
         let i = self.next;
         self.next += 1;
-        match self.reader.get_data(i) {
-            // A stream of unknown length ends where the plugin says so.
-            Err(Error::IndexOutOfRange { .. }) if self.n == crate::registry::LENGTH_UNKNOWN => None,
-            other => Some(other.and_then(|im| self.args.converted(im))),
-        }
+        read_next(&mut self.reader, i, self.n, &self.args)
+    }
+}
+
+/// Image `i` of a file of `n` images, converted as `args` say; `None` where
+/// a stream of unknown length ends (the plugin says the index is past it).
+fn read_next(r: &mut Reader, i: u64, n: u64, args: &Args) -> Option<Result<Image>> {
+    match r.get_data(i) {
+        Err(Error::IndexOutOfRange { .. }) if n == crate::registry::LENGTH_UNKNOWN => None,
+        other => Some(other.and_then(|im| args.converted(im))),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use gif::{ColorOutput, DecodeOptions, DisposalMethod, Repeat};
 use imageio_plugin_api::{
-    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, OptionKind, OptionSpec, Properties, Reader,
-    Request, Result, Signature, Stream, Value, Writer, image_shape,
+    Dtype, Error, Format, ImageSink, ImageView, Limits, MetaBudget, OptionSpec, Properties, Reader, Request, Result,
+    Signature, Stream, Value, Writer, image_shape,
 };
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
@@ -22,20 +22,7 @@ impl Format for Gif {
     const EXTENSIONS: &'static str = ".gif";
     const MODES: &'static str = "iI";
     const SIGNATURES: &'static [Signature] = &[Signature::new(0, b"GIF87a"), Signature::new(0, b"GIF89a")];
-    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[
-        OptionSpec::write(
-            "duration",
-            OptionKind::Numbers,
-            "100",
-            "each frame's duration in ms (one, or one per frame)",
-        ),
-        OptionSpec::write(
-            "loop",
-            OptionKind::Int,
-            "0",
-            "how often the animation plays, 0 for ever",
-        ),
-    ]);
+    const OPTIONS: Option<&'static [OptionSpec]> = Some(&[OptionSpec::DURATION, OptionSpec::LOOP]);
     const DOC: &'static str = "Reads animations composited frame by frame into RGB (RGBA where transparency shows), uint8.\n\
         Writes sequences of uint8 gray, RGB and RGBA frames: exact palettes up to 256 colours,\n\
         NeuQuant beyond.\n\

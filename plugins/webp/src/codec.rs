@@ -32,18 +32,8 @@ impl Format for Webp {
             "true",
             "only lossless encoding is available",
         ),
-        OptionSpec::write(
-            "duration",
-            OptionKind::Numbers,
-            "100",
-            "each frame's duration in ms (one, or one per frame)",
-        ),
-        OptionSpec::write(
-            "loop",
-            OptionKind::Int,
-            "0",
-            "how often the animation plays, 0 for ever",
-        ),
+        OptionSpec::DURATION,
+        OptionSpec::LOOP,
     ]);
     const DOC: &'static str = "Reads lossy and lossless WebP, still and animated: RGB, or RGBA with alpha, uint8. Writes\n\
         lossless gray, gray+alpha, RGB and RGBA; animations in mode I.\n\

@@ -245,47 +245,23 @@ impl Instance for IsolatedInstance {
     fn get_properties(&mut self, index: u64) -> Result<Option<crate::plugin::extensions::ImageProps>> {
         let mut m = Enc::new(tag::PROPS);
         m.u64(self.handle).u64(index);
-        let uri = self.request.filename().to_owned();
-        let mut ctx = CallCtx::new(Some(&mut self.request));
-        let r = self.format.pool.call(
-            On::Instance(self.opened.slot(), self.opened.generation()),
-            &m,
-            &[],
-            &mut ctx,
-        );
-        let io = ctx.io_error.take();
-        match r {
-            Ok((m, _, _)) if m.bytes.first() == Some(&tag::PROPS_NONE) => Ok(None),
-            Ok((m, _, _)) if m.bytes.first() == Some(&tag::PROPS) => {
-                let mut d = Dec::new(&m.bytes[1..]);
-                let (Ok(code), Ok(shape)) = (d.u32(), d.u64s()) else {
-                    return Err(self.format.died(
-                        &uri,
-                        "get_properties",
-                        &Death::Garbled("malformed properties".into()),
-                    ));
-                };
-                let Some(dtype) = imageio_plugin_api::Dtype::from_code(code) else {
-                    return Err(self
-                        .format
-                        .died(&uri, "get_properties", &Death::Garbled("a bad dtype".into())));
-                };
-                Ok(Some(crate::plugin::extensions::ImageProps {
-                    dtype,
-                    shape: shape.iter().map(|&x| x as usize).collect(),
-                }))
-            }
-            Ok((m, _, _)) if m.bytes.first() == Some(&tag::FAILED) => {
-                Err(self.format.failure(&uri, Some(index), &m, io))
-            }
-            Ok((_, slot, g)) => {
-                self.format.pool.discard(&slot, g);
-                Err(self
-                    .format
-                    .died(&uri, "get_properties", &Death::Garbled("an unexpected reply".into())))
-            }
-            Err(d) => Err(self.format.died(&uri, "get_properties", &d)),
-        }
+        let (reply, _) = self.call("get_properties", tag::PROPS, &m, &[], None, Some(index))?;
+        let mut d = Dec::new(&reply.bytes[1..]);
+        let props = match d.u8() {
+            Ok(0) => return Ok(None),
+            Ok(_) => d.u32().ok().zip(d.u64s().ok()),
+            Err(_) => None,
+        };
+        let Some((dtype, shape)) = props.and_then(|(c, s)| Some((imageio_plugin_api::Dtype::from_code(c)?, s))) else {
+            let uri = self.request.filename().to_owned();
+            return Err(self
+                .format
+                .died(&uri, "get_properties", &Death::Garbled("malformed properties".into())));
+        };
+        Ok(Some(crate::plugin::extensions::ImageProps {
+            dtype,
+            shape: shape.iter().map(|&x| x as usize).collect(),
+        }))
     }
 
     fn get_length(&mut self) -> Result<u64> {

@@ -32,31 +32,6 @@ pub(crate) struct HelloFormat {
     pub doc: Option<String>,
 }
 
-/// An option kind's code on the wire.
-fn kind_code(k: OptionKind) -> u8 {
-    match k {
-        OptionKind::Any => 0,
-        OptionKind::Bool => 1,
-        OptionKind::Int => 2,
-        OptionKind::Float => 3,
-        OptionKind::Str => 4,
-        OptionKind::Numbers => 5,
-        OptionKind::Bytes => 6,
-    }
-}
-
-fn kind_of(c: u8) -> OptionKind {
-    match c {
-        1 => OptionKind::Bool,
-        2 => OptionKind::Int,
-        3 => OptionKind::Float,
-        4 => OptionKind::Str,
-        5 => OptionKind::Numbers,
-        6 => OptionKind::Bytes,
-        _ => OptionKind::Any,
-    }
-}
-
 /// A plugin's table as `HELLO` describes it.
 #[derive(Clone, Debug)]
 pub(crate) struct Hello {
@@ -98,7 +73,7 @@ impl Hello {
                     let mut v = Vec::with_capacity(n);
                     for _ in 0..n {
                         let name = d.str()?;
-                        let kind = kind_of(d.u8()?);
+                        let kind = OptionKind::from_raw(u32::from(d.u8()?));
                         let applies = d.u8()?;
                         v.push(OptionDecl {
                             name,
@@ -160,7 +135,7 @@ impl Hello {
                     m.u8(1).u32(v.len() as u32);
                     for o in v {
                         m.str(&o.name)
-                            .u8(kind_code(o.kind))
+                            .u8(o.kind.code() as u8)
                             .u8(u8::from(o.read) | (u8::from(o.write) << 1))
                             .str(&o.default)
                             .str(&o.doc);

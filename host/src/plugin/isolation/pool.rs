@@ -64,6 +64,16 @@ struct SlotState {
     open: usize,
 }
 
+impl SlotState {
+    /// Ends the worker (its group killed and reaped as the `Proc` drops):
+    /// its instances are dead, the next call starts another.
+    fn retire(&mut self) {
+        self.proc = None;
+        self.generation += 1;
+        self.open = 0;
+    }
+}
+
 impl Slot {
     fn lock(&self) -> MutexGuard<'_, SlotState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -256,8 +266,7 @@ impl Pool {
         }
         let need = cap.unwrap_or(0);
         if st.open == 0 && st.proc.as_ref().is_some_and(|p| p.cap < need) {
-            st.proc = None;
-            st.generation += 1;
+            st.retire();
         }
         if st.proc.is_none() {
             let proc = self.start(cap)?;
@@ -273,9 +282,7 @@ impl Pool {
         let r = match r {
             Ok(r) => r,
             Err(panic) => {
-                st.proc = None;
-                st.generation += 1;
-                st.open = 0;
+                st.retire();
                 drop(st);
                 std::panic::resume_unwind(panic);
             }
@@ -283,9 +290,7 @@ impl Pool {
         if r.is_err() {
             // The worker is finished (reaped by `serve_call`); the next
             // call starts another. The failure is this call's alone.
-            st.proc = None;
-            st.generation += 1;
-            st.open = 0;
+            st.retire();
         }
         r.map(|m| (m, generation))
     }
@@ -295,9 +300,7 @@ impl Pool {
     pub(crate) fn discard(&self, slot: &Slot, generation: u64) {
         let mut st = slot.lock();
         if st.generation == generation && st.proc.is_some() {
-            st.proc = None;
-            st.generation += 1;
-            st.open = 0;
+            st.retire();
         }
     }
 

@@ -507,7 +507,8 @@ pub(crate) mod tag {
     pub const APPEND: u8 = 6;
     pub const SET_META: u8 = 7;
     pub const CLOSE: u8 = 8;
-    /// Image properties (ABI 1.2); answered with `PROPS` or `PROPS_NONE`.
+    /// Image properties (ABI 1.2); answered with `PROPS`: a flag, then the
+    /// dtype and shape when the format could tell.
     pub const PROPS: u8 = 9;
     // Worker to host: replies.
     pub const HELLO: u8 = 20;
@@ -518,7 +519,6 @@ pub(crate) mod tag {
     pub const IMAGE: u8 = 25;
     pub const DICT: u8 = 26;
     pub const FAILED: u8 = 27;
-    pub const PROPS_NONE: u8 = 28;
     // Worker to host: callbacks during a request.
     pub const READ: u8 = 40;
     pub const WRITE: u8 = 41;

@@ -339,10 +339,11 @@ impl Worker {
                 let h = d.u64()?;
                 let index = d.u64()?;
                 match self.instance(h)?.get_properties(index) {
-                    Ok(None) => self.reply(&Enc::new(tag::PROPS_NONE), &[]),
+                    // A flag, then (when answered) the dtype and shape.
+                    Ok(None) => self.reply(Enc::new(tag::PROPS).u8(0), &[]),
                     Ok(Some(p)) => {
                         let shape: Vec<u64> = p.shape.iter().map(|&x| x as u64).collect();
-                        self.reply(Enc::new(tag::PROPS).u32(p.dtype.code()).u64s(&shape), &[])
+                        self.reply(Enc::new(tag::PROPS).u8(1).u32(p.dtype.code()).u64s(&shape), &[])
                     }
                     Err(e) => self.fail(&e),
                 }

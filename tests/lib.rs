@@ -428,3 +428,42 @@ pub fn hostile_files() -> &'static Path {
     })
     .path()
 }
+
+/// The CPU time (user and system) used so far by this process and by its
+/// live child processes (plugin workers), for the benches' CPU columns.
+/// Children are read from `/proc/<pid>/stat` (clock ticks); a child that
+/// ended is counted by `RUSAGE_CHILDREN` once reaped.
+pub fn cpu_time() -> std::time::Duration {
+    use std::time::Duration;
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    let mut total = Duration::ZERO;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: an all-zero rusage is valid; getrusage writes it.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid out-pointer.
+        if unsafe { libc::getrusage(who, &mut u) } == 0 {
+            total += tv(u.ru_utime) + tv(u.ru_stime);
+        }
+    }
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let me = std::process::id().to_string();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // Fields after the command (which may hold spaces): state, ppid, ...
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.get(1) == Some(&me.as_str()) {
+                let t: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+                    + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+                total += Duration::from_millis(t * 1000 / ticks);
+            }
+        }
+    }
+    total
+}

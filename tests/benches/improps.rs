@@ -27,10 +27,12 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn timed(f: impl FnOnce()) -> Duration {
+/// Wall time and CPU time (this process and its workers) of `f`.
+fn timed(f: impl FnOnce()) -> (Duration, Duration) {
+    let c = cpu_time();
     let t = Instant::now();
     f();
-    t.elapsed()
+    (t.elapsed(), cpu_time().saturating_sub(c))
 }
 
 fn main() {
@@ -72,9 +74,12 @@ fn main() {
         ("TIFF 2000 pages", &tif),
         ("GIF 5000 frames", &gif),
     ];
-    let passes = 5;
+    let passes: u32 = 5;
     let mut rows = Vec::new();
-    println!("improps against reading the pixels ({passes} interleaved passes, medians)");
+    println!(
+        "improps against reading the pixels ({passes} interleaved passes, warm; wall: medians; CPU: means of this \
+         process and its workers)"
+    );
     for (what, file) in files {
         for (who, fm) in managers {
             // Warm up (and check the two agree).
@@ -82,22 +87,32 @@ fn main() {
             let read = Args::new().imread_in(fm, file).expect("imread");
             assert_eq!(props.shape, read.shape(), "{what}, {who}");
             let (mut p, mut r) = (Vec::new(), Vec::new());
+            let (mut pc, mut rc) = (Duration::ZERO, Duration::ZERO);
             for _ in 0..passes {
-                p.push(timed(|| {
+                let (w, c) = timed(|| {
                     std::hint::black_box(Args::new().improps_in(fm, file).expect("improps"));
-                }));
-                r.push(timed(|| {
+                });
+                p.push(w);
+                pc += c;
+                let (w, c) = timed(|| {
                     std::hint::black_box(Args::new().imread_in(fm, file).expect("imread"));
-                }));
+                });
+                r.push(w);
+                rc += c;
             }
             let (p, r) = (median(p), median(r));
+            let (pc, rc) = (ms(pc / passes), ms(rc / passes));
             let share = p.as_secs_f64() / r.as_secs_f64() * 100.0;
             println!(
-                "  {what:<16} {who:<9} improps {:>9.2} ms   imread {:>9.1} ms   {share:>6.2} %",
+                "  {what:<16} {who:<9} improps {:>9.2} ms wall (CPU {pc:>7.2} ms)   imread {:>9.1} ms wall (CPU \
+                 {rc:>8.1} ms)   {share:>6.2} %",
                 ms(p),
                 ms(r)
             );
-            rows.push(serde_json::json!({"file": what, "manager": who, "improps_ms": ms(p), "imread_ms": ms(r), "percent": share}));
+            rows.push(
+                serde_json::json!({"file": what, "manager": who, "improps_ms": ms(p), "imread_ms": ms(r),
+                "improps_cpu_ms": pc, "imread_cpu_ms": rc, "percent": share}),
+            );
         }
     }
     let out = workspace().join("target/bench-improps.json");

@@ -82,14 +82,19 @@ fn main() {
         let im = fm.imread(file.as_path(), &Options::default()).expect("decode");
         assert_eq!(im.data, image.data, "{name}");
     }
-    let passes = 7;
+    let passes: u32 = 7;
     let mut decode: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
     let mut touched: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    // CPU time (this process and its workers) per case, summed over the
+    // passes (child processes are counted in clock ticks).
+    let mut decode_cpu = vec![Duration::ZERO; cases.len()];
     for _ in 0..passes {
         for (i, (_, fm)) in cases.iter().enumerate() {
+            let c = cpu_time();
             let t = Instant::now();
             let im = fm.imread(file.as_path(), &Options::default()).expect("decode");
             decode[i].push(t.elapsed());
+            decode_cpu[i] += cpu_time().saturating_sub(c);
             // Then every byte read once, as a consumer would: an isolated
             // image's pages are mapped into this process on first touch.
             let sum: u64 = im.data.as_u8().expect("uint8").iter().map(|&v| u64::from(v)).sum();
@@ -111,32 +116,51 @@ fn main() {
             p
         })
         .collect();
+    // Each returns (wall, CPU of this process and its workers).
     let parallel = |fm: &FormatManager| {
+        let c = cpu_time();
         let t = Instant::now();
         std::thread::scope(|s| {
             for f in &small {
                 s.spawn(move || std::hint::black_box(fm.imread(f.as_path(), &Options::default()).expect("decode")));
             }
         });
-        t.elapsed()
+        (t.elapsed(), cpu_time().saturating_sub(c))
     };
     let single = |fm: &FormatManager| {
+        let c = cpu_time();
         let t = Instant::now();
         std::hint::black_box(fm.imread(small[0].as_path(), &Options::default()).expect("decode"));
-        t.elapsed()
+        (t.elapsed(), cpu_time().saturating_sub(c))
     };
     for fm in [&in_process, &isolated] {
         parallel(fm);
     }
     let (mut par_in, mut par_iso, mut one_in, mut one_iso) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cpu = [Duration::ZERO; 4];
     for _ in 0..passes {
-        par_in.push(parallel(&in_process));
-        par_iso.push(parallel(&isolated));
+        for (k, (fm, out)) in [(&in_process, &mut par_in), (&isolated, &mut par_iso)]
+            .into_iter()
+            .enumerate()
+        {
+            let (w, c) = parallel(fm);
+            out.push(w);
+            cpu[k] += c;
+        }
         for _ in 0..5 {
-            one_in.push(single(&in_process));
-            one_iso.push(single(&isolated));
+            for (k, (fm, out)) in [(&in_process, &mut one_in), (&isolated, &mut one_iso)]
+                .into_iter()
+                .enumerate()
+            {
+                let (w, c) = single(fm);
+                out.push(w);
+                cpu[2 + k] += c;
+            }
         }
     }
+    let per = |c: Duration, n: u32| ms(c / n);
+    let (par_cpu_in, par_cpu_iso) = (per(cpu[0], passes), per(cpu[1], passes));
+    let (one_cpu_in, one_cpu_iso) = (per(cpu[2], passes * 5), per(cpu[3], passes * 5));
     let (par_in, par_iso, one_in, one_iso) = (median(par_in), median(par_iso), median(one_in), median(one_iso));
 
     // Start-up with 0 and 50 plugin files (scanned once, before timing).
@@ -168,13 +192,17 @@ fn main() {
     }
     let (t0, t50) = (median(t0), median(t50));
 
-    println!("plugin isolation and the registry cache ({passes} interleaved passes, medians)");
+    println!(
+        "plugin isolation and the registry cache ({passes} interleaved passes, warm; wall: medians; CPU: means of \
+         this process and its workers)"
+    );
     println!("PNG 4096x4096 RGB decode ({} MB file):", size / 1_000_000);
     for (i, (name, _)) in cases.iter().enumerate() {
         println!(
-            "  {name:<28} {:>8.1} ms  {:.3}x in process   then every byte read: {:>6.1} ms  {:.3}x",
+            "  {name:<28} {:>8.1} ms wall  {:.3}x in process  CPU {:>6.1} ms   then every byte read: {:>6.1} ms  {:.3}x",
             ms(decode[i]),
             decode[i].as_secs_f64() / decode[1].as_secs_f64(),
+            ms(decode_cpu[i] / passes),
             ms(touched[i]),
             touched[i].as_secs_f64() / touched[1].as_secs_f64()
         );
@@ -183,16 +211,22 @@ fn main() {
         "8 PNG files 1024x768 on 8 threads ({} workers at most):",
         isolated.isolation().max_workers
     );
-    println!("  in process                   {:>8.1} ms", ms(par_in));
     println!(
-        "  isolated                     {:>8.1} ms  {:.3}x in process",
+        "  in process                   {:>8.1} ms wall  CPU {par_cpu_in:>6.1} ms",
+        ms(par_in)
+    );
+    println!(
+        "  isolated                     {:>8.1} ms wall  {:.3}x in process  CPU {par_cpu_iso:>6.1} ms",
         ms(par_iso),
         par_iso.as_secs_f64() / par_in.as_secs_f64()
     );
     println!("1 PNG file 1024x768, one thread:");
-    println!("  in process                   {:>8.2} ms", ms(one_in));
     println!(
-        "  isolated                     {:>8.2} ms  (+{:.2} ms a call)",
+        "  in process                   {:>8.2} ms wall  CPU {one_cpu_in:>6.2} ms",
+        ms(one_in)
+    );
+    println!(
+        "  isolated                     {:>8.2} ms wall  (+{:.2} ms a call)  CPU {one_cpu_iso:>6.2} ms",
         ms(one_iso),
         ms(one_iso) - ms(one_in)
     );
@@ -212,6 +246,12 @@ fn main() {
             "builtin": ms(touched[0]), "in_process": ms(touched[1]), "isolated": ms(touched[2]),
             "isolated_over_in_process": touched[2].as_secs_f64() / touched[1].as_secs_f64(),
         },
+        "png_decode_cpu_ms": {
+            "builtin": ms(decode_cpu[0] / passes), "in_process": ms(decode_cpu[1] / passes),
+            "isolated": ms(decode_cpu[2] / passes),
+        },
+        "eight_files_eight_threads_cpu_ms": { "in_process": par_cpu_in, "isolated": par_cpu_iso },
+        "one_file_cpu_ms": { "in_process": one_cpu_in, "isolated": one_cpu_iso },
         "eight_files_eight_threads_ms": {
             "in_process": ms(par_in), "isolated": ms(par_iso),
             "isolated_over_in_process": par_iso.as_secs_f64() / par_in.as_secs_f64(),
